@@ -1,0 +1,4 @@
+"""Meta-learners (installed as ``metarl.agents``).
+
+Agents arrive in later releases; see the README's roadmap.
+"""

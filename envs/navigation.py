@@ -1,0 +1,87 @@
+"""2D point navigation to a goal (MAML paper, 2D navigation setting)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import gymnasium
+import numpy as np
+import torch
+
+from metarl import random as mrandom
+from metarl.engine import BatchedEnv
+from metarl.params import Param
+from metarl.tasks import Task
+
+
+@dataclasses.dataclass
+class NavigationTask(Task):
+    """Goal position of each environment, ``goal`` (B, 2)."""
+
+    goal: torch.Tensor
+
+
+class Navigation2D(BatchedEnv):
+    """A point starts at the origin and moves by its (clipped) velocity action towards a hidden goal.
+
+    Reward is minus the distance to the goal after the move. An inner episode terminates within
+    ``goal_radius`` of the goal and is truncated after ``horizon`` steps. Actions outside
+    [-max_speed, max_speed]^2 are clipped, as in the MAML setting; NaN actions are an error.
+
+    Example:
+        >>> import metarl, torch
+        >>> env = metarl.make("metarl/Navigation2D-v0", num_envs=3, seed=0)
+        >>> env.reset().shape
+        torch.Size([3, 2])
+    """
+
+    family = "Navigation2D"
+    description = "point robot to a goal U[-0.5,0.5]^2, velocity actions clipped to 0.1, reward -distance"
+    source = "Finn et al. 2017 (MAML), 2D navigation"
+    params = {
+        "horizon": Param(100, low=1, high=100_000, doc="steps per inner episode"),
+        "episodes": Param(1, low=1, high=100_000, doc="inner episodes per trial"),
+        "goal_range": Param(0.5, low=0.0, high=1e6, doc="goals are uniform in [-goal_range, goal_range]^2"),
+        "max_speed": Param(0.1, low=1e-9, high=1e6, doc="actions are clipped to [-max_speed, max_speed]^2"),
+        "goal_radius": Param(0.01, low=0.0, high=1e6, doc="an inner episode terminates within this distance"),
+    }
+    task_type = NavigationTask
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._position = torch.zeros(self.num_envs, 2, device=self.device)
+
+    def _trial_shape(self) -> tuple[int, int]:
+        return self.config["horizon"], self.config["episodes"]
+
+    def _spaces(self) -> tuple[gymnasium.Space, gymnasium.Space]:
+        v = self.config["max_speed"]
+        bound = np.float32(self.config["horizon"] * v)
+        obs = gymnasium.spaces.Box(-bound, bound, (2,), np.float32)
+        return obs, gymnasium.spaces.Box(np.float32(-v), np.float32(v), (2,), np.float32)
+
+    def task_shapes(self, batch: int) -> dict[str, tuple[tuple[int, ...], torch.dtype]]:
+        return {"goal": ((batch, 2), torch.float32)}
+
+    def tasks_from_keys(self, keys: torch.Tensor) -> NavigationTask:
+        r = self.config["goal_range"]
+        return NavigationTask(goal=(2.0 * mrandom.uniform(keys, 0, 2) - 1.0) * r)
+
+    def reward_bounds(self) -> tuple[float, float]:
+        reach = self.config["horizon"] * self.config["max_speed"] + self.config["goal_range"]
+        return -float(np.sqrt(2.0) * reach), 0.0
+
+    def _start_episode(self, mask: torch.Tensor | None) -> None:
+        if mask is None:
+            self._position.zero_()
+        else:
+            self._position.masked_fill_(mask.unsqueeze(1), 0.0)
+
+    def _transition(self, action: torch.Tensor, u: None) -> tuple[torch.Tensor, torch.Tensor]:
+        v = self.config["max_speed"]
+        self._position = self._position + action.clamp(-v, v)
+        distance = torch.linalg.vector_norm(self._position - self.task.goal, dim=1)
+        return -distance, distance < self.config["goal_radius"]
+
+    def _observe(self) -> torch.Tensor:
+        return self._position.clone()

@@ -1,0 +1,349 @@
+"""The batched engine: B environments, each with its own task, stepped as tensor ops on one device.
+
+A family subclasses :class:`BatchedEnv` and supplies four pieces: how tasks are made from random
+keys, how an inner episode starts, one transition, and the observation. The base class does the
+rest the same way for every family: trial bookkeeping (``episodes`` inner episodes of ``horizon``
+steps at most, one task per trial), per-environment autoreset, counter-based randomness, input
+checks and task imposition.
+
+Semantics of :meth:`BatchedEnv.step`:
+
+* ``terminated`` / ``truncated`` describe the *inner episode* (the underlying MDP): a terminal
+  state was reached, or the inner episode hit ``horizon`` steps without one.
+* ``trial_end`` marks the last inner episode of a trial. It implies ``terminated | truncated``.
+* Inner-episode ends restart the inner state in the same step; trial ends also draw a new task in
+  the same step (unless ``autoreset`` is off, as in the Gymnasium views that reset themselves).
+  ``final_obs`` is the observation before any restart, for bootstrapping truncations.
+
+Randomness is a pure function of (seed, environment index, global step or trial number), see
+:mod:`metarl.random`: environment i behaves the same whatever B, device or thread count.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from typing import Any, ClassVar, NamedTuple
+
+import gymnasium
+import numpy as np
+import torch
+
+from metarl import random as mrandom
+from metarl.errors import BadActionError, BadArgumentError, BadTaskError, MetaRLError
+from metarl.params import Param, resolve_params
+from metarl.tasks import Task, check_task
+
+SPLITS = {"train": 0, "test": 1, "validation": 2}
+_TASK_STREAM = 0x5EED7A5C
+_STEP_STREAM = 0x57E9F00D
+_BLOCK = 64
+
+
+class Step(NamedTuple):
+    """What :meth:`BatchedEnv.step` returns; every field has leading dimension B."""
+
+    obs: torch.Tensor
+    reward: torch.Tensor
+    terminated: torch.Tensor
+    truncated: torch.Tensor
+    trial_end: torch.Tensor
+    final_obs: torch.Tensor
+
+    @property
+    def episode_end(self) -> torch.Tensor:
+        """Inner episode ended this step (terminated or truncated)."""
+        return self.terminated | self.truncated
+
+
+def resolve_device(device: torch.device | str | None) -> torch.device:
+    """``"auto"`` (or None) picks CUDA when present, else CPU."""
+    if device is None or device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise BadArgumentError(f"unknown device {device!r}; use 'auto', 'cpu' or 'cuda'") from exc
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise BadArgumentError("device 'cuda' was requested but CUDA is not available; use 'auto' or 'cpu'")
+    return device
+
+
+class BatchedEnv:
+    """Base class of natively batched task-distribution environments.
+
+    Subclasses set the class attributes and implement the hooks marked below.
+
+    Example:
+        >>> import metarl
+        >>> env = metarl.make("metarl/BernoulliBandit-v0", num_envs=8, seed=0)
+        >>> obs = env.reset()
+        >>> step = env.step(torch.zeros(8, dtype=torch.int64))
+        >>> step.reward.shape
+        torch.Size([8])
+    """
+
+    family: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    source: ClassVar[str] = ""
+    params: ClassVar[Mapping[str, Param]] = {}
+    task_type: ClassVar[type[Task]] = Task
+    uniforms_per_step: ClassVar[int] = 0
+
+    def __init__(
+        self,
+        num_envs: int = 1,
+        device: torch.device | str | None = "cpu",
+        seed: int | None = None,
+        split: str = "train",
+        check: bool = True,
+        env_id: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.id = env_id or f"metarl/{self.family}-v0"
+        if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
+            raise BadArgumentError(f"{self.id}: num_envs must be a positive integer, got {num_envs!r}")
+        if split not in SPLITS:
+            raise BadArgumentError(f"{self.id}: split must be one of {sorted(SPLITS)}, got {split!r}")
+        self.config = resolve_params(self.params, kwargs, env_id=self.id)
+        self.num_envs = int(num_envs)
+        self.device = resolve_device(device)
+        self.split = split
+        self.check = check
+        self.autoreset = True
+        self._on_cpu = self.device.type == "cpu"
+        self.horizon, self.episodes = self._trial_shape()
+        self.single_observation_space, self.single_action_space = self._spaces()
+        self._discrete = isinstance(self.single_action_space, gymnasium.spaces.Discrete)
+        self.seed = int(secrets.randbits(63)) if seed is None else int(seed)
+        self.task: Task | None = None
+        zeros = torch.zeros(self.num_envs, dtype=torch.int64, device=self.device)
+        self._keys = mrandom.env_keys(self.seed, self.num_envs, device=self.device)
+        self._episode_step, self._episode_index, self._trial_index = zeros.clone(), zeros.clone(), zeros.clone()
+        self._global_step = 0
+        self._block: torch.Tensor | None = None
+
+    # ------------------------------------------------------------------ family hooks
+    def _trial_shape(self) -> tuple[int, int]:
+        """(horizon of an inner episode, inner episodes per trial) from ``self.config``."""
+        raise NotImplementedError
+
+    def _spaces(self) -> tuple[gymnasium.Space, gymnasium.Space]:
+        """(single observation space, single action space)."""
+        raise NotImplementedError
+
+    def task_shapes(self, batch: int) -> dict[str, tuple[tuple[int, ...], torch.dtype]]:
+        """Expected shape and dtype of each task field for ``batch`` tasks."""
+        raise NotImplementedError
+
+    def tasks_from_keys(self, keys: torch.Tensor) -> Task:
+        """Tasks as a deterministic function of int64 keys (one task per key)."""
+        raise NotImplementedError
+
+    def _task_error(self, task: Task) -> str | None:
+        """A message if task values are invalid (e.g. probabilities outside [0, 1]); checked mode only."""
+        return None
+
+    def _start_episode(self, mask: torch.Tensor | None) -> None:
+        """Restart the inner-episode state where ``mask`` (B,) is true, or everywhere when None."""
+        raise NotImplementedError
+
+    def _transition(self, action: torch.Tensor, u: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Advance the inner state; return (reward (B,), terminal (B,) bool).
+
+        ``u``: (B, uniforms_per_step) fresh uniforms in (0, 1), or None when the family needs none.
+        """
+        raise NotImplementedError
+
+    def _observe(self) -> torch.Tensor:
+        """Current observation, (B, *obs_shape) float32."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ tasks
+    def sample_tasks(
+        self,
+        n: int,
+        generator: torch.Generator | None = None,
+        split: str | None = None,
+        device: torch.device | str | None = None,
+    ) -> Task:
+        """``n`` tasks from the ``split`` distribution ("train", "test" or "validation").
+
+        Splits use separate random streams: the same generator state gives different, reproducible
+        tasks in each split, and a sequence of draws never repeats across splits.
+
+        Example:
+            >>> env = metarl.make("metarl/Navigation2D-v0")
+            >>> env.sample_tasks(4, torch.Generator().manual_seed(0), split="test").goal.shape
+            torch.Size([4, 2])
+        """
+        split = self.split if split is None else split
+        if split not in SPLITS:
+            raise BadArgumentError(f"{self.id}: split must be one of {sorted(SPLITS)}, got {split!r}")
+        raw = torch.randint(0, 1 << 32, (n,), generator=generator, dtype=torch.int64)
+        keys = mrandom.combine(raw.to(self.device if device is None else device), SPLITS[split])
+        return self.tasks_from_keys(keys)
+
+    def _trial_tasks(self) -> Task:
+        keys = mrandom.combine(mrandom.combine(self._keys, _TASK_STREAM + SPLITS[self.split]), self._trial_index)
+        return self.tasks_from_keys(keys)
+
+    def set_task(self, task: Task | Mapping[str, Any], mask: torch.Tensor | None = None) -> None:
+        """Impose ``task`` (B tasks) on the environments in ``mask`` (all when None) and restart their trials."""
+        self.reset(task=task, mask=mask)
+
+    def _checked_task(self, task: Task | Mapping[str, Any]) -> Task:
+        task = self.task_type.coerce(task, env_id=self.id, device=self.device)
+        check_task(task, self.task_shapes(self.num_envs), env_id=self.id, device=self.device)
+        message = self._task_error(task)
+        if message:
+            raise BadTaskError(f"{self.id}: {message}")
+        return task
+
+    # ------------------------------------------------------------------ reset / step
+    def reset(
+        self,
+        seed: int | None = None,
+        task: Task | Mapping[str, Any] | None = None,
+        mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Start new trials and return the observation (B, *obs_shape).
+
+        ``seed`` re-seeds every environment (and resets all of them). ``mask`` (B,) bool restarts
+        only those environments. A new trial gets the next task of its environment's stream unless
+        ``task`` (B tasks; rows outside ``mask`` are ignored) is given.
+        """
+        if seed is not None:
+            if mask is not None:
+                raise BadArgumentError(f"{self.id}: reset takes a seed or a mask, not both")
+            self.seed = int(seed)
+            self._keys = mrandom.env_keys(self.seed, self.num_envs, device=self.device)
+            self._trial_index.zero_()
+            self._global_step, self._block = 0, None
+        elif self.task is not None:
+            self._trial_index += 1 if mask is None else self._checked_mask(mask).long()
+        imposed = self._checked_task(task) if task is not None else None
+        new = imposed if imposed is not None else self._trial_tasks()
+        if mask is None or self.task is None:
+            if mask is not None and self.task is None:
+                raise MetaRLError(f"{self.id}: call reset() without a mask before resetting a subset")
+            self.task = new
+            self._episode_step.zero_()
+            self._episode_index.zero_()
+            self._start_episode(None)
+        else:
+            mask = self._checked_mask(mask)
+            self.task = self.task.where(mask, new)
+            self._episode_step.masked_fill_(mask, 0)
+            self._episode_index.masked_fill_(mask, 0)
+            self._start_episode(mask)
+        return self._observe()
+
+    def _checked_mask(self, mask: Any) -> torch.Tensor:
+        mask = torch.as_tensor(mask, device=self.device)
+        if mask.dtype != torch.bool or tuple(mask.shape) != (self.num_envs,):
+            raise BadArgumentError(
+                f"{self.id}: reset mask must be a bool array of shape ({self.num_envs},), "
+                f"got {mask.dtype} {tuple(mask.shape)}"
+            )
+        return mask
+
+    def _step_uniforms(self) -> torch.Tensor:
+        i = self._global_step % _BLOCK
+        if i == 0 or self._block is None:
+            steps = torch.arange(self._global_step, self._global_step + _BLOCK, device=self.device)
+            keys = mrandom.combine(self._keys, _STEP_STREAM)
+            self._block = mrandom.uniform(keys, steps[:, None], self.uniforms_per_step)
+        self._global_step += 1
+        return self._block[i]
+
+    def _some(self, mask: torch.Tensor) -> bool:
+        """Whether masked work must run. On CPU a cheap exact test; on accelerators always (no host sync)."""
+        return bool(mask.any()) if self._on_cpu else True
+
+    def step(self, action: torch.Tensor) -> Step:
+        """Advance every environment by one step; see the module docstring for the semantics."""
+        if self.task is None:
+            raise MetaRLError(f"{self.id}: call reset() before step()")
+        if self.check:
+            action = self._checked_action(action)
+        return self._advance(action)
+
+    def _advance(self, action: torch.Tensor) -> Step:
+        u = self._step_uniforms() if self.uniforms_per_step else None
+        if u is None:
+            self._global_step += 1
+        reward, terminated = self._transition(action, u)
+        self._episode_step += 1
+        truncated = (self._episode_step >= self.horizon) & ~terminated
+        episode_end = terminated | truncated
+        final_obs = self._observe()
+        if not self._some(episode_end):
+            return Step(final_obs, reward, terminated, truncated, torch.zeros_like(terminated), final_obs)
+        self._episode_index += episode_end
+        trial_end = self._episode_index >= self.episodes
+        if not self.autoreset:
+            self._episode_step.masked_fill_(episode_end & ~trial_end, 0)
+            self._start_episode(episode_end & ~trial_end)
+            return Step(self._observe(), reward, terminated, truncated, trial_end, final_obs)
+        self._episode_step.masked_fill_(episode_end, 0)
+        if self._some(trial_end):
+            self._trial_index += trial_end
+            self._episode_index.masked_fill_(trial_end, 0)
+            self.task = self.task.where(trial_end, self._trial_tasks())
+        self._start_episode(episode_end)
+        return Step(self._observe(), reward, terminated, truncated, trial_end, final_obs)
+
+    def _checked_action(self, action: Any) -> torch.Tensor:
+        space = self.single_action_space
+        if not isinstance(action, torch.Tensor):
+            action = torch.as_tensor(np.asarray(action), device=self.device)
+        expected = (self.num_envs, *space.shape)
+        if tuple(action.shape) != expected:
+            raise BadActionError(f"{self.id}: action has shape {tuple(action.shape)}, expected {expected}")
+        if action.device != self.device:
+            raise BadActionError(f"{self.id}: action is on {action.device}, the environment is on {self.device}")
+        if self._discrete:
+            if action.is_floating_point() or action.dtype == torch.bool:
+                raise BadActionError(f"{self.id}: discrete actions must be integers, got {action.dtype}")
+            low, high = torch.aminmax(action)
+            if low < 0 or high >= space.n:
+                raise BadActionError(
+                    f"{self.id}: action index out of range: got values in [{int(low)}, {int(high)}], "
+                    f"expected integers in [0, {space.n - 1}]"
+                )
+            return action.long()
+        if not action.is_floating_point():
+            action = action.float()
+        if not bool(torch.isfinite(action).all()):
+            raise BadActionError(f"{self.id}: action contains NaN or infinite values")
+        return action.to(torch.float32)
+
+    # ------------------------------------------------------------------ conveniences
+    def reward_bounds(self) -> tuple[float, float]:
+        """Smallest and largest possible reward of one step (infinite where unbounded)."""
+        return -np.inf, np.inf
+
+    @property
+    def episode_step(self) -> torch.Tensor:
+        """Steps taken so far in the current inner episode of each environment, (B,) int64."""
+        return self._episode_step
+
+    @property
+    def trial_steps(self) -> int:
+        """Most steps a trial can take (``episodes * horizon``)."""
+        return self.episodes * self.horizon
+
+    def sample_actions(self, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Uniformly random valid actions for all environments (for baselines and benchmarks)."""
+        space = self.single_action_space
+        if self._discrete:
+            return torch.randint(0, space.n, (self.num_envs,), generator=generator).to(self.device)
+        low = torch.as_tensor(space.low, device=self.device)
+        high = torch.as_tensor(space.high, device=self.device)
+        u = torch.rand((self.num_envs, *space.shape), generator=generator).to(self.device)
+        return low + (high - low) * u
+
+    def __repr__(self) -> str:
+        kwargs = ", ".join(f"{k}={v}" for k, v in self.config.items())
+        return f"<{type(self).__name__} {self.id} num_envs={self.num_envs} device={self.device} {kwargs}>"

@@ -1,0 +1,49 @@
+"""Published scores to print beside ours, with their sources.
+
+RL²: Duan et al. 2016, "RL²: Fast Reinforcement Learning via Slow Reinforcement Learning",
+arXiv:1611.02779, Table 1 (Bernoulli bandits, score = total reward per trial, 1000 instances)
+and Table 2 (tabular MDPs, |S| = 10, |A| = 5, H = 10).
+"""
+
+from __future__ import annotations
+
+BANDIT_COLUMNS = ("random", "gittins", "thompson", "ots", "ucb1", "epsilon-greedy", "greedy", "rl2")
+
+RL2_TABLE1: dict[tuple[int, int], dict[str, float]] = {
+    (n, k): dict(zip(BANDIT_COLUMNS, values, strict=True))
+    for (n, k), values in {
+        (10, 5): (5.0, 6.6, 5.7, 6.5, 6.7, 6.6, 6.6, 6.7),
+        (10, 10): (5.0, 6.6, 5.5, 6.2, 6.7, 6.6, 6.6, 6.7),
+        (10, 50): (5.1, 6.5, 5.2, 5.5, 6.6, 6.5, 6.5, 6.8),
+        (100, 5): (49.9, 78.3, 74.7, 77.9, 78.0, 75.4, 74.8, 78.7),
+        (100, 10): (49.9, 82.8, 76.7, 81.4, 82.4, 77.4, 77.1, 83.5),
+        (100, 50): (49.8, 85.2, 64.5, 67.7, 84.3, 78.3, 78.0, 84.9),
+        (500, 5): (249.8, 405.8, 402.0, 406.7, 405.8, 388.2, 380.6, 401.6),
+        (500, 10): (249.0, 437.8, 429.5, 438.9, 437.1, 408.0, 395.0, 432.5),
+        (500, 50): (249.6, 463.7, 427.2, 437.6, 457.6, 413.6, 402.8, 438.9),
+    }.items()
+}
+"""Keyed by (pulls n, arms k)."""
+
+MDP_COLUMNS = ("random", "psrl", "opsrl", "ucrl2", "beb", "epsilon-greedy", "greedy", "rl2")
+
+RL2_TABLE2: dict[int, dict[str, float]] = {
+    n: dict(zip(MDP_COLUMNS, values, strict=True))
+    for n, values in {
+        10: (100.1, 138.1, 144.1, 146.6, 150.2, 132.8, 134.8, 156.2),
+        25: (250.2, 408.8, 425.2, 424.1, 427.8, 377.3, 368.8, 445.7),
+        50: (499.7, 904.4, 930.7, 918.9, 917.8, 823.3, 769.3, 936.1),
+        75: (749.9, 1417.1, 1449.2, 1427.6, 1422.6, 1293.9, 1172.9, 1428.8),
+        100: (999.4, 1939.5, 1973.9, 1942.1, 1935.1, 1778.2, 1578.5, 1913.7),
+    }.items()
+}
+"""Keyed by episodes per trial n (|S| = 10, |A| = 5, H = 10)."""
+
+
+def published_scores(family: str, config: dict) -> dict[str, float]:
+    """The published column values for this family and setting, or an empty dict if none exist."""
+    if family == "BernoulliBandit":
+        return RL2_TABLE1.get((config["pulls"], config["arms"]), {})
+    if family == "TabularMDP" and (config["states"], config["actions"], config["horizon"]) == (10, 5, 10):
+        return RL2_TABLE2.get(config["episodes"], {})
+    return {}

@@ -1,0 +1,40 @@
+import pytest
+import torch
+
+import metarl
+
+ENV_IDS = ["metarl/BernoulliBandit-v0", "metarl/TabularMDP-v0", "metarl/Navigation2D-v0"]
+# Small settings so that trials end within a test's few hundred steps.
+SMALL = {
+    "metarl/BernoulliBandit-v0": {"arms": 3, "pulls": 7},
+    "metarl/TabularMDP-v0": {"states": 4, "actions": 3, "horizon": 5, "episodes": 3},
+    "metarl/Navigation2D-v0": {"horizon": 6, "episodes": 3},
+}
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+@pytest.fixture(params=DEVICES)
+def device(request):
+    return torch.device(request.param)
+
+
+@pytest.fixture(params=ENV_IDS)
+def env_id(request):
+    return request.param
+
+
+def small(env_id, **overrides):
+    return {**SMALL[env_id], **overrides}
+
+
+def make_small(env_id, num_envs=4, **kwargs):
+    return metarl.make(env_id, num_envs=num_envs, **{**SMALL[env_id], **kwargs})
+
+
+def rollout(env, steps, generator_seed=0):
+    """Step ``env`` with seeded random actions; return the list of Step results."""
+    gen = torch.Generator().manual_seed(generator_seed)
+    out = []
+    for _ in range(steps):
+        out.append(env.step(env.sample_actions(gen)))
+    return out
