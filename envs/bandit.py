@@ -45,6 +45,7 @@ class BernoulliBandit(BatchedEnv):
     }
     task_type = BanditTask
     uniforms_per_step = 1
+    can_terminate = False
 
     def _trial_shape(self) -> tuple[int, int]:
         return self.config["pulls"], 1
@@ -72,8 +73,7 @@ class BernoulliBandit(BatchedEnv):
 
     def _transition(self, action: torch.Tensor, u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         p = self.task.probs.gather(1, action.unsqueeze(1)).squeeze(1)
-        reward = (u[:, 0] < p).to(torch.float32)
-        return reward, torch.zeros_like(reward, dtype=torch.bool)
+        return (u[0] < p).to(torch.float32), None
 
     def _observe(self) -> torch.Tensor:
         return torch.zeros(self.num_envs, 1, device=self.device)

@@ -73,15 +73,15 @@ class Navigation2D(BatchedEnv):
 
     def _start_episode(self, mask: torch.Tensor | None) -> None:
         if mask is None:
-            self._position.zero_()
+            self._position = torch.zeros_like(self._position)
         else:
-            self._position.masked_fill_(mask.unsqueeze(1), 0.0)
+            self._position = self._position.masked_fill(mask.unsqueeze(1), 0.0)
 
     def _transition(self, action: torch.Tensor, u: None) -> tuple[torch.Tensor, torch.Tensor]:
         v = self.config["max_speed"]
         self._position = self._position + action.clamp(-v, v)
-        distance = torch.linalg.vector_norm(self._position - self.task.goal, dim=1)
-        return -distance, distance < self.config["goal_radius"]
+        distance = torch.hypot(*(self._position - self.task.goal).unbind(1))
+        return distance.neg(), distance < self.config["goal_radius"]
 
     def _observe(self) -> torch.Tensor:
-        return self._position.clone()
+        return self._position  # never modified in place: each step makes a new tensor

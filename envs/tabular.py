@@ -46,12 +46,14 @@ class TabularMDP(BatchedEnv):
     }
     task_type = TabularTask
     uniforms_per_step = 2
+    can_terminate = False
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         S, A = self.config["states"], self.config["actions"]
         self._row_base = torch.arange(self.num_envs, device=self.device) * (S * A)
         self._state = torch.zeros(self.num_envs, dtype=torch.int64, device=self.device)
+        self._one_hot = torch.eye(S, device=self.device)
 
     def _trial_shape(self) -> tuple[int, int]:
         return self.config["horizon"], self.config["episodes"]
@@ -66,10 +68,8 @@ class TabularMDP(BatchedEnv):
 
     def tasks_from_keys(self, keys: torch.Tensor) -> TabularTask:
         S, A = self.config["states"], self.config["actions"]
-        u = mrandom.uniform(keys, 0, S * A * S + S * A)
-        weights = mrandom.exponential_from_uniform(u[:, : S * A * S]).view(-1, S, A, S)
-        transitions = weights / weights.sum(-1, keepdim=True)
-        reward_mean = 1.0 + mrandom.normal_from_uniform(u[:, S * A * S :]).view(-1, S, A)
+        transitions = mrandom.dirichlet_from_uniform(mrandom.uniform(keys, 0, S * A * S).view(-1, S, A, S))
+        reward_mean = mrandom.normal_from_uniform(mrandom.uniform(keys, 1, S * A)).add_(1.0).view(-1, S, A)
         return TabularTask(transitions=transitions, reward_mean=reward_mean)
 
     def _task_error(self, task: TabularTask) -> str | None:
@@ -80,22 +80,23 @@ class TabularMDP(BatchedEnv):
         return None
 
     def _start_episode(self, mask: torch.Tensor | None) -> None:
-        if mask is None:
-            self._state.zero_()
-        else:
-            self._state.masked_fill_(mask, 0)
+        self._state = torch.zeros_like(self._state) if mask is None else self._state.masked_fill(mask, 0)
 
     def _transition(self, action: torch.Tensor, u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         S, A = self.config["states"], self.config["actions"]
         row = self._row_base + self._state * A + action
-        probs = self.task.transitions.view(-1, S).index_select(0, row)
-        next_state = (probs.cumsum(1) < u[:, :1]).sum(1).clamp_max_(S - 1)
-        reward = self.task.reward_mean.view(-1).take(row) + mrandom.normal_from_uniform(u[:, 1])
+        cdf = self.task.transitions.view(-1, S).index_select(0, row).cumsum_(1)
+        next_state = torch.searchsorted(cdf, u[0].unsqueeze(1)).squeeze(1).clamp_max_(S - 1)
+        reward = self.task.reward_mean.view(-1).take(row) + u[1]
         self._state = next_state
-        return reward, torch.zeros_like(reward, dtype=torch.bool)
+        return reward, None
 
     def _observe(self) -> torch.Tensor:
-        return torch.nn.functional.one_hot(self._state, self.config["states"]).to(torch.float32)
+        return self._one_hot.index_select(0, self._state)
+
+    def _step_noise(self, u: torch.Tensor) -> torch.Tensor:
+        u[:, 1] = mrandom.normal_from_uniform(u[:, 1])  # lane 1 is the reward noise
+        return u
 
     @property
     def state(self) -> torch.Tensor:

@@ -37,7 +37,7 @@ from metarl.tasks import Task, check_task
 SPLITS = {"train": 0, "test": 1, "validation": 2}
 _TASK_STREAM = 0x5EED7A5C
 _STEP_STREAM = 0x57E9F00D
-_BLOCK = 64
+_BLOCK_NUMBERS = 1 << 17  # per-step uniforms are generated this many at a time (in cache)
 
 
 class Step(NamedTuple):
@@ -89,6 +89,8 @@ class BatchedEnv:
     params: ClassVar[Mapping[str, Param]] = {}
     task_type: ClassVar[type[Task]] = Task
     uniforms_per_step: ClassVar[int] = 0
+    can_terminate: ClassVar[bool] = True
+    """False for families whose inner episodes always run ``horizon`` steps (lets the engine skip tests)."""
 
     def __init__(
         self,
@@ -115,11 +117,20 @@ class BatchedEnv:
         self.horizon, self.episodes = self._trial_shape()
         self.single_observation_space, self.single_action_space = self._spaces()
         self._discrete = isinstance(self.single_action_space, gymnasium.spaces.Discrete)
-        self.seed = int(secrets.randbits(63)) if seed is None else int(seed)
         self.task: Task | None = None
         zeros = torch.zeros(self.num_envs, dtype=torch.int64, device=self.device)
-        self._keys = mrandom.env_keys(self.seed, self.num_envs, device=self.device)
-        self._episode_step, self._episode_index, self._trial_index = zeros.clone(), zeros.clone(), zeros.clone()
+        self._episode_step, self._episode_index, self._trial_index = zeros, zeros.clone(), zeros.clone()
+        self._block_steps = max(1, min(64, _BLOCK_NUMBERS // (self.num_envs * max(1, self.uniforms_per_step))))
+        self._countdown: int | None = None
+        self._seed_streams(int(secrets.randbits(63)) if seed is None else int(seed))
+
+    def _seed_streams(self, seed: int) -> None:
+        """Derive every environment's task and step streams from ``seed`` and restart the counters."""
+        self.seed = seed
+        keys = mrandom.env_keys(seed, self.num_envs, device=self.device)
+        self._task_keys = mrandom.combine(keys, _TASK_STREAM + SPLITS[self.split])
+        self._step_keys = mrandom.combine(keys, _STEP_STREAM)
+        self._trial_index.zero_()
         self._global_step = 0
         self._block: torch.Tensor | None = None
 
@@ -151,13 +162,18 @@ class BatchedEnv:
     def _transition(self, action: torch.Tensor, u: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
         """Advance the inner state; return (reward (B,), terminal (B,) bool).
 
-        ``u``: (B, uniforms_per_step) fresh uniforms in (0, 1), or None when the family needs none.
+        ``u``: (uniforms_per_step, B) fresh uniforms in (0, 1) (after ``_step_noise``), or None when the
+        family needs none. ``terminal`` may be None for families that never terminate early.
         """
         raise NotImplementedError
 
     def _observe(self) -> torch.Tensor:
-        """Current observation, (B, *obs_shape) float32."""
+        """Current observation, (B, *obs_shape) float32. Never modified in place afterwards."""
         raise NotImplementedError
+
+    def _step_noise(self, u: torch.Tensor) -> torch.Tensor:
+        """Transform a block of step uniforms (T, uniforms_per_step, B) once, e.g. into normals."""
+        return u
 
     # ------------------------------------------------------------------ tasks
     def sample_tasks(
@@ -184,9 +200,21 @@ class BatchedEnv:
         keys = mrandom.combine(raw.to(self.device if device is None else device), SPLITS[split])
         return self.tasks_from_keys(keys)
 
-    def _trial_tasks(self) -> Task:
-        keys = mrandom.combine(mrandom.combine(self._keys, _TASK_STREAM + SPLITS[self.split]), self._trial_index)
-        return self.tasks_from_keys(keys)
+    def _trial_tasks(self, index: torch.Tensor | None = None) -> Task:
+        """Tasks of the current trials: of every environment, or of those at ``index``."""
+        if index is None:
+            return self.tasks_from_keys(mrandom.combine(self._task_keys, self._trial_index))
+        return self.tasks_from_keys(mrandom.combine(self._task_keys[index], self._trial_index[index]))
+
+    def _new_trials(self, ended: torch.Tensor) -> None:
+        """Start the next trial (and draw its task) where ``ended``."""
+        self._trial_index += ended
+        self._episode_index.masked_fill_(ended, 0)
+        if self._on_cpu:  # draw only the tasks that change
+            index = ended.nonzero().squeeze(1)
+            self.task = self.task.put(index, self._trial_tasks(index))
+        else:
+            self.task = self.task.where(ended, self._trial_tasks())
 
     def set_task(self, task: Task | Mapping[str, Any], mask: torch.Tensor | None = None) -> None:
         """Impose ``task`` (B tasks) on the environments in ``mask`` (all when None) and restart their trials."""
@@ -195,6 +223,7 @@ class BatchedEnv:
     def _checked_task(self, task: Task | Mapping[str, Any]) -> Task:
         task = self.task_type.coerce(task, env_id=self.id, device=self.device)
         check_task(task, self.task_shapes(self.num_envs), env_id=self.id, device=self.device)
+        task = type(task)(**{k: v.contiguous() for k, v in task.fields().items()})
         message = self._task_error(task)
         if message:
             raise BadTaskError(f"{self.id}: {message}")
@@ -216,10 +245,7 @@ class BatchedEnv:
         if seed is not None:
             if mask is not None:
                 raise BadArgumentError(f"{self.id}: reset takes a seed or a mask, not both")
-            self.seed = int(seed)
-            self._keys = mrandom.env_keys(self.seed, self.num_envs, device=self.device)
-            self._trial_index.zero_()
-            self._global_step, self._block = 0, None
+            self._seed_streams(int(seed))
         elif self.task is not None:
             self._trial_index += 1 if mask is None else self._checked_mask(mask).long()
         imposed = self._checked_task(task) if task is not None else None
@@ -231,8 +257,10 @@ class BatchedEnv:
             self._episode_step.zero_()
             self._episode_index.zero_()
             self._start_episode(None)
+            self._countdown = None if self.can_terminate else self.horizon
         else:
             mask = self._checked_mask(mask)
+            self._countdown = None
             self.task = self.task.where(mask, new)
             self._episode_step.masked_fill_(mask, 0)
             self._episode_index.masked_fill_(mask, 0)
@@ -249,11 +277,11 @@ class BatchedEnv:
         return mask
 
     def _step_uniforms(self) -> torch.Tensor:
-        i = self._global_step % _BLOCK
+        i = self._global_step % self._block_steps
         if i == 0 or self._block is None:
-            steps = torch.arange(self._global_step, self._global_step + _BLOCK, device=self.device)
-            keys = mrandom.combine(self._keys, _STEP_STREAM)
-            self._block = mrandom.uniform(keys, steps[:, None], self.uniforms_per_step)
+            steps = torch.arange(self._global_step, self._global_step + self._block_steps, device=self.device)
+            u = mrandom.uniform(self._step_keys, steps[:, None], self.uniforms_per_step)
+            self._block = self._step_noise(u.transpose(1, 2).contiguous())  # (T, lanes, B): lanes contiguous
         self._global_step += 1
         return self._block[i]
 
@@ -275,9 +303,20 @@ class BatchedEnv:
             self._global_step += 1
         reward, terminated = self._transition(action, u)
         self._episode_step += 1
-        truncated = (self._episode_step >= self.horizon) & ~terminated
-        episode_end = terminated | truncated
         final_obs = self._observe()
+        if self._countdown is not None:  # aligned, never-terminating envs: the host knows when episodes end
+            self._countdown -= 1
+            if self._countdown > 0:
+                return Step(final_obs, reward, *self._flags(False, False, False), final_obs)
+            self._countdown = self.horizon if self.autoreset else None
+            terminated, truncated = self._flags(False, True)
+            episode_end = truncated
+        elif terminated is None:
+            truncated = self._episode_step >= self.horizon
+            terminated, episode_end = torch.zeros_like(truncated), truncated
+        else:
+            truncated = (self._episode_step >= self.horizon) & ~terminated
+            episode_end = terminated | truncated
         if not self._some(episode_end):
             return Step(final_obs, reward, terminated, truncated, torch.zeros_like(terminated), final_obs)
         self._episode_index += episode_end
@@ -288,11 +327,12 @@ class BatchedEnv:
             return Step(self._observe(), reward, terminated, truncated, trial_end, final_obs)
         self._episode_step.masked_fill_(episode_end, 0)
         if self._some(trial_end):
-            self._trial_index += trial_end
-            self._episode_index.masked_fill_(trial_end, 0)
-            self.task = self.task.where(trial_end, self._trial_tasks())
+            self._new_trials(trial_end)
         self._start_episode(episode_end)
         return Step(self._observe(), reward, terminated, truncated, trial_end, final_obs)
+
+    def _flags(self, *values: bool) -> list[torch.Tensor]:
+        return [torch.full((self.num_envs,), v, dtype=torch.bool, device=self.device) for v in values]
 
     def _checked_action(self, action: Any) -> torch.Tensor:
         space = self.single_action_space

@@ -53,6 +53,15 @@ class Task:
             out[name] = torch.where(m, getattr(other, name), mine)
         return type(self)(**out)
 
+    def put(self: T, index: torch.Tensor, other: T) -> T:
+        """Tasks taken from ``other`` (one per entry of the sorted ``index``) at ``index``, from ``self`` elsewhere."""
+        if index.numel() == self.batch_size:
+            return other
+        out = {}
+        for name, mine in self.fields().items():
+            out[name] = mine.index_copy(0, index, getattr(other, name))
+        return type(self)(**out)
+
     def __getitem__(self: T, index: Any) -> T:
         """Tasks selected along the batch dimension (an int keeps a batch of one)."""
         if isinstance(index, int):

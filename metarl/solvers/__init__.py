@@ -12,6 +12,8 @@ Example:
 
 from __future__ import annotations
 
+import functools
+
 import torch
 
 from metarl.engine import BatchedEnv
@@ -25,9 +27,10 @@ def _bandit_policies() -> dict:
 
 
 def _tabular_policies() -> dict:
-    from metarl.solvers.tabular import TABULAR_POLICIES
+    from metarl.solvers.tabular import TABULAR_POLICIES, PSRLPolicy
 
-    return TABULAR_POLICIES
+    # The published PSRL column matches a zero-mean reward prior (the true prior is N(1, 1)).
+    return {**TABULAR_POLICIES, "psrl-n01": functools.partial(PSRLPolicy, reward_prior_mean=0.0)}
 
 
 def _navigation_policies() -> dict:

@@ -1,0 +1,29 @@
+# The two quickstart commands: `make demo` (set up, then run the main job) and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test bench lint clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	@# A local CPU wheel of torch, when the machine has one, saves a multi-GB CUDA download.
+	$(BIN)/pip install -q --no-index torch==2.13.0 2>/dev/null || true
+	$(BIN)/pip install -q -e ".[dev]"
+	touch $@
+
+demo: $(VENV)/.installed
+	$(BIN)/metarl demo
+
+test: $(VENV)/.installed
+	$(BIN)/python -m pytest
+
+bench: $(VENV)/.installed
+	$(BIN)/python benchmarks/throughput.py --json bench-results/throughput.json
+	$(BIN)/python benchmarks/reference_solvers.py
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check metarl envs agents tests benchmarks
+
+clean:
+	rm -rf $(VENV) build *.egg-info

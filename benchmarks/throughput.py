@@ -1,0 +1,77 @@
+"""Environment throughput: native batched engine vs Gymnasium SyncVectorEnv, with the issue's targets.
+
+Prints steps/s for every built-in family at B in {1, 64, 4096, 65536} (CPU, and CUDA when present),
+the same family through ``gymnasium.make_vec(..., vectorization_mode="sync")``, a bare torch loop
+that samples Bernoulli rewards (the floor of eager overhead) and a check of each target.
+
+    python benchmarks/throughput.py --json bench-results/throughput.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import torch
+
+from metarl import bench
+
+TARGETS = {"metarl/BernoulliBandit-v0": 2e7, "metarl/TabularMDP-v0": 1e7, "metarl/Navigation2D-v0": 1e7}
+MIN_RATIO = 100.0
+# Peer figures measured on this project's 2-core machine kind (shared reference), for scale only.
+PEERS = {"gymnax BernoulliBandit-misc, B=4096 (jit+vmap+scan)": 6.9e6, "gymnax CartPole-v1, B=4096": 8.5e6}
+
+
+def bare_torch_bandit(num_envs: int = 4096, min_seconds: float = 1.0) -> float:
+    """Steps/s of the simplest possible batched Bernoulli bandit loop in eager torch (no bookkeeping)."""
+    probs = torch.rand(num_envs, 5)
+    actions = [torch.randint(0, 5, (num_envs,)) for _ in range(16)]
+    steps, start = 0, time.perf_counter()
+    while time.perf_counter() - start < min_seconds:
+        for a in actions:
+            (torch.rand(num_envs) < probs.gather(1, a[:, None]).squeeze(1)).float()
+        steps += len(actions)
+    return steps * num_envs / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=list(bench.DEFAULT_SIZES))
+    parser.add_argument("--sync-sizes", type=int, nargs="+", default=[1, 64, 4096])
+    parser.add_argument("--seconds", type=float, default=2.0, help="minimum timed seconds per measurement")
+    parser.add_argument("--json", help="write results to this JSON file")
+    args = parser.parse_args()
+
+    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    sizes = sorted(set(args.sizes) | ({2**16, 2**20} if torch.cuda.is_available() else set()))
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, devices: {', '.join(devices)}")
+    print(bench.HEADER)
+    result = bench.run(None, sizes, devices, args.sync_sizes, args.seconds)
+    floor = bare_torch_bandit(min_seconds=args.seconds)
+    result["bare_torch_bandit_4096"] = floor
+    print(f"\nbare torch Bernoulli loop, B=4096 (same run): {floor:.3e} steps/s")
+    for name, value in PEERS.items():
+        print(f"peer (reference figure, not this run) {name}: {value:.1e} steps/s")
+
+    print("\ntargets (CPU, B = 4096):")
+    failures = 0
+    for row in result["rows"]:
+        if row["device"] != "cpu" or row["num_envs"] != 4096:
+            continue
+        target = TARGETS.get(row["env"])
+        ratio = row["native"] / row["sync"] if row["sync"] else None
+        ok = row["native"] >= target and (ratio is None or ratio >= MIN_RATIO)
+        failures += not ok
+        ratio_text = f"{ratio:.0f}x SyncVectorEnv (target >= {MIN_RATIO:.0f}x)" if ratio else "no sync measurement"
+        print(f"  {'PASS' if ok else 'MISS'} {row['env']:28s} {row['native']:.3e} steps/s (target {target:.0e}), "
+              f"{ratio_text}")
+    if args.json:
+        os.makedirs(os.path.dirname(args.json) or ".", exist_ok=True)
+        result["targets_missed"] = failures
+        bench.write_json(result, args.json)
+        print(f"wrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()
