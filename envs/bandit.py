@@ -58,7 +58,7 @@ class BernoulliBandit(BatchedEnv):
         return {"probs": ((batch, self.config["arms"]), torch.float32)}
 
     def tasks_from_keys(self, keys: torch.Tensor) -> BanditTask:
-        return BanditTask(probs=mrandom.uniform(keys, 0, self.config["arms"]))
+        return BanditTask(probs=mrandom.lanes(keys, self.config["arms"]))
 
     def _task_error(self, task: BanditTask) -> str | None:
         if bool(((task.probs < 0) | (task.probs > 1)).any()):

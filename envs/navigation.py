@@ -65,7 +65,7 @@ class Navigation2D(BatchedEnv):
 
     def tasks_from_keys(self, keys: torch.Tensor) -> NavigationTask:
         r = self.config["goal_range"]
-        return NavigationTask(goal=(2.0 * mrandom.uniform(keys, 0, 2) - 1.0) * r)
+        return NavigationTask(goal=(2.0 * mrandom.lanes(keys, 2) - 1.0) * r)
 
     def reward_bounds(self) -> tuple[float, float]:
         reach = self.config["horizon"] * self.config["max_speed"] + self.config["goal_range"]

@@ -68,9 +68,9 @@ class TabularMDP(BatchedEnv):
 
     def tasks_from_keys(self, keys: torch.Tensor) -> TabularTask:
         S, A = self.config["states"], self.config["actions"]
-        transitions = mrandom.dirichlet_from_uniform(mrandom.uniform(keys, 0, S * A * S).view(-1, S, A, S))
-        reward_mean = mrandom.normal_from_uniform(mrandom.uniform(keys, 1, S * A)).add_(1.0).view(-1, S, A)
-        return TabularTask(transitions=transitions, reward_mean=reward_mean)
+        transitions = mrandom.dirichlet_from_uniform(mrandom.lanes(keys, S * A * S).view(-1, S, A, S))
+        reward_mean = mrandom.normal_from_uniform(mrandom.lanes(keys, S * A, start=S * A * S)).add_(1.0)
+        return TabularTask(transitions=transitions, reward_mean=reward_mean.view(-1, S, A))
 
     def _task_error(self, task: TabularTask) -> str | None:
         if bool((task.transitions < 0).any()) or not torch.allclose(

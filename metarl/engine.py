@@ -148,7 +148,7 @@ class BatchedEnv:
         raise NotImplementedError
 
     def tasks_from_keys(self, keys: torch.Tensor) -> Task:
-        """Tasks as a deterministic function of int64 keys (one task per key)."""
+        """Tasks as a deterministic function of hashed keys (one task per key; see ``metarl.random.lanes``)."""
         raise NotImplementedError
 
     def _task_error(self, task: Task) -> str | None:

@@ -14,7 +14,7 @@ working set stays in cache and no large temporaries are allocated.
 Example:
     >>> import torch
     >>> keys = env_keys(seed=0, count=4)
-    >>> u = uniform(keys, 0, size=3)
+    >>> u = uniform(keys, 0, size=3)  # one counter value, three lanes
     >>> u.shape
     torch.Size([4, 3])
 """
@@ -71,23 +71,32 @@ def env_keys(seed: int, count: int, offset: int = 0, device: torch.device | str 
     return combine(seed_key.expand(count), index)
 
 
-def uniform(key: torch.Tensor, counter: torch.Tensor | int, size: int) -> torch.Tensor:
-    """``size`` float32 uniforms per key in (0, 1): shape ``broadcast(key, counter) + (size,)``.
+def lanes(key: torch.Tensor, size: int, start: int = 0) -> torch.Tensor:
+    """Uniforms in (0, 1) for lanes ``start .. start + size - 1`` of already-mixed keys: ``key.shape + (size,)``.
 
-    Lane j hashes ``combine(key, counter) + j * golden`` (a Weyl sequence through the avalanche),
-    so one bulk hash serves all lanes. Values are (k + 0.5) / 2**23 for the top 23 bits k of the
-    hash: exact in float32, never 0 or 1, so logarithms and inverse CDFs of them are finite.
+    Lane j hashes ``key + j * golden`` (a Weyl sequence through the avalanche). Values are
+    (k + 0.5) / 2**23 for the top 23 bits k of the hash: exact in float32, never 0 or 1, so
+    logarithms and inverse CDFs of them are finite.
+
+    Example:
+        >>> lanes(env_keys(0, 2), 3).shape
+        torch.Size([2, 3])
     """
-    base = combine(key, counter)
-    lanes = torch.arange(size, dtype=torch.int64, device=base.device).mul_(_GOLDEN).to(torch.int32)
-    bits = base.unsqueeze(-1) + lanes
+    key = as_bits(key)
+    offsets = torch.arange(start, start + size, dtype=torch.int64, device=key.device).mul_(_GOLDEN)
+    bits = key.unsqueeze(-1) + offsets.to(torch.int32)
     flat = bits.view(-1)
-    out = torch.empty(flat.shape, dtype=torch.float32, device=base.device)
-    chunk = _CHUNK if base.device.type == "cpu" else max(flat.numel(), 1)
-    for start in range(0, flat.numel(), chunk):
-        x = _mix_(flat[start : start + chunk])
-        out[start : start + chunk] = (x >> 9).bitwise_and_((1 << 23) - 1)  # the top 23 bits, unsigned
+    out = torch.empty(flat.shape, dtype=torch.float32, device=key.device)
+    chunk = _CHUNK if key.device.type == "cpu" else max(flat.numel(), 1)
+    for first in range(0, flat.numel(), chunk):
+        x = _mix_(flat[first : first + chunk])
+        out[first : first + chunk] = (x >> 9).bitwise_and_((1 << 23) - 1)  # the top 23 bits, unsigned
     return out.add_(0.5).mul_(_INV_2_23).view(bits.shape)
+
+
+def uniform(key: torch.Tensor, counter: torch.Tensor | int, size: int) -> torch.Tensor:
+    """``size`` uniforms in (0, 1) per key for one counter value: ``lanes(combine(key, counter), size)``."""
+    return lanes(combine(key, counter), size)
 
 
 def normal_from_uniform(u: torch.Tensor) -> torch.Tensor:

@@ -66,7 +66,7 @@ class Offset(metarl.BatchedEnv):
     def _spaces(self):
         return gymnasium.spaces.Box(0, 1, (1,), np.float32), gymnasium.spaces.Discrete(2)
     def task_shapes(self, b): return {"offset": ((b,), torch.float32)}
-    def tasks_from_keys(self, keys): return OffsetTask(offset=metarl.random.uniform(keys, 0, 1)[:, 0])
+    def tasks_from_keys(self, keys): return OffsetTask(offset=metarl.random.lanes(keys, 1)[:, 0])
     def _start_episode(self, mask): pass
     def _transition(self, action, u):
         return action.float() + self.task.offset, torch.zeros(self.num_envs, dtype=torch.bool)
