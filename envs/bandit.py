@@ -47,6 +47,10 @@ class BernoulliBandit(BatchedEnv):
     uniforms_per_step = 1
     can_terminate = False
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._row_base = torch.arange(self.num_envs, device=self.device) * self.config["arms"]
+
     def _trial_shape(self) -> tuple[int, int]:
         return self.config["pulls"], 1
 
@@ -72,7 +76,7 @@ class BernoulliBandit(BatchedEnv):
         pass
 
     def _transition(self, action: torch.Tensor, u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        p = self.task.probs.gather(1, action.unsqueeze(1)).squeeze(1)
+        p = self.task.probs.view(-1).take(self._row_base + action)
         return (u[0] < p).to(torch.float32), None
 
     def _observe(self) -> torch.Tensor:

@@ -38,6 +38,8 @@ SPLITS = {"train": 0, "test": 1, "validation": 2}
 _TASK_STREAM = 0x5EED7A5C
 _STEP_STREAM = 0x57E9F00D
 _BLOCK_NUMBERS = 1 << 17  # per-step uniforms are generated this many at a time (in cache)
+_RING = 32  # trials of tasks drawn ahead for families with small tasks and variable-length trials
+_RING_MAX_TASK_SIZE = 64
 
 
 class Step(NamedTuple):
@@ -122,6 +124,9 @@ class BatchedEnv:
         self._episode_step, self._episode_index, self._trial_index = zeros, zeros.clone(), zeros.clone()
         self._block_steps = max(1, min(64, _BLOCK_NUMBERS // (self.num_envs * max(1, self.uniforms_per_step))))
         self._countdown: int | None = None
+        task_size = sum(int(np.prod(shape[1:])) for shape, _ in self.task_shapes(1).values())
+        self._use_ring = self.can_terminate and task_size <= _RING_MAX_TASK_SIZE
+        self._ring: dict[str, torch.Tensor] = {}
         self._seed_streams(int(secrets.randbits(63)) if seed is None else int(seed))
 
     def _seed_streams(self, seed: int) -> None:
@@ -206,11 +211,33 @@ class BatchedEnv:
             return self.tasks_from_keys(mrandom.combine(self._task_keys, self._trial_index))
         return self.tasks_from_keys(mrandom.combine(self._task_keys[index], self._trial_index[index]))
 
+    def _refill_ring(self) -> None:
+        """Draw the tasks of each environment's next ``_RING`` trials in one bulk hash.
+
+        An environment starts at most one trial per step, so for ``_RING`` steps after a refill every
+        new trial's task is already in the ring: no data-dependent check, no host sync.
+        """
+        self._ring_base = self._trial_index.clone()
+        ahead = torch.arange(1, _RING + 1, device=self.device).unsqueeze(1) + self._ring_base
+        tasks = self.tasks_from_keys(mrandom.combine(self._task_keys, ahead).view(-1))
+        self._ring = {k: v.view(_RING, self.num_envs, *v.shape[1:]) for k, v in tasks.fields().items()}
+        self._ring_age = 0
+
     def _new_trials(self, ended: torch.Tensor) -> None:
         """Start the next trial (and draw its task) where ``ended``."""
         self._trial_index += ended
         self._episode_index.masked_fill_(ended, 0)
-        if self._on_cpu:  # draw only the tasks that change
+        if self._use_ring:
+            slot = self._trial_index - self._ring_base - 1
+            if self._on_cpu:
+                index = ended.nonzero().squeeze(1)
+                new = self.task_type(**{k: v[slot[index], index] for k, v in self._ring.items()})
+                self.task = self.task.put(index, new)
+            else:
+                rows = torch.arange(self.num_envs, device=self.device)
+                new = self.task_type(**{k: v[slot.clamp(min=0), rows] for k, v in self._ring.items()})
+                self.task = self.task.where(ended, new)
+        elif self._on_cpu:  # draw only the tasks that change
             index = ended.nonzero().squeeze(1)
             self.task = self.task.put(index, self._trial_tasks(index))
         else:
@@ -265,6 +292,8 @@ class BatchedEnv:
             self._episode_step.masked_fill_(mask, 0)
             self._episode_index.masked_fill_(mask, 0)
             self._start_episode(mask)
+        if self._use_ring:
+            self._refill_ring()
         return self._observe()
 
     def _checked_mask(self, mask: Any) -> torch.Tensor:
@@ -304,6 +333,10 @@ class BatchedEnv:
         reward, terminated = self._transition(action, u)
         self._episode_step += 1
         final_obs = self._observe()
+        if self._use_ring:  # refill before any trial of this step can need slot _RING
+            if self._ring_age == _RING:
+                self._refill_ring()
+            self._ring_age += 1
         if self._countdown is not None:  # aligned, never-terminating envs: the host knows when episodes end
             self._countdown -= 1
             if self._countdown > 0:
@@ -331,8 +364,13 @@ class BatchedEnv:
         self._start_episode(episode_end)
         return Step(self._observe(), reward, terminated, truncated, trial_end, final_obs)
 
-    def _flags(self, *values: bool) -> list[torch.Tensor]:
-        return [torch.full((self.num_envs,), v, dtype=torch.bool, device=self.device) for v in values]
+    def _flags(self, *values: bool) -> tuple[torch.Tensor, ...]:
+        """Constant bool flags of shape (B,), one per value, as rows of one fresh allocation."""
+        flags = torch.zeros(len(values), self.num_envs, dtype=torch.bool, device=self.device)
+        for i, value in enumerate(values):
+            if value:
+                flags[i] = True
+        return flags.unbind(0)
 
     def _checked_action(self, action: Any) -> torch.Tensor:
         space = self.single_action_space
@@ -347,15 +385,16 @@ class BatchedEnv:
             if action.is_floating_point() or action.dtype == torch.bool:
                 raise BadActionError(f"{self.id}: discrete actions must be integers, got {action.dtype}")
             low, high = torch.aminmax(action)
+            low, high = int(low), int(high)
             if low < 0 or high >= space.n:
                 raise BadActionError(
-                    f"{self.id}: action index out of range: got values in [{int(low)}, {int(high)}], "
+                    f"{self.id}: action index out of range: got values in [{low}, {high}], "
                     f"expected integers in [0, {space.n - 1}]"
                 )
             return action.long()
         if not action.is_floating_point():
             action = action.float()
-        if not bool(torch.isfinite(action).all()):
+        if not bool(torch.isfinite(action.sum())) and not bool(torch.isfinite(action).all()):
             raise BadActionError(f"{self.id}: action contains NaN or infinite values")
         return action.to(torch.float32)
 

@@ -210,3 +210,15 @@ def test_trials_in_test_split_differ_from_train(env_id):
     a.reset(), b.reset()
     name = next(iter(a.task.fields()))
     assert not (getattr(a.task, name) == getattr(b.task, name)).flatten(1).all(1).any()
+
+
+@pytest.mark.parametrize("autoreset_check", [True, False])
+def test_prefetched_tasks_equal_direct_draws(autoreset_check):
+    """Navigation draws tasks ahead in bulk; a trial ending every step must see exactly its own task."""
+    env = metarl.make("metarl/Navigation2D-v0", num_envs=5, horizon=1, episodes=1, seed=4, check=autoreset_check)
+    env.reset()
+    for _ in range(200):  # far more trials than the prefetch holds
+        step = env.step(env.sample_actions())
+        assert step.trial_end.all()
+        assert torch.equal(env.task.goal, env._trial_tasks().goal)
+    assert env._trial_index.eq(200).all()
