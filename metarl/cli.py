@@ -105,7 +105,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
     print("== throughput: random actions, B = 4096, native engine vs Gymnasium SyncVectorEnv ==")
     print(bench.HEADER)
-    bench.run(None, sizes=(4096,), devices=[args.device], sync_sizes=(64,), min_seconds=0.5)
+    bench.run(None, sizes=(4096,), devices=[args.device], sync_sizes=(4096,), min_seconds=0.5)
     settings = [
         ("metarl/BernoulliBandit-v0", "arms=5,pulls=10"),
         ("metarl/BernoulliBandit-v0", "arms=5,pulls=100"),

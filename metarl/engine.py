@@ -21,6 +21,7 @@ Randomness is a pure function of (seed, environment index, global step or trial 
 
 from __future__ import annotations
 
+import math
 import secrets
 from collections.abc import Mapping
 from typing import Any, ClassVar, NamedTuple
@@ -217,8 +218,8 @@ class BatchedEnv:
         An environment starts at most one trial per step, so for ``_RING`` steps after a refill every
         new trial's task is already in the ring: no data-dependent check, no host sync.
         """
-        self._ring_base = self._trial_index.clone()
-        ahead = torch.arange(1, _RING + 1, device=self.device).unsqueeze(1) + self._ring_base
+        self._ring_offset = self._trial_index + 1  # slot of trial t is t - offset
+        ahead = torch.arange(_RING, device=self.device).unsqueeze(1) + self._ring_offset
         tasks = self.tasks_from_keys(mrandom.combine(self._task_keys, ahead).view(-1))
         self._ring = {k: v.view(_RING, self.num_envs, *v.shape[1:]) for k, v in tasks.fields().items()}
         self._ring_age = 0
@@ -226,16 +227,18 @@ class BatchedEnv:
     def _new_trials(self, ended: torch.Tensor) -> None:
         """Start the next trial (and draw its task) where ``ended``."""
         self._trial_index += ended
-        self._episode_index.masked_fill_(ended, 0)
+        if self.episodes > 1:
+            self._episode_index.masked_fill_(ended, 0)
         if self._use_ring:
-            slot = self._trial_index - self._ring_base - 1
             if self._on_cpu:
                 index = ended.nonzero().squeeze(1)
-                new = self.task_type(**{k: v[slot[index], index] for k, v in self._ring.items()})
+                slot = self._trial_index[index] - self._ring_offset[index]
+                new = self.task_type(**{k: v[slot, index] for k, v in self._ring.items()})
                 self.task = self.task.put(index, new)
             else:
+                slot = (self._trial_index - self._ring_offset).clamp_(min=0)
                 rows = torch.arange(self.num_envs, device=self.device)
-                new = self.task_type(**{k: v[slot.clamp(min=0), rows] for k, v in self._ring.items()})
+                new = self.task_type(**{k: v[slot, rows] for k, v in self._ring.items()})
                 self.task = self.task.where(ended, new)
         elif self._on_cpu:  # draw only the tasks that change
             index = ended.nonzero().squeeze(1)
@@ -348,18 +351,21 @@ class BatchedEnv:
             truncated = self._episode_step >= self.horizon
             terminated, episode_end = torch.zeros_like(truncated), truncated
         else:
-            truncated = (self._episode_step >= self.horizon) & ~terminated
-            episode_end = terminated | truncated
+            episode_end = (self._episode_step >= self.horizon).logical_or_(terminated)
+            truncated = episode_end ^ terminated  # time limit reached without a terminal state
         if not self._some(episode_end):
             return Step(final_obs, reward, terminated, truncated, torch.zeros_like(terminated), final_obs)
-        self._episode_index += episode_end
-        trial_end = self._episode_index >= self.episodes
+        if self.episodes == 1:  # every inner-episode end ends the trial
+            trial_end = episode_end
+        else:
+            self._episode_index += episode_end
+            trial_end = self._episode_index >= self.episodes
         if not self.autoreset:
             self._episode_step.masked_fill_(episode_end & ~trial_end, 0)
             self._start_episode(episode_end & ~trial_end)
             return Step(self._observe(), reward, terminated, truncated, trial_end, final_obs)
         self._episode_step.masked_fill_(episode_end, 0)
-        if self._some(trial_end):
+        if self.episodes == 1 or self._some(trial_end):
             self._new_trials(trial_end)
         self._start_episode(episode_end)
         return Step(self._observe(), reward, terminated, truncated, trial_end, final_obs)
@@ -394,7 +400,8 @@ class BatchedEnv:
             return action.long()
         if not action.is_floating_point():
             action = action.float()
-        if not bool(torch.isfinite(action.sum())) and not bool(torch.isfinite(action).all()):
+        low, high = torch.aminmax(action)  # NaN and infinities propagate into the extremes
+        if not (math.isfinite(float(low)) and math.isfinite(float(high))):
             raise BadActionError(f"{self.id}: action contains NaN or infinite values")
         return action.to(torch.float32)
 
