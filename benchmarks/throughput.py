@@ -10,7 +10,10 @@ that samples Bernoulli rewards (the floor of eager overhead) and a check of each
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import pathlib
+import subprocess
 import time
 
 import torch
@@ -19,8 +22,17 @@ from metarl import bench
 
 TARGETS = {"metarl/BernoulliBandit-v0": 2e7, "metarl/TabularMDP-v0": 1e7, "metarl/Navigation2D-v0": 1e7}
 MIN_RATIO = 100.0
-# Peer figures measured on this project's 2-core machine kind (shared reference), for scale only.
-PEERS = {"gymnax BernoulliBandit-misc, B=4096 (jit+vmap+scan)": 6.9e6, "gymnax CartPole-v1, B=4096": 8.5e6}
+GYMNAX_ENVS = ("BernoulliBandit-misc", "MetaMaze-misc", "CartPole-v1")
+
+
+def gymnax_peer(python: str, env_name: str, num_envs: int = 4096) -> float | None:
+    """Run benchmarks/gymnax_peer.py under ``python`` (an interpreter with jax and gymnax)."""
+    script = pathlib.Path(__file__).with_name("gymnax_peer.py")
+    done = subprocess.run([python, str(script), env_name, str(num_envs)], capture_output=True, text=True)
+    if done.returncode != 0:
+        print(f"gymnax peer {env_name} failed: {done.stderr.strip().splitlines()[-1:]}")
+        return None
+    return json.loads(done.stdout.strip().splitlines()[-1])["steps_per_second"]
 
 
 def bare_torch_bandit(num_envs: int = 4096, min_seconds: float = 1.0) -> float:
@@ -41,6 +53,7 @@ def main() -> None:
     parser.add_argument("--sync-sizes", type=int, nargs="+", default=[1, 64, 4096])
     parser.add_argument("--seconds", type=float, default=2.0, help="minimum timed seconds per measurement")
     parser.add_argument("--json", help="write results to this JSON file")
+    parser.add_argument("--gymnax-python", help="a Python interpreter with jax and gymnax: measure gymnax too")
     args = parser.parse_args()
 
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
@@ -51,8 +64,15 @@ def main() -> None:
     floor = bare_torch_bandit(min_seconds=args.seconds)
     result["bare_torch_bandit_4096"] = floor
     print(f"\nbare torch Bernoulli loop, B=4096 (same run): {floor:.3e} steps/s")
-    for name, value in PEERS.items():
-        print(f"peer (reference figure, not this run) {name}: {value:.1e} steps/s")
+    if args.gymnax_python:
+        result["gymnax_4096"] = {}
+        for name in GYMNAX_ENVS:
+            value = gymnax_peer(args.gymnax_python, name)
+            result["gymnax_4096"][name] = value
+            if value:
+                print(f"gymnax {name}, B=4096, jit+vmap+scan on CPU (same run): {value:.3e} steps/s")
+    else:
+        print("gymnax not measured (pass --gymnax-python PYTHON, an interpreter with jax and gymnax installed)")
 
     print("\ntargets (CPU, B = 4096):")
     failures = 0
