@@ -147,3 +147,8 @@ def test_sync_vector_over_single_view_matches_native_shapes(env_id):
     assert sync.single_action_space == native.single_action_space
     obs, _ = sync.reset(seed=0)
     assert obs.shape == native.reset(seed=0)[0].shape
+
+
+def test_module_prefixed_id_imports_metarl():
+    env = gymnasium.make("metarl:metarl/BernoulliBandit-v0", arms=3)
+    assert env.action_space.n == 3
