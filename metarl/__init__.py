@@ -8,7 +8,8 @@ Example:
 """
 
 from metarl import envs  # noqa: E402,F401  (registers the built-in families)
-from metarl.engine import BatchedEnv, Step, resolve_device
+from metarl.checks import resolve_device
+from metarl.engine import BatchedEnv, Step
 from metarl.errors import (
     BadActionError,
     BadArgumentError,

@@ -22,7 +22,7 @@ import gymnasium
 import numpy as np
 import torch
 
-from metarl.engine import resolve_device
+from metarl.checks import resolve_device
 from metarl.registry import make, registered
 
 DEFAULT_SIZES = (1, 64, 4096, 65536)

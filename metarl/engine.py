@@ -21,7 +21,7 @@ Randomness is a pure function of (seed, environment index, global step or trial 
 
 from __future__ import annotations
 
-import math
+import abc
 import secrets
 from collections.abc import Mapping
 from typing import Any, ClassVar, NamedTuple
@@ -31,7 +31,8 @@ import numpy as np
 import torch
 
 from metarl import random as mrandom
-from metarl.errors import BadActionError, BadArgumentError, BadTaskError, MetaRLError
+from metarl.checks import check_action, check_mask, resolve_device
+from metarl.errors import BadArgumentError, BadTaskError, MetaRLError
 from metarl.params import Param, resolve_params
 from metarl.tasks import Task, check_task
 
@@ -59,20 +60,7 @@ class Step(NamedTuple):
         return self.terminated | self.truncated
 
 
-def resolve_device(device: torch.device | str | None) -> torch.device:
-    """``"auto"`` (or None) picks CUDA when present, else CPU."""
-    if device is None or device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise BadArgumentError(f"unknown device {device!r}; use 'auto', 'cpu' or 'cuda'") from exc
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise BadArgumentError("device 'cuda' was requested but CUDA is not available; use 'auto' or 'cpu'")
-    return device
-
-
-class BatchedEnv:
+class BatchedEnv(abc.ABC):
     """Base class of natively batched task-distribution environments.
 
     Subclasses set the class attributes and implement the hooks marked below.
@@ -141,41 +129,41 @@ class BatchedEnv:
         self._block: torch.Tensor | None = None
 
     # ------------------------------------------------------------------ family hooks
+    @abc.abstractmethod
     def _trial_shape(self) -> tuple[int, int]:
         """(horizon of an inner episode, inner episodes per trial) from ``self.config``."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def _spaces(self) -> tuple[gymnasium.Space, gymnasium.Space]:
         """(single observation space, single action space)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def task_shapes(self, batch: int) -> dict[str, tuple[tuple[int, ...], torch.dtype]]:
         """Expected shape and dtype of each task field for ``batch`` tasks."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def tasks_from_keys(self, keys: torch.Tensor) -> Task:
         """Tasks as a deterministic function of hashed keys (one task per key; see ``metarl.random.lanes``)."""
-        raise NotImplementedError
 
     def _task_error(self, task: Task) -> str | None:
         """A message if task values are invalid (e.g. probabilities outside [0, 1]); checked mode only."""
         return None
 
+    @abc.abstractmethod
     def _start_episode(self, mask: torch.Tensor | None) -> None:
         """Restart the inner-episode state where ``mask`` (B,) is true, or everywhere when None."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def _transition(self, action: torch.Tensor, u: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
         """Advance the inner state; return (reward (B,), terminal (B,) bool).
 
         ``u``: (uniforms_per_step, B) fresh uniforms in (0, 1) (after ``_step_noise``), or None when the
         family needs none. ``terminal`` may be None for families that never terminate early.
         """
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def _observe(self) -> torch.Tensor:
         """Current observation, (B, *obs_shape) float32. Never modified in place afterwards."""
-        raise NotImplementedError
 
     def _step_noise(self, u: torch.Tensor) -> torch.Tensor:
         """Transform a block of step uniforms (T, uniforms_per_step, B) once, e.g. into normals."""
@@ -300,13 +288,7 @@ class BatchedEnv:
         return self._observe()
 
     def _checked_mask(self, mask: Any) -> torch.Tensor:
-        mask = torch.as_tensor(mask, device=self.device)
-        if mask.dtype != torch.bool or tuple(mask.shape) != (self.num_envs,):
-            raise BadArgumentError(
-                f"{self.id}: reset mask must be a bool array of shape ({self.num_envs},), "
-                f"got {mask.dtype} {tuple(mask.shape)}"
-            )
-        return mask
+        return check_mask(mask, self.num_envs, self.device, env_id=self.id)
 
     def _step_uniforms(self) -> torch.Tensor:
         i = self._global_step % self._block_steps
@@ -379,31 +361,7 @@ class BatchedEnv:
         return flags.unbind(0)
 
     def _checked_action(self, action: Any) -> torch.Tensor:
-        space = self.single_action_space
-        if not isinstance(action, torch.Tensor):
-            action = torch.as_tensor(np.asarray(action), device=self.device)
-        expected = (self.num_envs, *space.shape)
-        if tuple(action.shape) != expected:
-            raise BadActionError(f"{self.id}: action has shape {tuple(action.shape)}, expected {expected}")
-        if action.device != self.device:
-            raise BadActionError(f"{self.id}: action is on {action.device}, the environment is on {self.device}")
-        if self._discrete:
-            if action.is_floating_point() or action.dtype == torch.bool:
-                raise BadActionError(f"{self.id}: discrete actions must be integers, got {action.dtype}")
-            low, high = torch.aminmax(action)
-            low, high = int(low), int(high)
-            if low < 0 or high >= space.n:
-                raise BadActionError(
-                    f"{self.id}: action index out of range: got values in [{low}, {high}], "
-                    f"expected integers in [0, {space.n - 1}]"
-                )
-            return action.long()
-        if not action.is_floating_point():
-            action = action.float()
-        low, high = torch.aminmax(action)  # NaN and infinities propagate into the extremes
-        if not (math.isfinite(float(low)) and math.isfinite(float(high))):
-            raise BadActionError(f"{self.id}: action contains NaN or infinite values")
-        return action.to(torch.float32)
+        return check_action(action, self.single_action_space, self.num_envs, self.device, env_id=self.id)
 
     # ------------------------------------------------------------------ conveniences
     def reward_bounds(self) -> tuple[float, float]:

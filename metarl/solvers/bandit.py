@@ -21,6 +21,7 @@ Example::
 
 from __future__ import annotations
 
+import abc
 import math
 
 import torch
@@ -60,7 +61,7 @@ def sample_beta(a: torch.Tensor, b: torch.Tensor, generator: torch.Generator | N
     return x / (x + y)
 
 
-class BanditPolicy:
+class BanditPolicy(abc.ABC):
     """Base class: per-environment Beta(1, 1) posterior counts and the act/update protocol.
 
     ``act()`` returns one arm per environment, ``update(action, reward, trial_end)`` records the
@@ -114,9 +115,9 @@ class BanditPolicy:
         self.failures.mul_(keep[:, None])
         self.steps.mul_(keep)
 
+    @abc.abstractmethod
     def act(self) -> torch.Tensor:
         """Return ``(num_envs,)`` int64 arm indices."""
-        raise NotImplementedError
 
     def update(self, action: torch.Tensor, reward: torch.Tensor, trial_end: torch.Tensor) -> None:
         """Record ``reward`` (0/1, ``(B,)``) for ``action``; then reset envs where ``trial_end`` is set."""

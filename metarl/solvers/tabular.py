@@ -23,6 +23,8 @@ Example::
 
 from __future__ import annotations
 
+import abc
+
 import torch
 
 from metarl.solvers.sampling import draw_device, random_tensor, sample_dirichlet, sample_gamma
@@ -87,7 +89,7 @@ def value_iteration(
 
 
 # ------------------------------------------------------------------------------------------ policies
-class TabularPolicy:
+class TabularPolicy(abc.ABC):
     """Base class of batched tabular policies.
 
     A policy controls ``num_envs`` MDPs with ``states`` states, ``actions`` actions and inner episodes of
@@ -125,10 +127,11 @@ class TabularPolicy:
 
     def _setup(self) -> None:
         """Allocate per-env state; subclasses override (called at the end of ``__init__``)."""
+        return None
 
+    @abc.abstractmethod
     def act(self, state: torch.Tensor, step: torch.Tensor) -> torch.Tensor:
         """Actions ``(B,)`` int64 for the current ``state`` ``(B,)`` and in-episode ``step`` ``(B,)``."""
-        raise NotImplementedError
 
     def update(
         self,
@@ -140,6 +143,7 @@ class TabularPolicy:
         trial_end: torch.Tensor,
     ) -> None:
         """Record one transition per env; the base implementation ignores it."""
+        return None
 
     def _greedy(self, q: torch.Tensor, state: torch.Tensor, step: torch.Tensor) -> torch.Tensor:
         """Greedy action from a time-dependent table ``q`` of shape ``(B, H, S, A)``."""
