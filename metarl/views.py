@@ -152,9 +152,14 @@ class SingleView(gymnasium.Env):
 
     metadata = {"render_modes": []}
 
-    def __init__(self, env_id: str, rl2: bool = False, split: str = "train", **kwargs: Any) -> None:
+    def __init__(
+        self, env_id: str, rl2: bool = False, split: str = "train", render_mode: str | None = None, **kwargs: Any
+    ) -> None:
         from metarl.registry import make
 
+        if render_mode is not None:
+            raise BadArgumentError(f"{env_id}: metarl families have no renderer; use render_mode=None")
+        self.render_mode = None
         self.env = make(env_id, num_envs=1, device="cpu", split=split, rl2=rl2, check=True, **kwargs)
         self.env.autoreset = False
         self.observation_space = self.env.single_observation_space

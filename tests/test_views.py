@@ -152,3 +152,20 @@ def test_sync_vector_over_single_view_matches_native_shapes(env_id):
 def test_module_prefixed_id_imports_metarl():
     env = gymnasium.make("metarl:metarl/BernoulliBandit-v0", arms=3)
     assert env.action_space.n == 3
+
+
+def test_render_mode_is_a_clear_error():
+    with pytest.raises(metarl.BadArgumentError, match="no renderer"):
+        gymnasium.make("metarl/BernoulliBandit-v0", render_mode="human")
+
+
+def test_stable_baselines3_trains_on_single_view():
+    """Beyond the checkers: an SB3 algorithm runs its loop on the view (RL² observation included)."""
+    from stable_baselines3 import PPO
+
+    env = gymnasium.make("metarl/BernoulliBandit-v0", arms=3, pulls=8, rl2=True)
+    model = PPO("MlpPolicy", env, n_steps=64, batch_size=32, n_epochs=1, seed=0, device="cpu")
+    model.learn(256)
+    obs, _ = env.reset(seed=1)
+    action, _ = model.predict(obs, deterministic=True)
+    assert env.action_space.contains(int(action))
