@@ -222,3 +222,28 @@ def test_prefetched_tasks_equal_direct_draws(autoreset_check):
         assert step.trial_end.all()
         assert torch.equal(env.task.goal, env._trial_tasks().goal)
     assert env._trial_index.eq(200).all()
+
+
+def test_device_runs_are_deterministic_and_batch_independent(env_id, device):
+    """The masked, sync-free update path used on accelerators keeps both invariants."""
+    small_env = make_small(env_id, num_envs=3, seed=11, device=device)
+    big_env = make_small(env_id, num_envs=40, seed=11, device=device)
+    small_env.reset(), big_env.reset()
+    gen = torch.Generator().manual_seed(2)
+    for _ in range(2 * small_env.trial_steps + 1):
+        actions = big_env.sample_actions(gen)
+        a, b = small_env.step(actions[:3]), big_env.step(actions)
+        assert torch.equal(a.reward, b.reward[:3]) and torch.equal(a.trial_end, b.trial_end[:3])
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="compares CPU with CUDA")
+def test_cpu_and_cuda_trajectories_agree(env_id):
+    runs = []
+    for device in ("cpu", "cuda"):
+        env = make_small(env_id, num_envs=64, seed=3, device=device)
+        env.reset()
+        gen = torch.Generator().manual_seed(0)
+        runs.append([env.step(env.sample_actions(gen)) for _ in range(2 * env.trial_steps)])
+    for cpu, cuda in zip(*runs, strict=True):
+        assert torch.allclose(cpu.reward, cuda.reward.cpu(), atol=1e-5)
+        assert torch.equal(cpu.trial_end, cuda.trial_end.cpu())
