@@ -57,9 +57,10 @@ def cmd_list(args: argparse.Namespace) -> None:
 def cmd_bench(args: argparse.Namespace) -> None:
     from metarl import bench
 
-    devices = ["cpu", "cuda"] if args.device == "auto" and torch.cuda.is_available() else [args.device]
-    if args.device == "auto" and not torch.cuda.is_available():
-        devices = ["cpu"]
+    if args.device == "auto":
+        devices = ["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"]
+    else:
+        devices = [args.device]
     print(bench.HEADER)
     result = bench.run(args.env or None, args.sizes, devices, args.sync_sizes, args.seconds)
     if args.json:
@@ -87,11 +88,10 @@ def solver_table(env_id: str, trials: int, seed: int, split: str, device: str, *
 
 
 def cmd_solvers(args: argparse.Namespace) -> None:
-    from metarl.registry import make, spec
+    from metarl.registry import make
 
     kwargs = parse_kwargs(args.env_kwargs)
     env = make(args.env, **kwargs)
-    spec(args.env)
     settings = ", ".join(f"{k}={v}" for k, v in env.config.items())
     print(f"{args.env} ({settings}), {args.trials} trials, split={args.split}")
     print(f"  {'solver':16s} {'mean trial return':>22s} {'published':>10s} {'time':>7s}")

@@ -115,7 +115,6 @@ class BatchedEnv(abc.ABC):
         self._countdown: int | None = None
         task_size = sum(int(np.prod(shape[1:])) for shape, _ in self.task_shapes(1).values())
         self._use_ring = self.can_terminate and task_size <= _RING_MAX_TASK_SIZE
-        self._ring: dict[str, torch.Tensor] = {}
         self._seed_streams(int(secrets.randbits(63)) if seed is None else int(seed))
 
     def _seed_streams(self, seed: int) -> None:
@@ -212,27 +211,27 @@ class BatchedEnv(abc.ABC):
         self._ring = {k: v.view(_RING, self.num_envs, *v.shape[1:]) for k, v in tasks.fields().items()}
         self._ring_age = 0
 
+    def _upcoming_tasks(self, index: torch.Tensor | None) -> Task:
+        """Tasks of the current trials at ``index`` (all when None), from the prefetch ring if there is one."""
+        if not self._use_ring:
+            return self._trial_tasks(index)
+        if index is None:  # all rows; -1 where no trial started (those rows are masked out)
+            index = torch.arange(self.num_envs, device=self.device)
+            slot = (self._trial_index - self._ring_offset).clamp_(min=0)
+        else:
+            slot = self._trial_index[index] - self._ring_offset[index]
+        return self.task_type(**{k: v[slot, index] for k, v in self._ring.items()})
+
     def _new_trials(self, ended: torch.Tensor) -> None:
-        """Start the next trial (and draw its task) where ``ended``."""
+        """Start the next trial (and install its task) where ``ended``."""
         self._trial_index += ended
         if self.episodes > 1:
             self._episode_index.masked_fill_(ended, 0)
-        if self._use_ring:
-            if self._on_cpu:
-                index = ended.nonzero().squeeze(1)
-                slot = self._trial_index[index] - self._ring_offset[index]
-                new = self.task_type(**{k: v[slot, index] for k, v in self._ring.items()})
-                self.task = self.task.put(index, new)
-            else:
-                slot = (self._trial_index - self._ring_offset).clamp_(min=0)
-                rows = torch.arange(self.num_envs, device=self.device)
-                new = self.task_type(**{k: v[slot, rows] for k, v in self._ring.items()})
-                self.task = self.task.where(ended, new)
-        elif self._on_cpu:  # draw only the tasks that change
+        if self._on_cpu:  # only the tasks that change
             index = ended.nonzero().squeeze(1)
-            self.task = self.task.put(index, self._trial_tasks(index))
-        else:
-            self.task = self.task.where(ended, self._trial_tasks())
+            self.task = self.task.put(index, self._upcoming_tasks(index))
+        else:  # every row under a mask: no host sync
+            self.task = self.task.where(ended, self._upcoming_tasks(None))
 
     def set_task(self, task: Task | Mapping[str, Any], mask: torch.Tensor | None = None) -> None:
         """Impose ``task`` (B tasks) on the environments in ``mask`` (all when None) and restart their trials."""

@@ -44,6 +44,7 @@ class RL2Observation:
         high = np.concatenate([obs_space.high.ravel(), act_high, [r_high, 1.0]]).astype(np.float32)
         self.single_observation_space = gymnasium.spaces.Box(low, high, dtype=np.float32)
         self.extra_size = len(act_low) + 2
+        self._last_extra: torch.Tensor | None = None  # what the latest observation appended, per env
 
     @staticmethod
     def _reward_bounds(env: BatchedEnv) -> tuple[float, float]:
@@ -64,7 +65,7 @@ class RL2Observation:
     def reset(self, seed: int | None = None, task: Any = None, mask: torch.Tensor | None = None) -> torch.Tensor:
         obs = self.env.reset(seed=seed, task=task, mask=mask).reshape(self.env.num_envs, -1)
         extra = torch.zeros(self.env.num_envs, self.extra_size, device=self.env.device)
-        if mask is not None and getattr(self, "_last_extra", None) is not None:
+        if mask is not None and self._last_extra is not None:
             extra = torch.where(torch.as_tensor(mask, device=self.env.device)[:, None], extra, self._last_extra)
         self._last_extra = extra
         return torch.cat([obs, extra], 1)

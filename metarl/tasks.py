@@ -90,9 +90,7 @@ class Task:
         out = {}
         for name in names:
             v = value[name]
-            out[name] = torch.as_tensor(np.asarray(v)) if not isinstance(v, torch.Tensor) else v
-            if not isinstance(v, torch.Tensor):
-                out[name] = out[name].to(device)
+            out[name] = v if isinstance(v, torch.Tensor) else torch.as_tensor(np.asarray(v), device=device)
         return cls(**out)
 
 

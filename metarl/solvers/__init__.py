@@ -12,40 +12,92 @@ Example:
 
 from __future__ import annotations
 
+import abc
 import functools
+from collections.abc import Callable
+from typing import Any
 
 import torch
 
-from metarl.engine import BatchedEnv
+from metarl.engine import BatchedEnv, Step
 from metarl.errors import BadArgumentError
 
 
-def _bandit_policies() -> dict:
-    from metarl.solvers.bandit import BANDIT_POLICIES
+class _Family(abc.ABC):
+    """How one family's reference policies are built and driven through the engine for one step."""
 
-    return BANDIT_POLICIES
+    @abc.abstractmethod
+    def policies(self) -> dict:
+        """Solver name -> policy class (imported on first use)."""
 
+    @abc.abstractmethod
+    def build(self, cls: Callable, env: BatchedEnv, generator: torch.Generator | None) -> Any:
+        """A policy of class ``cls`` for ``env``'s B environments, which have just been reset."""
 
-def _tabular_policies() -> dict:
-    from metarl.solvers.tabular import TABULAR_POLICIES, PSRLPolicy
-
-    # The published PSRL column matches a zero-mean reward prior (the true prior is N(1, 1)).
-    return {**TABULAR_POLICIES, "psrl-n01": functools.partial(PSRLPolicy, reward_prior_mean=0.0)}
-
-
-def _navigation_policies() -> dict:
-    from metarl.solvers.navigation import OracleNavigation, RandomNavigation
-
-    return {"random": RandomNavigation, "oracle": OracleNavigation}
+    @abc.abstractmethod
+    def step(self, policy: Any, env: BatchedEnv, obs: torch.Tensor) -> Step:
+        """Act, step ``env`` and let the policy observe the outcome."""
 
 
-_FAMILIES = {"BernoulliBandit": _bandit_policies, "TabularMDP": _tabular_policies, "Navigation2D": _navigation_policies}
+class _Bandit(_Family):
+    def policies(self) -> dict:
+        from metarl.solvers.bandit import BANDIT_POLICIES
+
+        return BANDIT_POLICIES
+
+    def build(self, cls, env, generator):
+        return cls(env.config["arms"], env.config["pulls"], env.num_envs, device=env.device, generator=generator)
+
+    def step(self, policy, env, obs):
+        action = policy.act()
+        step = env.step(action)
+        policy.update(action, step.reward, step.trial_end)
+        return step
+
+
+class _Tabular(_Family):
+    def policies(self) -> dict:
+        from metarl.solvers.tabular import TABULAR_POLICIES, PSRLPolicy
+
+        # The published PSRL column matches a zero-mean reward prior (the true prior is N(1, 1)).
+        return {**TABULAR_POLICIES, "psrl-n01": functools.partial(PSRLPolicy, reward_prior_mean=0.0)}
+
+    def build(self, cls, env, generator):
+        cfg, B = env.config, env.num_envs
+        policy = cls(cfg["states"], cfg["actions"], cfg["horizon"], B, device=env.device, generator=generator)
+        if hasattr(policy, "set_task"):  # the oracle is told the MDPs of this trial
+            policy.set_task(env.task.transitions, env.task.reward_mean)
+        return policy
+
+    def step(self, policy, env, obs):
+        state = env.state.clone()
+        action = policy.act(state, env.episode_step)
+        step = env.step(action)
+        next_state = step.final_obs.argmax(1)  # before any restart at an episode end
+        policy.update(state, action, step.reward, next_state, step.episode_end, step.trial_end)
+        return step
+
+
+class _Navigation(_Family):
+    def policies(self) -> dict:
+        from metarl.solvers.navigation import OracleNavigation, RandomNavigation
+
+        return {"random": RandomNavigation, "oracle": OracleNavigation}
+
+    def build(self, cls, env, generator):
+        return cls(env.config["max_speed"], env.num_envs, device=env.device, generator=generator)
+
+    def step(self, policy, env, obs):
+        return env.step(policy.act(obs, env.task.goal))
+
+
+_FAMILIES: dict[str, _Family] = {"BernoulliBandit": _Bandit(), "TabularMDP": _Tabular(), "Navigation2D": _Navigation()}
 
 
 def solver_names(env: BatchedEnv) -> list[str]:
     """Names of the reference solvers available for ``env``'s family (empty if none)."""
     family = _FAMILIES.get(getattr(env, "family", ""))
-    return list(family()) if family else []
+    return list(family.policies()) if family else []
 
 
 def trial_returns(env: BatchedEnv, solver: str, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -56,36 +108,16 @@ def trial_returns(env: BatchedEnv, solver: str, generator: torch.Generator | Non
     names = solver_names(env)
     if solver not in names:
         raise BadArgumentError(f"{env.id}: unknown solver {solver!r}; available: {names or 'none'}")
-    policies = _FAMILIES[env.family]()
-    B, device, cfg = env.num_envs, env.device, env.config
-    if env.family == "BernoulliBandit":
-        policy = policies[solver](cfg["arms"], cfg["pulls"], B, device=device, generator=generator)
-    elif env.family == "TabularMDP":
-        policy = policies[solver](cfg["states"], cfg["actions"], cfg["horizon"], B, device=device, generator=generator)
-    else:
-        policy = policies[solver](cfg["max_speed"], B, device=device, generator=generator)
+    family = _FAMILIES[env.family]
     obs = env.reset()
-    if hasattr(policy, "set_task"):
-        policy.set_task(env.task.transitions, env.task.reward_mean)
-    returns = torch.zeros(B, device=device)
-    finished = torch.zeros(B, dtype=torch.bool, device=device)
+    policy = family.build(family.policies()[solver], env, generator)
+    returns = torch.zeros(env.num_envs, device=env.device)
+    finished = torch.zeros(env.num_envs, dtype=torch.bool, device=env.device)
     for _ in range(env.trial_steps):
-        if env.family == "BernoulliBandit":
-            action = policy.act()
-            step = env.step(action)
-            policy.update(action, step.reward, step.trial_end)
-        elif env.family == "TabularMDP":
-            state = env.state.clone()
-            action = policy.act(state, env.episode_step)
-            step = env.step(action)
-            next_state = step.final_obs.argmax(1)
-            policy.update(state, action, step.reward, next_state, step.episode_end, step.trial_end)
-        else:
-            action = policy.act(obs, env.task.goal)
-            step = env.step(action)
-            obs = step.obs
+        step = family.step(policy, env, obs)
+        obs = step.obs
         returns += step.reward * ~finished
         finished |= step.trial_end
-        if env.family == "Navigation2D" and bool(finished.all()):
+        if bool(finished.all()):  # trials of variable length (navigation) may all end early
             break
     return returns
