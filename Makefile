@@ -1,4 +1,4 @@
-# The two quickstart commands: `make demo` (set up, then run the main job) and `make test`.
+# The two quickstart commands: `make demo` (set up, then train the default meta-agent) and `make test`.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -13,7 +13,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 demo: $(VENV)/.installed
-	$(BIN)/metarl demo
+	$(BIN)/metarl train --config configs/rl2_demo.yaml --eval-trials 1000
 
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest

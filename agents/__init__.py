@@ -1,4 +1,24 @@
-"""Meta-learners (installed as ``metarl.agents``).
+"""Meta-learners (installed as ``metarl.agents``), each a :class:`metarl.training.Trainer` subclass.
 
-Agents arrive in later releases; see the README's roadmap.
+``TRAINERS`` maps the names ``metarl train NAME`` accepts to the trainer classes; they are imported
+on first use so that importing metarl stays light.
 """
+
+from __future__ import annotations
+
+import difflib
+import importlib
+
+from metarl.errors import ConfigError
+
+TRAINERS = {"rl2": "metarl.agents.rl2:RL2Trainer"}
+
+
+def trainer_class(name: str) -> type:
+    """The trainer class registered as ``name`` (e.g. ``"rl2"``)."""
+    if name not in TRAINERS:
+        close = difflib.get_close_matches(name, list(TRAINERS), n=3)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise ConfigError(f"unknown agent {name!r}{hint} (available: {', '.join(TRAINERS)})")
+    module, _, attribute = TRAINERS[name].partition(":")
+    return getattr(importlib.import_module(module), attribute)

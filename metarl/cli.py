@@ -1,4 +1,4 @@
-"""The ``metarl`` command line: list families, measure throughput, score reference solvers.
+"""The ``metarl`` command line: list families, measure throughput, score reference solvers, train and evaluate agents.
 
 User mistakes (an unknown id, a malformed ``--env-kwargs``) print one line and exit with code 2.
 """
@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import argparse
 import ast
-import math
 import sys
-import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -68,27 +66,9 @@ def cmd_bench(args: argparse.Namespace) -> None:
         print(f"wrote {args.json}")
 
 
-def solver_table(env_id: str, trials: int, seed: int, split: str, device: str, **kwargs: Any) -> list[dict]:
-    """Mean trial return (with a 95% interval) of every reference solver on ``trials`` tasks."""
-    from metarl.published import published_scores
-    from metarl.registry import make
-    from metarl.solvers import solver_names, trial_returns
-
-    env = make(env_id, num_envs=trials, device=device, seed=seed, split=split, **kwargs)
-    published = published_scores(env.family, env.config)
-    rows = []
-    for name in solver_names(env):
-        start = time.perf_counter()
-        returns = trial_returns(env, name, generator=torch.Generator().manual_seed(seed)).double().cpu()
-        half = 1.96 * float(returns.std()) / math.sqrt(len(returns))
-        reference = published.get(name, published.get(name.removesuffix("-n01")))
-        rows.append({"solver": name, "mean": float(returns.mean()), "ci95": half, "published": reference,
-                     "seconds": time.perf_counter() - start})
-    return rows
-
-
 def cmd_solvers(args: argparse.Namespace) -> None:
     from metarl.registry import make
+    from metarl.solvers import solver_table
 
     kwargs = parse_kwargs(args.env_kwargs)
     env = make(args.env, **kwargs)
@@ -118,6 +98,60 @@ def cmd_demo(args: argparse.Namespace) -> None:
                                        device=args.device))
 
 
+def _train_config(args: argparse.Namespace) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """(agent name, values from the config file, values from the command line)."""
+    from metarl.training.config import load_yaml, parse_assignments
+
+    from_file = load_yaml(args.config) if args.config else {}
+    agent = args.agent or from_file.pop("agent", None)
+    from_file.pop("agent", None)
+    if agent is None:
+        raise BadArgumentError("name the agent to train (e.g. `metarl train rl2`) or put `agent: rl2` in the "
+                               "--config file")
+    given = {"env": args.env, "device": args.device, "seed": args.seed, "total_steps": args.total_steps,
+             "logdir": args.logdir, "run_name": args.run_name}
+    from_cli = {k: v for k, v in given.items() if v is not None}
+    if args.env_kwargs is not None:
+        from_cli["env_kwargs"] = parse_kwargs(args.env_kwargs)
+    from_cli.update(parse_assignments(args.set))
+    return agent, from_file, from_cli
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    from metarl.agents import trainer_class
+    from metarl.training.checkpoint import load_checkpoint
+    from metarl.training.config import build_config, parse_assignments
+
+    if args.resume:
+        payload = load_checkpoint(args.resume)
+        trainer_type = trainer_class(payload["agent"])
+        overrides = {k: v for k, v in {"total_steps": args.total_steps, "device": args.device}.items() if v is not None}
+        overrides.update(parse_assignments(args.set))
+        trainer = trainer_type.resume(args.resume, overrides)
+        print(f"resuming {trainer.run_dir} at step {trainer.global_step:,} (iteration {trainer.iteration})")
+    else:
+        agent, from_file, from_cli = _train_config(args)
+        trainer_type = trainer_class(agent)
+        trainer = trainer_type(build_config(trainer_type.config_type, from_file, from_cli))
+        trainer.run_dir = trainer._new_run_dir()
+        print(f"training {agent} on {trainer.config.env} ({trainer.device}); logs and checkpoint in {trainer.run_dir}")
+    checkpoint = trainer.fit(progress=not args.no_progress)
+    print(f"checkpoint: {checkpoint}")
+    print(f"watch it:   tensorboard --logdir {trainer.run_dir.parent}")
+    if args.eval_trials:
+        print()
+        print("\n".join(trainer.evaluation_report(args.eval_trials, "test", 0)))
+
+
+def cmd_eval(args: argparse.Namespace) -> None:
+    from metarl.agents import trainer_class
+    from metarl.training.checkpoint import load_checkpoint
+
+    payload = load_checkpoint(args.checkpoint)
+    trainer = trainer_class(payload["agent"]).resume(args.checkpoint, {"device": args.device})
+    print("\n".join(trainer.evaluation_report(args.trials, args.split, args.seed, greedy=args.greedy)))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="metarl", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -144,6 +178,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default="test", choices=["train", "test", "validation"])
     p.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     p.set_defaults(func=cmd_solvers)
+
+    p = sub.add_parser("train", help="train a meta-agent (writes TensorBoard logs and checkpoints)",
+                       description="Train a meta-agent. Values come from the agent's defaults, then --config, then "
+                                   "the options below (command-line values override the file).")
+    p.add_argument("agent", nargs="?", help="agent name (rl2); optional when the config file names it")
+    p.add_argument("--config", help="YAML file of config keys (see configs/)")
+    p.add_argument("--env", help="env id, e.g. metarl/BernoulliBandit-v0")
+    p.add_argument("--env-kwargs", help="family arguments, e.g. arms=5,pulls=100")
+    p.add_argument("--device", help="auto (default), cpu or cuda")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--total-steps", type=int, help="environment steps to train for (summed over environments)")
+    p.add_argument("--logdir", help="parent directory of run directories (default: runs)")
+    p.add_argument("--run-name", help="run directory name (default: <family>__<agent>__<seed>__<time>)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="any other config key (repeatable)")
+    p.add_argument("--resume", metavar="PATH", help="continue the run saved in this checkpoint or run directory")
+    p.add_argument("--eval-trials", type=int, default=0, help="after training, evaluate on this many test tasks")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("eval", help="evaluate a checkpoint on held-out tasks beside the reference solvers")
+    p.add_argument("checkpoint", help="checkpoint file or run directory")
+    p.add_argument("--trials", type=int, default=1000, help="number of held-out tasks (one trial each)")
+    p.add_argument("--split", default="test", choices=["train", "test", "validation"])
+    p.add_argument("--seed", type=int, default=0, help="seed of the task stream (same seed: same tasks)")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p.add_argument("--greedy", action="store_true", help="take the most likely action instead of sampling")
+    p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("demo", help="throughput at B = 4096 and reference-solver scores for every family")
     p.add_argument("--trials", type=int, default=1000)

@@ -36,3 +36,15 @@ class BadTaskError(MetaRLError, ValueError):
 
 class PluginError(MetaRLError):
     """A third-party plug-in of the ``metarl.envs`` entry-point group failed to load."""
+
+
+class ConfigError(MetaRLError, ValueError):
+    """A training configuration with an unknown key, a value of the wrong type or out of range."""
+
+
+class CheckpointError(MetaRLError):
+    """A checkpoint that is missing, truncated, not written by metarl, or for another agent."""
+
+
+class TrainingError(MetaRLError):
+    """Training cannot go on (e.g. a non-finite loss); the last checkpoint is left intact."""

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import abc
 import functools
+import math
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -121,3 +123,21 @@ def trial_returns(env: BatchedEnv, solver: str, generator: torch.Generator | Non
         if bool(finished.all()):  # trials of variable length (navigation) may all end early
             break
     return returns
+
+
+def solver_table(env_id: str, trials: int, seed: int, split: str, device: str, **kwargs: Any) -> list[dict]:
+    """Mean trial return (with a 95% interval) of every reference solver on ``trials`` tasks."""
+    from metarl.published import published_scores
+    from metarl.registry import make
+
+    env = make(env_id, num_envs=trials, device=device, seed=seed, split=split, **kwargs)
+    published = published_scores(env.family, env.config)
+    rows = []
+    for name in solver_names(env):
+        start = time.perf_counter()
+        returns = trial_returns(env, name, generator=torch.Generator().manual_seed(seed)).double().cpu()
+        half = 1.96 * float(returns.std()) / math.sqrt(len(returns))
+        reference = published.get(name, published.get(name.removesuffix("-n01")))
+        rows.append({"solver": name, "mean": float(returns.mean()), "ci95": half, "published": reference,
+                     "seconds": time.perf_counter() - start})
+    return rows

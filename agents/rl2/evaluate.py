@@ -1,0 +1,64 @@
+"""Evaluation of a trained RL² policy on held-out tasks, next to the reference solvers and the paper."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import torch
+from metarl.agents.rl2.policy import RecurrentActorCritic, with_time_feature
+
+from metarl.registry import make
+
+
+@dataclasses.dataclass
+class TrialScores:
+    """Per-trial results: ``returns`` (N,) and ``episode_returns`` (N, episodes)."""
+
+    returns: torch.Tensor
+    episode_returns: torch.Tensor
+
+    @property
+    def mean(self) -> float:
+        return float(self.returns.double().mean())
+
+    @property
+    def ci95(self) -> float:
+        """Half-width of the normal-approximation 95% interval of the mean."""
+        n = len(self.returns)
+        return 1.96 * float(self.returns.double().std()) / math.sqrt(n) if n > 1 else math.nan
+
+
+@torch.no_grad()
+def evaluate_policy(model: RecurrentActorCritic, env_id: str, env_kwargs: dict, trials: int = 1000,
+                    split: str = "test", seed: int = 0, device: torch.device | str = "cpu",
+                    greedy: bool = False, generator_seed: int = 0, time_feature: bool = True) -> TrialScores:
+    """Run one trial on each of ``trials`` tasks of ``split`` (the tasks the reference solvers see with this seed).
+
+    Example:
+        >>> scores = evaluate_policy(model, "metarl/BernoulliBandit-v0", {"arms": 5}, trials=100)  # doctest: +SKIP
+    """
+    env = make(env_id, num_envs=trials, device=device, seed=seed, split=split, rl2=True, check=False, **env_kwargs)
+    generator = torch.Generator(env.device).manual_seed(generator_seed)
+    obs = env.reset()
+    state = model.initial_state(trials, env.device)
+    start = torch.ones(trials, dtype=torch.bool, device=env.device)
+    finished = torch.zeros(trials, dtype=torch.bool, device=env.device)
+    returns = torch.zeros(trials, device=env.device)
+    episode_returns = torch.zeros(trials, env.episodes, device=env.device)
+    episode = torch.zeros(trials, dtype=torch.long, device=env.device)
+    rows = torch.arange(trials, device=env.device)
+    for t in range(env.trial_steps):
+        inputs = with_time_feature(obs, torch.full_like(episode, t), env.trial_steps) if time_feature else obs
+        params, _, state = model.step(inputs, state, start)
+        action = model.head.mode(params) if greedy else model.head.sample(params, generator)
+        step = env.step(action)
+        reward = step.reward * ~finished
+        returns += reward
+        episode_returns.index_put_((rows, episode.clamp(max=env.episodes - 1)), reward, accumulate=True)
+        episode += step.episode_end
+        finished |= step.trial_end
+        obs, start = step.obs, step.trial_end
+        if not env.device.type == "cuda" and bool(finished.all()):
+            break
+    return TrialScores(returns.cpu(), episode_returns.cpu())

@@ -1,0 +1,284 @@
+"""RL² (Duan et al. 2016) trained with PPO over whole trials.
+
+Each iteration runs ``rollout_trials`` trials' worth of steps in ``num_envs`` environments on the
+device, computes GAE with the trial as the episode (the RL² objective is the total reward of a trial,
+so a trial end is terminal and nothing is bootstrapped across it), and does PPO epochs over
+sequences of ``bptt`` steps that start from the recurrent state recorded during collection.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any, Literal
+
+import torch
+from metarl.agents.rl2.evaluate import evaluate_policy
+from metarl.agents.rl2.policy import RecurrentActorCritic, with_time_feature
+
+from metarl.envstate import env_state_dict, load_env_state
+from metarl.errors import ConfigError
+from metarl.registry import make
+from metarl.rl import Rollout, RunningMeanStd, explained_variance, gae, minibatch_indices, ppo_loss
+from metarl.training.loop import TrainConfig, Trainer, check_finite
+
+
+@dataclasses.dataclass
+class RL2Config(TrainConfig):
+    """Hyperparameters of an RL² run (defaults: the 5-armed, 100-pull bandit of the RL² paper)."""
+
+    env: str = "metarl/BernoulliBandit-v0"
+    env_kwargs: dict = dataclasses.field(default_factory=lambda: {"arms": 5, "pulls": 100})
+    total_steps: int = 20_000_000
+    num_envs: int = 1024
+    rollout_trials: int = 1
+    """Trials' worth of steps (episodes x horizon) collected per environment per iteration."""
+    bptt: int = 0
+    """Length of the sequences backpropagated through (0: the whole rollout); must divide the rollout."""
+    cell: Literal["gru", "lstm"] = "gru"
+    hidden: int = 128
+    embed: int = 0
+    """Width of a tanh input layer before the recurrent core (0: none)."""
+    time_feature: bool = True
+    """Append the fraction of the trial elapsed to the input (the agent counts its own steps since the trial began)."""
+    lr: float = 1e-3
+    anneal_lr: bool = True
+    gamma: float = 0.99
+    gae_lambda: float = 0.3
+    clip: float = 0.2
+    value_coef: float = 0.5
+    entropy_coef: float = 0.01
+    epochs: int = 4
+    minibatches: int = 4
+    max_grad_norm: float = 0.5
+    normalize_advantages: bool = True
+    normalize_values: bool = True
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for key in ("num_envs", "rollout_trials", "hidden", "epochs", "minibatches"):
+            if getattr(self, key) < 1:
+                raise ConfigError(f"config key {key!r} must be at least 1, got {getattr(self, key)}")
+        for key in ("bptt", "embed"):
+            if getattr(self, key) < 0:
+                raise ConfigError(f"config key {key!r} must be 0 or more, got {getattr(self, key)}")
+        for key in ("gamma", "gae_lambda"):
+            if not 0.0 <= getattr(self, key) <= 1.0:
+                raise ConfigError(f"config key {key!r} must lie in [0, 1], got {getattr(self, key)}")
+        if self.lr <= 0 or self.clip <= 0:
+            raise ConfigError("config keys 'lr' and 'clip' must be positive")
+
+
+class RL2Trainer(Trainer):
+    """Trains a :class:`RecurrentActorCritic` on an environment family's RL² view.
+
+    Example:
+        >>> trainer = RL2Trainer(RL2Config(env_kwargs={"arms": 2, "pulls": 10}, num_envs=64, total_steps=6400))
+        >>> path = trainer.fit(progress=False)  # doctest: +SKIP
+    """
+
+    agent = "rl2"
+    config_type = RL2Config
+    metrics = ("charts/trial_return",)
+
+    def __init__(self, config: RL2Config) -> None:
+        super().__init__(config)
+        cfg = self.config = config
+        self.env = make(cfg.env, num_envs=cfg.num_envs, device=self.device, seed=cfg.seed, rl2=True, check=False,
+                        **cfg.env_kwargs)
+        self.steps = cfg.rollout_trials * self.env.trial_steps
+        self.bptt = cfg.bptt or self.steps
+        if self.steps % self.bptt:
+            raise ConfigError(f"bptt={cfg.bptt} must divide the rollout length {self.steps} "
+                              f"(rollout_trials x episodes x horizon)")
+        if cfg.num_envs * (self.steps // self.bptt) < cfg.minibatches:
+            raise ConfigError(f"minibatches={cfg.minibatches} is more than the {cfg.num_envs * self.steps // self.bptt}"
+                              " sequences of a rollout")
+        obs_size = self.env.single_observation_space.shape[0] + int(cfg.time_feature)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(cfg.seed)
+            self.model = RecurrentActorCritic(obs_size, self.env.single_action_space, cfg.hidden, cfg.cell,
+                                              cfg.embed).to(self.device)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.lr, eps=1e-5)
+        self.sampler = torch.Generator(self.device).manual_seed(cfg.seed)
+        self.shuffler = torch.Generator().manual_seed(cfg.seed + 1)
+        self.value_stats = RunningMeanStd(self.device)
+        self.iterations = math.ceil(cfg.total_steps / (self.steps * cfg.num_envs))
+        B, dev = cfg.num_envs, self.device
+        self.obs = self.env.reset()
+        self.recurrent = self.model.initial_state(B, dev)
+        self.trial_start = torch.ones(B, dtype=torch.bool, device=dev)
+        self.tracker = {"trial_return": torch.zeros(B, device=dev), "episode_return": torch.zeros(B, device=dev),
+                        "episode_index": torch.zeros(B, dtype=torch.long, device=dev),
+                        "trial_step": torch.zeros(B, dtype=torch.long, device=dev)}
+        self.last_adaptation: dict[str, torch.Tensor] = {}
+
+    def run_label(self) -> str:
+        return f"{self.env.family}__{self.agent}"
+
+    # ------------------------------------------------------------------ collection
+    def _collect(self) -> tuple[Rollout, torch.Tensor, dict[str, torch.Tensor]]:
+        env, model, B, dev = self.env, self.model, self.config.num_envs, self.device
+        episodes, trial_steps = env.episodes, env.trial_steps
+        action_shape, action_dtype = model.head.action_shape, torch.long if model.head.discrete else torch.float32
+        rollout = Rollout(self.steps, B, {
+            "obs": ((self.obs.shape[1] + int(self.config.time_feature),), torch.float32), "start": ((), torch.bool),
+            "action": (action_shape, action_dtype), "logprob": ((), torch.float32), "value": ((), torch.float32),
+            "reward": ((), torch.float32), "trial_end": ((), torch.bool)}, dev)
+        chunk_states = torch.zeros(self.steps // self.bptt, *self.recurrent.shape, device=dev)
+        sums = {"trials": torch.zeros((), device=dev), "trial_return": torch.zeros((), device=dev),
+                "episode_return": torch.zeros(episodes, device=dev), "episodes": torch.zeros(episodes, device=dev),
+                "step_reward": torch.zeros(trial_steps, device=dev), "step_count": torch.zeros(trial_steps, device=dev)}
+        track = self.tracker
+        obs, state, start = self.obs, self.recurrent, self.trial_start
+        for t in range(self.steps):
+            if t % self.bptt == 0:
+                chunk_states[t // self.bptt] = state
+            inputs = self._inputs(obs, track["trial_step"])
+            params, value, state = model.step(inputs, state, start)
+            action = model.head.sample(params, self.sampler)
+            logprob = model.head.log_prob(params, action)
+            step = env.step(action)
+            rollout.put(t, obs=inputs, start=start, action=action, logprob=logprob, value=value, reward=step.reward,
+                        trial_end=step.trial_end)
+            reward, episode_end, trial_end = step.reward, step.episode_end, step.trial_end
+            sums["step_reward"].index_put_((track["trial_step"],), reward, accumulate=True)
+            sums["step_count"].index_put_((track["trial_step"],), torch.ones_like(reward), accumulate=True)
+            track["trial_step"] = (track["trial_step"] + 1).masked_fill_(trial_end, 0).clamp_(max=trial_steps - 1)
+            track["trial_return"] += reward
+            track["episode_return"] += reward
+            index = track["episode_index"].clamp(max=episodes - 1)
+            sums["episode_return"].index_put_((index,), track["episode_return"] * episode_end, accumulate=True)
+            sums["episodes"].index_put_((index,), episode_end.float(), accumulate=True)
+            track["episode_return"] = track["episode_return"] * ~episode_end
+            track["episode_index"] = (track["episode_index"] + episode_end).masked_fill_(trial_end, 0)
+            sums["trials"] += trial_end.sum()
+            sums["trial_return"] += (track["trial_return"] * trial_end).sum()
+            track["trial_return"] = track["trial_return"] * ~trial_end
+            obs, start = step.obs, trial_end
+        _, last_value, _ = model.step(self._inputs(obs, track["trial_step"]), state, start)
+        self.obs, self.recurrent, self.trial_start = obs, state, start
+        rollout.data["chunk_states"] = chunk_states
+        return rollout, last_value, sums
+
+    def _inputs(self, obs: torch.Tensor, trial_step: torch.Tensor) -> torch.Tensor:
+        return with_time_feature(obs, trial_step, self.env.trial_steps) if self.config.time_feature else obs
+
+    # ------------------------------------------------------------------ learning
+    def train_iteration(self) -> dict[str, float]:
+        cfg, model = self.config, self.model
+        if cfg.anneal_lr:
+            for group in self.optimizer.param_groups:
+                group["lr"] = cfg.lr * max(1.0 - self.iteration / self.iterations, 0.0)
+        with torch.no_grad():
+            rollout, last_value, sums = self._collect()
+            norm = self.value_stats if cfg.normalize_values else None
+            values = norm.denormalize(rollout["value"]) if norm else rollout["value"]
+            last = norm.denormalize(last_value) if norm else last_value
+            trial_end = rollout["trial_end"]
+            advantages, returns = gae(rollout["reward"], values, last, trial_end, trial_end, cfg.gamma, cfg.gae_lambda)
+            if norm:
+                norm.update(returns)
+                targets = norm.normalize(returns)
+            else:
+                targets = returns
+        chunk_states = rollout.data.pop("chunk_states")
+        data = rollout.chunks(self.bptt, advantages=advantages, targets=targets)
+        states = chunk_states.permute(1, 0, 2, 3).reshape(chunk_states.shape[1], -1, chunk_states.shape[-1])
+        stats: dict[str, list[torch.Tensor]] = {k: [] for k in ("policy", "value", "entropy", "approx_kl", "clip")}
+        for _ in range(cfg.epochs):
+            for idx in minibatch_indices(states.shape[1], cfg.minibatches, self.shuffler, self.device):
+                params, value = model.sequence(data["obs"][:, idx], states[:, idx], data["start"][:, idx])
+                logprob = model.head.log_prob(params, data["action"][:, idx])
+                adv = data["advantages"][:, idx]
+                if cfg.normalize_advantages:
+                    adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+                out = ppo_loss(logprob, data["logprob"][:, idx], adv, value, data["value"][:, idx],
+                               data["targets"][:, idx], model.head.entropy(params), clip=cfg.clip,
+                               value_coef=cfg.value_coef, entropy_coef=cfg.entropy_coef)
+                check_finite("the PPO loss", out.loss)
+                self.optimizer.zero_grad(set_to_none=True)
+                out.loss.backward()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
+                self.optimizer.step()
+                for key, value_ in zip(stats, out[1:], strict=True):
+                    stats[key].append(value_)
+        self.global_step += self.steps * cfg.num_envs
+        return self._scalars(sums, stats, values, returns)
+
+    def _scalars(self, sums, stats, values, returns) -> dict[str, float]:
+        means = {k: float(torch.stack(v).mean()) for k, v in stats.items()}
+        trials = float(sums["trials"])
+        scalars = {
+            "charts/trial_return": float(sums["trial_return"]) / trials if trials else math.nan,
+            "charts/trials": trials,
+            "losses/policy": means["policy"], "losses/value": means["value"], "losses/entropy": means["entropy"],
+            "losses/approx_kl": means["approx_kl"], "losses/clip_fraction": means["clip"],
+            "losses/explained_variance": explained_variance(values, returns),
+            "perf/learning_rate": self.optimizer.param_groups[0]["lr"],
+        }
+        per_episode = sums["episode_return"] / sums["episodes"].clamp(min=1)
+        for k in range(self.env.episodes):
+            if float(sums["episodes"][k]):
+                scalars[f"adaptation/episode_{k + 1}"] = float(per_episode[k])
+        self.last_adaptation = {"episode": per_episode.cpu(),
+                                "step": (sums["step_reward"] / sums["step_count"].clamp(min=1)).cpu()}
+        return scalars
+
+    def headline(self, scalars: dict[str, float]) -> str:
+        return f"trial return {scalars['charts/trial_return']:.2f}"
+
+    def figures(self) -> dict[str, Any]:
+        if not self.last_adaptation:
+            return {}
+        from metarl.training.figures import adaptation_figure
+
+        return {"adaptation/curve": adaptation_figure(self.last_adaptation["episode"], self.last_adaptation["step"],
+                                                      title=f"{self.env.id} at {self.global_step:,} steps")}
+
+    def evaluation_report(self, trials: int = 1000, split: str = "test", seed: int = 0,
+                          greedy: bool = False) -> list[str]:
+        """The policy's mean trial return on held-out tasks, the reference solvers' on the same tasks, the paper's."""
+        from metarl.published import published_scores
+        from metarl.solvers import solver_table
+
+        cfg, env = self.config, self.env
+        self.model.eval()
+        scores = evaluate_policy(self.model, cfg.env, cfg.env_kwargs, trials, split, seed, self.device, greedy,
+                                 time_feature=cfg.time_feature)
+        published = published_scores(env.family, env.config)
+        settings = ", ".join(f"{k}={v}" for k, v in env.config.items())
+        lines = [f"{cfg.env} ({settings}): {trials} trials on {split} tasks (seed {seed}), "
+                 f"checkpoint at {self.global_step:,} steps",
+                 f"  {'policy':18s} {'mean trial return':>22s} {'published':>10s}",
+                 f"  {'rl2 (this run)':18s} {scores.mean:12.2f} ± {scores.ci95:7.2f} {_cell(published.get('rl2'))}"]
+        if env.episodes > 1:
+            per_episode = " ".join(f"{v:.2f}" for v in scores.episode_returns.double().mean(0).tolist())
+            lines.append(f"  {'':18s} return of inner episodes 1..{env.episodes}: {per_episode}")
+        for row in solver_table(cfg.env, trials, seed, split, str(self.device), **cfg.env_kwargs):
+            lines.append(f"  {row['solver']:18s} {row['mean']:12.2f} ± {row['ci95']:7.2f} {_cell(row['published'])}")
+        return lines
+
+    # ------------------------------------------------------------------ state
+    def state_dict(self) -> dict[str, Any]:
+        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "sampler": self.sampler.get_state(), "shuffler": self.shuffler.get_state(),
+                "value_stats": self.value_stats.state_dict(), "env": env_state_dict(self.env),
+                "obs": self.obs, "recurrent": self.recurrent, "trial_start": self.trial_start,
+                "tracker": dict(self.tracker)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        dev = self.device
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.sampler.set_state(state["sampler"].cpu())
+        self.shuffler.set_state(state["shuffler"].cpu())
+        self.value_stats.load_state_dict(state["value_stats"])
+        load_env_state(self.env, state["env"])
+        self.obs, self.recurrent = state["obs"].to(dev), state["recurrent"].to(dev)
+        self.trial_start = state["trial_start"].to(dev)
+        self.tracker = {k: v.to(dev) for k, v in state["tracker"].items()}
+
+
+def _cell(value: float | None) -> str:
+    return f"{value:10.1f}" if value is not None else f"{'-':>10s}"

@@ -1,0 +1,89 @@
+"""RL² against the RL² paper (Duan et al. 2016, Tables 1 and 2): train each setting, score it on held-out tasks.
+
+For every setting this trains RL² from its recipe in ``configs/`` (with a wall-clock cap), evaluates
+1000 held-out test trials, and prints our score with a 95% interval beside the published RL² score,
+the target (bandits: published - 1%; tabular MDPs: 97% of published), the reference solvers on the
+same tasks, the wall time and the training steps/s.
+
+Usage:
+    python benchmarks/rl2_paper.py                          # every setting
+    python benchmarks/rl2_paper.py --settings bandit-k5-n100 --max-minutes 20 --json rl2.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import torch
+from metarl.agents.rl2 import RL2Config, RL2Trainer
+from metarl.agents.rl2.evaluate import evaluate_policy
+
+from metarl.published import RL2_TABLE1, RL2_TABLE2
+from metarl.solvers import solver_table
+from metarl.training import build_config, load_yaml
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+# name -> (config file, published RL² score, target)
+SETTINGS = {
+    **{f"bandit-k{k}-n{n}": (f"rl2_bandit_k{k}_n{n}.yaml", RL2_TABLE1[(n, k)]["rl2"], 0.99)
+       for n, k in [(10, 5), (10, 10), (100, 5), (100, 10)]},
+    **{f"tabular-n{n}": (f"rl2_tabular_n{n}.yaml", RL2_TABLE2[n]["rl2"], 0.97) for n in (10, 25)},
+}
+
+
+def run_setting(name: str, args: argparse.Namespace) -> dict:
+    file, published, fraction = SETTINGS[name]
+    recipe = load_yaml(CONFIGS / file)
+    recipe.pop("agent", None)
+    config = build_config(RL2Config, recipe, {"device": args.device, "seed": args.seed, "logdir": args.logdir,
+                                              "run_name": f"{name}__{args.seed}"})
+    trainer = RL2Trainer(config)
+    start = time.perf_counter()
+    trainer.fit(progress=not args.no_progress, max_seconds=args.max_minutes * 60)
+    seconds = time.perf_counter() - start
+    scores = evaluate_policy(trainer.model, config.env, config.env_kwargs, args.trials, "test", 0, trainer.device,
+                             time_feature=config.time_feature)
+    solvers = solver_table(config.env, args.trials, 0, "test", str(trainer.device), **config.env_kwargs)
+    target = round(published * fraction, 1)
+    return {"setting": name, "score": scores.mean, "ci95": scores.ci95, "published": published, "target": target,
+            "reached": scores.mean >= target, "minutes": seconds / 60, "steps": trainer.global_step,
+            "steps_per_second": trainer.global_step / seconds, "device": str(trainer.device),
+            "threads": torch.get_num_threads(), "solvers": {r["solver"]: r["mean"] for r in solvers}}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
+    parser.add_argument("--max-minutes", type=float, default=20.0, help="wall-clock cap on each setting's training")
+    parser.add_argument("--trials", type=int, default=1000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--logdir", default="runs/rl2-paper")
+    parser.add_argument("--json", help="also write the results here")
+    parser.add_argument("--no-progress", action="store_true")
+    args = parser.parse_args()
+    results = []
+    for name in args.settings:
+        results.append(run_setting(name, args))
+        r = results[-1]
+        print(f"{name}: {r['score']:.2f} ± {r['ci95']:.2f} (target {r['target']}, published {r['published']}) "
+              f"in {r['minutes']:.1f} min, {r['steps_per_second']:.0f} steps/s", flush=True)
+    print()
+    print(f"{'setting':16s} {'RL² (ours)':>16s} {'paper':>7s} {'target':>7s} {'ok':>3s} {'minutes':>8s} {'steps':>11s} "
+          f"{'steps/s':>8s}  best reference solver")
+    for r in results:
+        best = max(r["solvers"].items(), key=lambda kv: kv[1] if kv[0] != "optimal" else -1e9)
+        print(f"{r['setting']:16s} {r['score']:9.2f} ± {r['ci95']:4.2f} {r['published']:7.1f} {r['target']:7.1f} "
+              f"{'yes' if r['reached'] else 'no':>3s} {r['minutes']:8.1f} {r['steps']:11,d} "
+              f"{r['steps_per_second']:8.0f}  {best[0]} {best[1]:.2f}")
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(results, indent=2))
+        print(f"wrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,107 @@
+"""RL² (metarl, batched PPO) against sb3-contrib's RecurrentPPO on the same bandit, same training steps.
+
+RecurrentPPO trains on metarl's single-env Gymnasium view with the RL² observation (one SB3 episode
+is one trial, so its LSTM state persists across the trial), with the settings of the peer anchor
+(16 environments, n_steps = 4 trials, batch 16 trials). Both agents are then scored on the same
+1000 held-out tasks, through the batched engine.
+
+Usage:
+    python benchmarks/rl2_vs_recurrent_ppo.py --arms 5 --pulls 10 --steps 50000
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+
+import numpy as np
+import torch
+from metarl.agents.rl2 import RL2Config, RL2Trainer
+from metarl.agents.rl2.evaluate import evaluate_policy
+
+import metarl
+from metarl.published import published_scores
+
+ENV = "metarl/BernoulliBandit-v0"
+
+
+def recurrent_ppo(arms: int, pulls: int, steps: int, seed: int):
+    import gymnasium
+    from sb3_contrib import RecurrentPPO
+    from stable_baselines3.common.env_util import make_vec_env
+
+    venv = make_vec_env(lambda: gymnasium.make(ENV, rl2=True, arms=arms, pulls=pulls), n_envs=16, seed=seed)
+    model = RecurrentPPO("MlpLstmPolicy", venv, n_steps=pulls * 4, batch_size=pulls * 16, gamma=0.99, seed=seed,
+                         device="cpu", verbose=0)
+    start = time.perf_counter()
+    model.learn(steps)
+    return model, time.perf_counter() - start
+
+
+def score_recurrent_ppo(model, arms: int, pulls: int, trials: int, seed: int) -> torch.Tensor:
+    """Mean trial return of an SB3 recurrent policy on ``trials`` test tasks, all stepped as one batch."""
+    env = metarl.make(ENV, num_envs=trials, seed=seed, split="test", rl2=True, arms=arms, pulls=pulls)
+    obs, state = env.reset(), None
+    start = np.ones(trials, dtype=bool)
+    returns = torch.zeros(trials)
+    for _ in range(pulls):
+        action, state = model.predict(obs.numpy(), state=state, episode_start=start, deterministic=False)
+        step = env.step(torch.as_tensor(action, dtype=torch.int64))
+        returns += step.reward
+        obs, start = step.obs, np.zeros(trials, dtype=bool)
+    return returns
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--arms", type=int, default=5)
+    parser.add_argument("--pulls", type=int, default=10)
+    parser.add_argument("--steps", type=int, default=50_000, help="training steps for each agent")
+    parser.add_argument("--trials", type=int, default=1000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--num-envs", type=int, default=64, help="parallel trials of metarl's RL²")
+    args = parser.parse_args()
+    torch.set_num_threads(torch.get_num_threads())
+    rows = []
+
+    config = RL2Config(env=ENV, env_kwargs={"arms": args.arms, "pulls": args.pulls}, total_steps=args.steps,
+                       num_envs=args.num_envs, device="cpu", seed=args.seed, logdir="runs/bench-rl2-vs-rppo",
+                       checkpoint_every=10**9)
+    trainer = RL2Trainer(config)
+    start = time.perf_counter()
+    trainer.fit(progress=False)
+    ours_seconds = time.perf_counter() - start
+    ours = evaluate_policy(trainer.model, ENV, config.env_kwargs, args.trials, "test", args.seed).returns
+    rows.append(("metarl RL² (PPO, GRU)", trainer.global_step, ours_seconds, ours))
+
+    try:
+        model, seconds = recurrent_ppo(args.arms, args.pulls, args.steps, args.seed)
+    except ImportError:
+        print("sb3-contrib is not installed (pip install sb3-contrib): RecurrentPPO skipped")
+    else:
+        rows.append(("sb3-contrib RecurrentPPO", model.num_timesteps, seconds,
+                     score_recurrent_ppo(model, args.arms, args.pulls, args.trials, args.seed)))
+
+    random = metarl.solvers.trial_returns(metarl.make(ENV, num_envs=args.trials, seed=args.seed, split="test",
+                                                      arms=args.arms, pulls=args.pulls), "random")
+    published = published_scores("BernoulliBandit", {"arms": args.arms, "pulls": args.pulls}).get("rl2")
+    print(f"Bernoulli bandit k={args.arms}, n={args.pulls}: {args.steps:,} training steps each, "
+          f"{args.trials} test tasks, {torch.get_num_threads()} threads")
+    print(f"  {'agent':26s} {'steps':>9s} {'seconds':>8s} {'steps/s':>9s} {'mean trial return':>22s}")
+    for name, steps, seconds, returns in rows:
+        half = 1.96 * float(returns.std()) / math.sqrt(len(returns))
+        mean = float(returns.mean())
+        print(f"  {name:26s} {steps:9,d} {seconds:8.1f} {steps / seconds:9.0f} {mean:12.2f} ± {half:6.2f}")
+    print(f"  {'random':26s} {'':9s} {'':8s} {'':9s} {float(random.mean()):12.2f}")
+    if published is not None:
+        print(f"  {'RL² (paper, Table 1)':26s} {'':9s} {'':8s} {'':9s} {published:12.1f}")
+    if len(rows) == 2:
+        ratio = rows[0][1] / rows[0][2] / (rows[1][1] / rows[1][2])
+        print(f"training throughput ratio (metarl / RecurrentPPO): {ratio:.0f}x")
+
+
+if __name__ == "__main__":
+    import metarl.solvers  # noqa: F401
+
+    main()

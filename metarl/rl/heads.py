@@ -1,0 +1,76 @@
+"""Action heads: categorical for ``Discrete`` spaces, diagonal Gaussian for ``Box`` spaces.
+
+Sampling takes an explicit ``torch.Generator`` so a training run is reproducible from its seed and
+its checkpoint (the generator state is saved), independent of the global RNG.
+"""
+
+from __future__ import annotations
+
+import math
+
+import gymnasium
+import torch
+from torch import nn
+
+from metarl.errors import BadArgumentError
+
+
+class ActionHead(nn.Module):
+    """Maps features (..., F) to an action distribution over ``space``.
+
+    Example:
+        >>> head = ActionHead(gymnasium.spaces.Discrete(3), features=8)
+        >>> params = head(torch.zeros(2, 8))
+        >>> action = head.sample(params, torch.Generator().manual_seed(0))
+        >>> head.log_prob(params, action).shape
+        torch.Size([2])
+    """
+
+    def __init__(self, space: gymnasium.Space, features: int, init_log_std: float = 0.0) -> None:
+        super().__init__()
+        if isinstance(space, gymnasium.spaces.Discrete):
+            self.discrete = True
+            self.action_shape: tuple[int, ...] = ()
+            self.linear = nn.Linear(features, int(space.n))
+        elif isinstance(space, gymnasium.spaces.Box):
+            self.discrete = False
+            self.action_shape = tuple(space.shape)
+            size = math.prod(space.shape)
+            self.linear = nn.Linear(features, size)
+            self.log_std = nn.Parameter(torch.full((size,), float(init_log_std)))
+        else:
+            raise BadArgumentError(f"action space {space} is not supported: use Discrete or Box")
+        nn.init.orthogonal_(self.linear.weight, gain=0.01)
+        nn.init.zeros_(self.linear.bias)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        """Distribution parameters: logits (..., n), or the Gaussian mean (..., d)."""
+        return self.linear(features)
+
+    def sample(self, params: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """One action per row: int64 (...,) or float (..., *shape)."""
+        if self.discrete:
+            uniform = torch.rand(params.shape, generator=generator, device=params.device).clamp_(min=1e-20)
+            return (params - (-uniform.log()).log()).argmax(-1)  # Gumbel-max
+        noise = torch.randn(params.shape, generator=generator, device=params.device)
+        return (params + self.log_std.exp() * noise).reshape(*params.shape[:-1], *self.action_shape)
+
+    def mode(self, params: torch.Tensor) -> torch.Tensor:
+        """The most likely action of each row."""
+        if self.discrete:
+            return params.argmax(-1)
+        return params.reshape(*params.shape[:-1], *self.action_shape)
+
+    def log_prob(self, params: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        if self.discrete:
+            return torch.log_softmax(params, -1).gather(-1, action.long().unsqueeze(-1)).squeeze(-1)
+        action = action.reshape(params.shape)
+        log_std = self.log_std.expand_as(params)
+        z = (action - params) * torch.exp(-log_std)
+        return (-0.5 * z.square() - log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
+
+    def entropy(self, params: torch.Tensor) -> torch.Tensor:
+        if self.discrete:
+            log_p = torch.log_softmax(params, -1)
+            return -(log_p.exp() * log_p).sum(-1)
+        return (self.log_std + 0.5 * (1.0 + math.log(2 * math.pi))).sum().expand(params.shape[:-1])

@@ -1,0 +1,144 @@
+"""Training configurations: typed dataclasses filled from YAML files and command-line values.
+
+Every agent declares its hyperparameters as one dataclass. :func:`build_config` merges sources in
+order (defaults, then a YAML file, then command-line values), and rejects an unknown key or a value
+of the wrong type before anything runs, naming the key, the expected type and the valid keys.
+
+Example:
+    >>> @dataclasses.dataclass
+    ... class Config:
+    ...     lr: float = 1e-3
+    ...     hidden: int = 64
+    >>> build_config(Config, {"hidden": 128}, {"lr": 3e-4})
+    Config(lr=0.0003, hidden=128)
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import difflib
+import types
+import typing
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+from metarl.errors import ConfigError
+
+C = TypeVar("C")
+
+
+def _type_name(tp: Any) -> str:
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        return " or ".join(_type_name(t) for t in typing.get_args(tp))
+    if tp is type(None):
+        return "null"
+    return getattr(tp, "__name__", str(tp))
+
+
+def _coerce(value: Any, tp: Any, key: str) -> Any:
+    """``value`` as type ``tp`` (exact types only; an int is accepted for a float), or ConfigError."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        for option in typing.get_args(tp):
+            try:
+                return _coerce(value, option, key)
+            except ConfigError:
+                continue
+    elif origin is typing.Literal:
+        if value in typing.get_args(tp):
+            return value
+        raise ConfigError(f"config key {key!r} must be one of {list(typing.get_args(tp))}, got {value!r}")
+    elif tp is type(None):
+        if value is None:
+            return None
+    elif tp is bool:
+        if isinstance(value, bool):
+            return value
+    elif tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    elif tp is str:
+        if isinstance(value, str):
+            return value
+    elif origin is dict or tp is dict:
+        if isinstance(value, Mapping) and all(isinstance(k, str) for k in value):
+            return dict(value)
+    elif origin is list or tp is list:
+        if isinstance(value, (list, tuple)):
+            return list(value)
+    else:
+        raise TypeError(f"unsupported config field type {tp!r} for {key!r}")
+    raise ConfigError(f"config key {key!r} must be {_type_name(tp)}, got {type(value).__name__} {value!r}")
+
+
+def build_config(cls: type[C], *sources: Mapping[str, Any] | None) -> C:
+    """An instance of the dataclass ``cls`` from defaults updated by each source in turn.
+
+    Raises :class:`ConfigError` for an unknown key (with close matches) or a wrongly typed value,
+    and whatever the dataclass's ``__post_init__`` raises for out-of-range values.
+    """
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    values: dict[str, Any] = {}
+    for source in sources:
+        for key, value in (source or {}).items():
+            if key not in hints:
+                close = difflib.get_close_matches(key, names, n=3)
+                hint = f"; did you mean {', '.join(close)}?" if close else f"; valid keys: {', '.join(names)}"
+                raise ConfigError(f"unknown config key {key!r} for {cls.__name__}{hint}")
+            values[key] = _coerce(value, hints[key], key)
+    return cls(**values)
+
+
+def load_yaml(path: str | Path) -> dict[str, Any]:
+    """The mapping in a YAML file, or a ConfigError naming the file and what is wrong with it."""
+    import yaml
+
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a mapping of key: value, got {type(data).__name__}")
+    return data
+
+
+def parse_assignments(items: list[str] | None) -> dict[str, Any]:
+    """``["lr=3e-4", "cell=lstm"]`` -> ``{"lr": 0.0003, "cell": "lstm"}`` (values are Python/YAML literals)."""
+    out: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"malformed --set item {item!r}; expected key=value")
+        out[key.strip()] = parse_literal(text.strip())
+    return out
+
+
+def parse_literal(text: str) -> Any:
+    """A number, bool, None, list or dict written as Python or YAML; otherwise the string itself."""
+    lowered = text.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered in ("none", "null"):
+        return None
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def config_dict(config: Any) -> dict[str, Any]:
+    """A dataclass config as a plain dict (what checkpoints and TensorBoard's hparams store)."""
+    return dataclasses.asdict(config)

@@ -1,0 +1,80 @@
+"""Run logging: TensorBoard event files plus a ``scalars.jsonl`` mirror that scripts and tests can read.
+
+Tags follow one convention across agents: ``charts/`` (returns), ``adaptation/`` (return per inner
+episode or gradient step), ``losses/``, ``perf/`` (throughput, learning rate), and an hparams entry.
+On resume, whatever the interrupted run logged after its last checkpoint is discarded from both.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from torch.utils.tensorboard import SummaryWriter
+from torch.utils.tensorboard.summary import hparams as hparams_summary
+
+SCALARS_FILE = "scalars.jsonl"
+
+
+class RunLogger:
+    """Writes scalars, figures and hyperparameters of one run to ``logdir``.
+
+    Example:
+        >>> log = RunLogger("/tmp/run-example")
+        >>> log.scalars({"charts/trial_return": 1.0}, step=100)
+        >>> log.close()
+    """
+
+    def __init__(self, logdir: str | Path, resume_step: int | None = None) -> None:
+        self.logdir = Path(logdir)
+        self.logdir.mkdir(parents=True, exist_ok=True)
+        purge = None if resume_step is None else resume_step + 1
+        self.writer = SummaryWriter(str(self.logdir), purge_step=purge)
+        self._jsonl = self.logdir / SCALARS_FILE
+        if resume_step is not None and self._jsonl.exists():
+            kept = [line for line in self._jsonl.read_text().splitlines() if json.loads(line)["step"] <= resume_step]
+            self._jsonl.write_text("".join(line + "\n" for line in kept))
+        self._file = self._jsonl.open("a")
+
+    def scalars(self, values: dict[str, float], step: int) -> None:
+        for tag, value in values.items():
+            self.writer.add_scalar(tag, value, step)
+        row = {"step": step, **{k: (v if math.isfinite(v) else str(v)) for k, v in values.items()}}
+        self._file.write(json.dumps(row) + "\n")
+
+    def figure(self, tag: str, figure: Any, step: int) -> None:
+        self.writer.add_figure(tag, figure, step)
+
+    def hparams(self, params: dict[str, Any], metrics: list[str]) -> None:
+        """Record the run's hyperparameters (flattened) against the named metric tags in the HPARAMS tab."""
+        flat = {k: (v if isinstance(v, (int, float, str, bool)) else str(v)) for k, v in _flatten(params).items()}
+        experiment, session_start, session_end = hparams_summary(flat, {m: math.nan for m in metrics})
+        file_writer = self.writer._get_file_writer()
+        for summary in (experiment, session_start, session_end):
+            file_writer.add_summary(summary)
+
+    def flush(self) -> None:
+        self.writer.flush()
+        self._file.flush()
+
+    def close(self) -> None:
+        self.writer.close()
+        self._file.close()
+
+
+def _flatten(params: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in params.items():
+        if isinstance(value, dict):
+            out.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def read_scalars(logdir: str | Path) -> list[dict[str, Any]]:
+    """The rows of a run's ``scalars.jsonl``: one dict per logging call, with its ``step``."""
+    path = Path(logdir) / SCALARS_FILE
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []

@@ -1,0 +1,135 @@
+"""The RL² agent: recurrent state handling, a tiny run that learns, exact resume, checkpoints, NaN handling."""
+
+import gymnasium
+import pytest
+import torch
+from metarl.agents.rl2 import RecurrentActorCritic, RL2Config, RL2Trainer
+from metarl.agents.rl2.evaluate import evaluate_policy
+
+import metarl
+from metarl.errors import CheckpointError, ConfigError, TrainingError
+from metarl.solvers import trial_returns
+from metarl.training import load_checkpoint, read_scalars
+
+TINY = {"num_envs": 16, "hidden": 16, "epochs": 2, "minibatches": 2, "checkpoint_every": 2}
+
+
+def tiny(tmp_path, **overrides):
+    values = {"env": "metarl/TabularMDP-v0", "env_kwargs": {"states": 3, "actions": 2, "horizon": 3, "episodes": 2},
+              "total_steps": 16 * 6 * 4, "logdir": str(tmp_path), "device": "cpu", **TINY, **overrides}
+    return RL2Config(**values)
+
+
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+def test_sequence_equals_stepping_and_resets_only_at_trial_starts(cell):
+    torch.manual_seed(0)
+    net = RecurrentActorCritic(5, gymnasium.spaces.Discrete(3), hidden=8, cell=cell)
+    T, B = 7, 3
+    obs = torch.randn(T, B, 5)
+    start = torch.zeros(T, B, dtype=torch.bool)
+    start[0] = True
+    start[3, 1] = start[5, 0] = True
+    state0 = torch.randn_like(net.initial_state(B))
+    params, values = net.sequence(obs, state0, start)
+    state, stepped = state0, []
+    for t in range(T):
+        p, v, state = net.step(obs[t], state, start[t])
+        stepped.append((p, v))
+    assert torch.allclose(params, torch.stack([p for p, _ in stepped]), atol=1e-6)
+    assert torch.allclose(values, torch.stack([v for _, v in stepped]), atol=1e-6)
+    # a reset makes the step independent of the incoming state; no reset keeps it dependent
+    fresh = net.step(obs[0], torch.zeros_like(state0), torch.zeros(B, dtype=torch.bool))[0]
+    assert torch.allclose(net.step(obs[0], state0 * 5, torch.ones(B, dtype=torch.bool))[0], fresh)
+    assert not torch.allclose(net.step(obs[0], state0 * 5, torch.zeros(B, dtype=torch.bool))[0], fresh)
+
+
+def test_rollout_marks_trial_starts_not_inner_episode_starts(tmp_path):
+    trainer = RL2Trainer(tiny(tmp_path))
+    with torch.no_grad():
+        rollout, _, _ = trainer._collect()
+    starts, trial_end = rollout["start"], rollout["trial_end"]
+    assert starts[0].all(), "the first rollout starts every trial"
+    assert torch.equal(starts[1:], trial_end[:-1]), "state resets exactly after a trial end"
+    inner_end_rows = rollout["obs"][:, :, -1].bool()  # previous inner-episode end, from the RL² observation
+    assert (inner_end_rows & ~starts).any(), "inner-episode boundaries inside a trial do not reset the state"
+
+
+def test_tiny_run_beats_random_on_two_armed_bandit(tmp_path):
+    config = RL2Config(env_kwargs={"arms": 2, "pulls": 10}, num_envs=128, hidden=32, lr=3e-3, epochs=2,
+                       minibatches=2, total_steps=128 * 10 * 60, logdir=str(tmp_path), device="cpu", seed=1)
+    trainer = RL2Trainer(config)
+    trainer.fit(progress=False)
+    scores = evaluate_policy(trainer.model, config.env, config.env_kwargs, trials=2000, split="test", seed=0)
+    random = trial_returns(metarl.make(config.env, num_envs=2000, seed=0, split="test",
+                                       **config.env_kwargs), "random").mean()
+    assert scores.mean > float(random) + 3 * scores.ci95 / 1.96, (scores.mean, float(random))
+
+
+def test_resume_logs_the_same_scalars_as_an_uninterrupted_run(tmp_path):
+    whole = RL2Trainer(tiny(tmp_path / "a", run_name="run"))
+    whole.fit(progress=False)
+    first = RL2Trainer(tiny(tmp_path / "b", run_name="run"))
+    first.fit(max_iterations=2, progress=False)  # stops after the checkpoint of iteration 2
+    first.train_iteration()  # work after the checkpoint that the interruption loses
+    resumed = RL2Trainer.resume(tmp_path / "b" / "run")
+    assert resumed.global_step == first.global_step - 16 * 6
+    resumed.fit(progress=False)
+
+    def logged(run):
+        return [{k: v for k, v in row.items() if not k.startswith("perf/steps")} for row in read_scalars(run)]
+
+    assert logged(tmp_path / "a" / "run") == logged(tmp_path / "b" / "run")
+    assert len(logged(tmp_path / "a" / "run")) == 4
+
+
+def test_nan_loss_stops_with_a_clear_error_and_keeps_the_checkpoint(tmp_path):
+    trainer = RL2Trainer(tiny(tmp_path, run_name="run", checkpoint_every=1))
+    trainer.fit(max_iterations=1, progress=False)
+    saved = load_checkpoint(trainer.checkpoint_path)["state"]["model"]
+    with torch.no_grad():
+        trainer.model.value.weight.fill_(float("nan"))
+    with pytest.raises(TrainingError, match="PPO loss is nan.*iteration 2.*checkpoint .* is intact"):
+        trainer.fit(progress=False)
+    reloaded = RL2Trainer.resume(trainer.checkpoint_path)
+    assert reloaded.iteration == 1
+    for name, tensor in reloaded.model.state_dict().items():
+        assert torch.equal(tensor, saved[name]) and torch.isfinite(tensor).all()
+
+
+def test_bad_checkpoints_are_one_clear_error(tmp_path):
+    trainer = RL2Trainer(tiny(tmp_path, run_name="run"))
+    path = trainer.fit(max_iterations=1, progress=False)
+    truncated = tmp_path / "truncated.pt"
+    truncated.write_bytes(path.read_bytes()[:1000])
+    foreign = tmp_path / "foreign.pt"
+    torch.save({"weights": torch.zeros(2)}, foreign)
+    text = tmp_path / "notes.pt"
+    text.write_text("hello")
+    for bad, words in [(truncated, "truncated or foreign"), (foreign, "not a metarl checkpoint"),
+                       (text, "truncated or foreign"), (tmp_path / "missing.pt", "no checkpoint at")]:
+        with pytest.raises(CheckpointError, match=words):
+            RL2Trainer.resume(bad)
+    with pytest.raises(ConfigError, match="cannot change hidden"):
+        RL2Trainer.resume(path, {"hidden": 32})
+
+
+@pytest.mark.parametrize("values, words", [
+    ({"hiden": 32}, "unknown config key 'hiden'.*did you mean hidden"),
+    ({"hidden": "big"}, "'hidden' must be int, got str"),
+    ({"lr": True}, "'lr' must be float"),
+    ({"cell": "rnn"}, "'cell' must be one of"),
+    ({"gamma": 1.5}, "'gamma' must lie in"),
+    ({"bptt": 7}, "bptt=7 must divide the rollout length 100"),
+])
+def test_config_errors_name_the_key(values, words):
+    from metarl.training import build_config
+
+    with pytest.raises(ConfigError, match=words):
+        RL2Trainer(build_config(RL2Config, {"device": "cpu"}, values))
+
+
+def test_cuda_training_step_runs(device):
+    trainer = RL2Trainer(tiny("/tmp", device=str(device)))
+    scalars = trainer.train_iteration()
+    assert trainer.model.value.weight.device.type == device.type
+    assert scalars["charts/trials"] > 0

@@ -1,0 +1,117 @@
+"""Shared RL math: GAE against hand-computed values, the PPO loss, rollout chunking, running statistics."""
+
+import pytest
+import torch
+
+from metarl.rl import ActionHead, Rollout, RunningMeanStd, gae, ppo_loss
+
+GAMMA, LAM = 0.9, 0.5
+
+
+def reference_gae(rewards, values, last_value, ends, terminal, truncation_values):
+    """One environment, written out step by step."""
+    T = len(rewards)
+    adv = [0.0] * T
+    running = 0.0
+    for t in reversed(range(T)):
+        if terminal[t]:
+            next_value = 0.0
+        elif ends[t]:
+            next_value = truncation_values[t]
+        else:
+            next_value = values[t + 1] if t + 1 < T else last_value
+        delta = rewards[t] + GAMMA * next_value - values[t]
+        running = delta + (0.0 if ends[t] else GAMMA * LAM * running)
+        adv[t] = running
+    return adv
+
+
+def test_gae_matches_hand_computation_with_truncation_and_trial_boundaries():
+    rewards = [1.0, 0.0, 2.0, 1.0, 0.5, 3.0]
+    values = [0.5, 0.2, 1.0, 0.3, 0.7, 0.1]
+    ends = [False, True, False, True, False, False]  # a truncation at t=1, a terminal boundary at t=3, cut at t=5
+    terminal = [False, False, False, True, False, False]
+    trunc_values = [0.0, 4.0, 0.0, 0.0, 0.0, 0.0]
+    last = 2.0
+    adv, ret = gae(torch.tensor(rewards)[:, None], torch.tensor(values)[:, None], torch.tensor([last]),
+                   torch.tensor(ends)[:, None], torch.tensor(terminal)[:, None], GAMMA, LAM,
+                   truncation_values=torch.tensor(trunc_values)[:, None])
+    expected = reference_gae(rewards, values, last, ends, terminal, trunc_values)
+    assert adv[:, 0].tolist() == pytest.approx(expected, abs=1e-6)
+    assert ret[:, 0].tolist() == pytest.approx([a + v for a, v in zip(expected, values, strict=True)], abs=1e-6)
+    # hand-checked values at the boundaries
+    assert float(adv[3, 0]) == pytest.approx(1.0 - 0.3)  # terminal: no bootstrap, nothing after
+    assert float(adv[1, 0]) == pytest.approx(0.0 + GAMMA * 4.0 - 0.2)  # truncated: bootstrap with its own value
+    assert float(adv[5, 0]) == pytest.approx(3.0 + GAMMA * 2.0 - 0.1)  # rollout cut: bootstrap with last_value
+
+
+def test_gae_columns_are_independent_and_truncation_needs_values():
+    torch.manual_seed(0)
+    r, v = torch.randn(5, 3), torch.randn(5, 3)
+    end = torch.zeros(5, 3, dtype=torch.bool)
+    end[2, 1] = True
+    adv, _ = gae(r, v, torch.zeros(3), end, end, GAMMA, LAM)
+    for b in range(3):
+        alone, _ = gae(r[:, b:b + 1], v[:, b:b + 1], torch.zeros(1), end[:, b:b + 1], end[:, b:b + 1], GAMMA, LAM)
+        assert torch.allclose(adv[:, b], alone[:, 0])
+    with pytest.raises(ValueError, match="truncation_values"):
+        gae(r, v, torch.zeros(3), end, torch.zeros_like(end), GAMMA, LAM)
+
+
+def test_ppo_loss_clips_and_reports_diagnostics():
+    adv = torch.tensor([1.0, -1.0])
+    old = torch.zeros(2)
+    new = torch.log(torch.tensor([1.5, 0.5]))  # ratios 1.5 and 0.5, both outside [0.8, 1.2]
+    out = ppo_loss(new, old, adv, torch.zeros(2), torch.zeros(2), torch.zeros(2), torch.zeros(2), clip=0.2)
+    assert float(out.policy_loss) == pytest.approx(-(1.2 * 1.0 + 0.8 * -1.0) / 2)  # min picks the clipped terms
+    assert float(out.clip_fraction) == 1.0 and float(out.approx_kl) > 0
+
+
+@pytest.mark.parametrize("space", ["discrete", "box"])
+def test_action_head_log_prob_matches_torch_distributions(space):
+    import gymnasium
+
+    gen = torch.Generator().manual_seed(0)
+    if space == "discrete":
+        head = ActionHead(gymnasium.spaces.Discrete(4), 6)
+        params = head(torch.randn(500, 6, generator=gen)) * 100
+        reference = torch.distributions.Categorical(logits=params)
+    else:
+        head = ActionHead(gymnasium.spaces.Box(-1, 1, (2,)), 6, init_log_std=-0.5)
+        params = head(torch.randn(500, 6, generator=gen))
+        reference = torch.distributions.Normal(params, head.log_std.exp())
+    action = head.sample(params, gen)
+    expected = reference.log_prob(action) if space == "discrete" else reference.log_prob(action).sum(-1)
+    entropy = reference.entropy() if space == "discrete" else reference.entropy().sum(-1)
+    assert torch.allclose(head.log_prob(params, action), expected, atol=1e-5)
+    assert torch.allclose(head.entropy(params), entropy, atol=1e-5)
+
+
+def test_gumbel_sampling_follows_the_distribution():
+    import gymnasium
+
+    head = ActionHead(gymnasium.spaces.Discrete(3), 1)
+    logits = torch.log(torch.tensor([0.2, 0.5, 0.3])).expand(20000, 3)
+    counts = torch.bincount(head.sample(logits, torch.Generator().manual_seed(0)), minlength=3) / 20000
+    assert torch.allclose(counts, torch.tensor([0.2, 0.5, 0.3]), atol=0.015)
+
+
+def test_rollout_chunks_keep_time_order_per_sequence():
+    r = Rollout(6, 2, {"x": ((), torch.float32)})
+    for t in range(6):
+        r.put(t, x=torch.tensor([10.0 * t, 10.0 * t + 1]))
+    chunks = r.chunks(3)["x"]
+    assert chunks.shape == (3, 4)
+    assert chunks[:, 0].tolist() == [0, 10, 20] and chunks[:, 1].tolist() == [1, 11, 21]
+    assert chunks[:, 2].tolist() == [30, 40, 50] and chunks[:, 3].tolist() == [31, 41, 51]
+    with pytest.raises(ValueError, match="divide"):
+        r.chunks(4)
+
+
+def test_running_mean_std_matches_batch_statistics():
+    x = torch.randn(1000, dtype=torch.float64) * 3 + 2
+    stats = RunningMeanStd(epsilon=0.0 + 1e-12)
+    for part in x.split(137):
+        stats.update(part)
+    assert float(stats.mean) == pytest.approx(float(x.mean()), rel=1e-6)
+    assert float(stats.var) == pytest.approx(float(x.var(unbiased=False)), rel=1e-6)
