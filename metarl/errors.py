@@ -36,3 +36,7 @@ class BadTaskError(MetaRLError, ValueError):
 
 class PluginError(MetaRLError):
     """A third-party plug-in of the ``metarl.envs`` entry-point group failed to load."""
+
+
+class DataError(MetaRLError):
+    """A data set on disk that is missing, unreadable or not laid out as expected."""
