@@ -1,7 +1,9 @@
 """Built-in environment families (installed as ``metarl.envs``), registered on import of ``metarl``."""
 
 from metarl.envs.bandit import BanditTask, BernoulliBandit
+from metarl.envs.glyphs import ClassificationTask, Glyphs
 from metarl.envs.navigation import Navigation2D, NavigationTask
+from metarl.envs.sinusoid import Sinusoid, SinusoidTask
 from metarl.envs.tabular import TabularMDP, TabularTask
 
 from metarl.registry import register
@@ -10,9 +12,22 @@ BUILTIN = {
     "metarl/BernoulliBandit-v0": BernoulliBandit,
     "metarl/TabularMDP-v0": TabularMDP,
     "metarl/Navigation2D-v0": Navigation2D,
+    "metarl/Sinusoid-v0": Sinusoid,
+    "metarl/Glyphs-v0": Glyphs,
 }
 
 for _id, _cls in BUILTIN.items():
     register(_id, _cls)
 
-__all__ = ["BanditTask", "BernoulliBandit", "Navigation2D", "NavigationTask", "TabularMDP", "TabularTask"]
+__all__ = [
+    "BanditTask",
+    "BernoulliBandit",
+    "ClassificationTask",
+    "Glyphs",
+    "Navigation2D",
+    "NavigationTask",
+    "Sinusoid",
+    "SinusoidTask",
+    "TabularMDP",
+    "TabularTask",
+]

@@ -48,3 +48,7 @@ class CheckpointError(MetaRLError):
 
 class TrainingError(MetaRLError):
     """Training cannot go on (e.g. a non-finite loss); the last checkpoint is left intact."""
+
+
+class DataError(MetaRLError):
+    """A data set on disk that is missing, unreadable or not laid out as expected."""

@@ -3,14 +3,32 @@ import torch
 
 import metarl
 
-ENV_IDS = ["metarl/BernoulliBandit-v0", "metarl/TabularMDP-v0", "metarl/Navigation2D-v0"]
+ENV_IDS = [
+    "metarl/BernoulliBandit-v0",
+    "metarl/TabularMDP-v0",
+    "metarl/Navigation2D-v0",
+    "metarl/Sinusoid-v0",
+    "metarl/Glyphs-v0",
+]
 # Small settings so that trials end within a test's few hundred steps.
 SMALL = {
     "metarl/BernoulliBandit-v0": {"arms": 3, "pulls": 7},
     "metarl/TabularMDP-v0": {"states": 4, "actions": 3, "horizon": 5, "episodes": 3},
     "metarl/Navigation2D-v0": {"horizon": 6, "episodes": 3},
+    "metarl/Sinusoid-v0": {"horizon": 6},
+    "metarl/Glyphs-v0": {"ways": 3, "instances": 2},
 }
+GLYPH_CLASSES = 60  # tests render this many Glyphs classes (42 train, 6 validation, 12 test) into a temporary cache
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _data_cache(tmp_path_factory):
+    """Data sets are cached in a temporary folder, and Glyphs is rendered with only GLYPH_CLASSES classes."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("METARL_CACHE_DIR", str(tmp_path_factory.mktemp("metarl-cache")))
+        mp.setenv("METARL_GLYPHS_CLASSES", str(GLYPH_CLASSES))
+        yield
 
 
 @pytest.fixture(params=DEVICES)

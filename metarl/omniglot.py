@@ -1,0 +1,187 @@
+"""Omniglot (Lake et al. 2015) from a copy on disk: a loader and a family for the ids you register.
+
+Expected layout (as the official archives unpack)::
+
+    root/images_background/<alphabet>/<character>/*.png   (30 alphabets, 964 characters)
+    root/images_evaluation/<alphabet>/<character>/*.png   (20 alphabets, 659 characters)
+
+A root holding alphabet folders directly (``root/<alphabet>/<character>/*.png``) is accepted too.
+Characters are ordered background first, then evaluation, alphabets and characters by name. Split
+(the customary 1200 / 423, Vinyals et al. 2016): the first ``train_classes + validation_classes``
+= 1200 characters are for meta-training, of which the last ``validation_classes`` = 100 are held out
+as "validation"; the remaining 423 are "test". With ``rotations`` each character also appears
+rotated by 90, 180 and 270 degrees as three more classes of the same split (6492 classes in all).
+Images are inverted (ink = 1) and resized to 28 x 28 by area averaging. The converted set is cached
+(see :func:`metarl.fewshot.cache_dir`), keyed by the files' names, sizes and times.
+
+Example:
+    >>> data = load_omniglot("~/data/omniglot")
+    >>> register_omniglot("~/data/omniglot")
+    >>> env = metarl.make("metarl/Omniglot-v0", num_envs=32)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import pathlib
+from collections.abc import Hashable
+from typing import ClassVar
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from metarl.classification import ImageClassification
+from metarl.errors import BadArgumentError, DataError
+from metarl.fewshot import ImageClasses, cache_dir, cached
+from metarl.registry import EnvSpec, register
+
+LAYOUT = ("<root>/images_background/<alphabet>/<character>/*.png and <root>/images_evaluation/..., "
+          "or <root>/<alphabet>/<character>/*.png")
+_FORMAT = 1
+
+
+def character_folders(root: str | pathlib.Path) -> list[pathlib.Path]:
+    """Every character folder under ``root`` in the standard order; a :class:`DataError` if the layout is wrong.
+
+    Example:
+        >>> len(character_folders("~/data/omniglot"))
+        1623
+    """
+    root = pathlib.Path(root).expanduser()
+    if not root.is_dir():
+        raise DataError(f"Omniglot root {str(root)!r} is not a folder; expected {LAYOUT}")
+    parts = [root / name for name in ("images_background", "images_evaluation") if (root / name).is_dir()]
+    alphabets = [a for part in parts or [root] for a in sorted(part.iterdir()) if a.is_dir()]
+    if not alphabets:
+        raise DataError(f"no alphabet folders in {str(root)!r}; expected {LAYOUT}")
+    folders = []
+    for alphabet in alphabets:
+        characters = sorted(c for c in alphabet.iterdir() if c.is_dir())
+        if not characters:
+            raise DataError(f"alphabet folder {str(alphabet)!r} holds no character folders; expected {LAYOUT}")
+        folders.extend(characters)
+    return folders
+
+
+def _images(folder: pathlib.Path) -> list[pathlib.Path]:
+    files = sorted(folder.glob("*.png"))
+    if not files:
+        raise DataError(f"character folder {str(folder)!r} holds no .png images; expected {LAYOUT}")
+    return files
+
+
+def _read(path: pathlib.Path, size: int) -> torch.Tensor:
+    """One scan as ink in [0, 1] (strokes bright), ``size`` x ``size``."""
+    from matplotlib import image
+
+    try:
+        pixels = np.asarray(image.imread(path), dtype=np.float32)
+    except Exception as exc:
+        raise DataError(f"cannot read image {str(path)!r}: {exc}") from exc
+    if pixels.ndim == 3:
+        pixels = pixels[..., :3].mean(-1)
+    if pixels.size and pixels.max() > 1.0:
+        pixels = pixels / 255.0
+    ink = torch.from_numpy(1.0 - pixels)[None, None]
+    return F.interpolate(ink, size=(size, size), mode="area")[0, 0]
+
+
+def load_omniglot(
+    root: str | pathlib.Path,
+    train_classes: int = 1100,
+    validation_classes: int = 100,
+    rotations: bool = True,
+    size: int = 28,
+    progress: bool = True,
+) -> ImageClasses:
+    """Omniglot from ``root`` as :class:`~metarl.fewshot.ImageClasses` (see the module text for layout and split).
+
+    Every character folder must hold the same number of images (20 in the official archives).
+
+    Example:
+        >>> data = load_omniglot("~/data/omniglot")
+        >>> data.images.shape, len(data.splits["train"]), len(data.splits["test"])
+        (torch.Size([6492, 20, 28, 28]), 4400, 1692)
+    """
+    folders = character_folders(root)
+    files = [_images(folder) for folder in folders]
+    counts = {len(f) for f in files}
+    if len(counts) > 1:
+        odd = next(folder for folder, f in zip(folders, files, strict=True) if len(f) != len(files[0]))
+        raise DataError(f"character folders must hold the same number of images; {str(folders[0])!r} has "
+                        f"{len(files[0])}, {str(odd)!r} has {len(_images(odd))}")
+    if train_classes < 1 or validation_classes < 0 or train_classes + validation_classes >= len(folders):
+        raise BadArgumentError(
+            f"Omniglot split: need train_classes >= 1, validation_classes >= 0 and their sum below the "
+            f"{len(folders)} characters found in {str(root)!r}; got {train_classes} and {validation_classes}"
+        )
+    base = pathlib.Path(root).expanduser()
+    stats = [(str(p.relative_to(base)), p.stat().st_size, p.stat().st_mtime_ns) for f in files for p in f]
+    settings = [_FORMAT, train_classes, validation_classes, rotations, size, str(base.resolve()), stats]
+    key = hashlib.sha256(json.dumps(settings).encode()).hexdigest()[:16]
+
+    def build() -> ImageClasses:
+        from tqdm import tqdm
+
+        scans = torch.stack([torch.stack([_read(p, size) for p in f])
+                             for f in tqdm(files, desc="reading Omniglot", unit="character", delay=2.0,
+                                           disable=not progress)])
+        names = [f"{folder.parent.name}/{folder.name}" for folder in folders]
+        turns = 4 if rotations else 1
+        if rotations:
+            scans = torch.stack([torch.rot90(scans, k, dims=(2, 3)) for k in range(4)], 1).flatten(0, 1)
+            names = [f"{name}/rot{90 * k}" for name in names for k in range(4)]
+        images = scans.mul(255.0).round_().clamp_(0, 255).to(torch.uint8)
+        base_class = torch.arange(len(folders)).repeat_interleave(turns)
+        first_test = train_classes + validation_classes
+        splits = {"train": (base_class < train_classes).nonzero().squeeze(1),
+                  "validation": ((base_class >= train_classes) & (base_class < first_test)).nonzero().squeeze(1),
+                  "test": (base_class >= first_test).nonzero().squeeze(1)}
+        return ImageClasses(images, names, splits)
+
+    return cached(cache_dir() / f"omniglot-{key}.pt", key, build)
+
+
+class Omniglot(ImageClassification):
+    """Omniglot as a family (episodes view and online view); bind a copy on disk with :func:`register_omniglot`."""
+
+    family = "Omniglot"
+    description = "Omniglot characters (from disk); N-way online classification, label of the last image shown"
+    source = "Lake et al. 2015; online setting of Santoro et al. 2016"
+    root: ClassVar[str] = ""
+    split_sizes: ClassVar[tuple[int, int]] = (1100, 100)
+    rotations: ClassVar[bool] = True
+
+    def _data_key(self) -> Hashable:
+        return ("omniglot", self.root, self.split_sizes, self.rotations)
+
+    def _load_data(self) -> ImageClasses:
+        if not self.root:
+            raise DataError(f"{self.id}: no Omniglot folder is bound; use metarl.omniglot.register_omniglot(root)")
+        return load_omniglot(self.root, *self.split_sizes, rotations=self.rotations)
+
+
+def register_omniglot(
+    root: str | pathlib.Path,
+    env_id: str = "metarl/Omniglot-v0",
+    train_classes: int = 1100,
+    validation_classes: int = 100,
+    rotations: bool = True,
+) -> EnvSpec:
+    """Register ``env_id`` as Omniglot read from ``root``; the layout is checked now, images load on first use.
+
+    The id then works with ``metarl.make``, ``gymnasium.make`` and ``gymnasium.make_vec`` like any family.
+
+    Example:
+        >>> register_omniglot("~/data/omniglot")
+        >>> metarl.make("metarl/Omniglot-v0").sample_episodes(16, ways=20, shots=1, queries=5).support_x.shape
+        torch.Size([16, 20, 28, 28])
+    """
+    root = pathlib.Path(root).expanduser().resolve()
+    for folder in character_folders(root):
+        _images(folder)
+    bound = type("Omniglot", (Omniglot,), {"root": str(root), "split_sizes": (train_classes, validation_classes),
+                                           "rotations": rotations, "__module__": __name__})
+    return register(env_id, bound)
