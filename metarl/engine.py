@@ -82,6 +82,8 @@ class BatchedEnv(abc.ABC):
     uniforms_per_step: ClassVar[int] = 0
     can_terminate: ClassVar[bool] = True
     """False for families whose inner episodes always run ``horizon`` steps (lets the engine skip tests)."""
+    constant_attributes: ClassVar[frozenset[str]] = frozenset()
+    """Attributes that stepping never changes (data sets, caches): left out of state snapshots."""
 
     def __init__(
         self,

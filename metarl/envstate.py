@@ -33,7 +33,7 @@ def env_state_dict(env: Any) -> dict[str, Any]:
     base = _base(env)
     attributes: dict[str, Any] = {}
     for name, value in vars(base).items():
-        if name in _FIXED:
+        if name in _FIXED or name in type(base).constant_attributes:
             continue
         if isinstance(value, torch.Tensor) or value is None or type(value) in (int, float, bool):
             attributes[name] = value
