@@ -1,0 +1,83 @@
+"""`metarl train` and `metarl eval`: configs from files and flags, TensorBoard output, one-line errors."""
+
+import pytest
+import torch
+
+from metarl.cli import main
+from metarl.training import load_checkpoint
+
+FAST = ["--set", "num_envs=8", "--set", "hidden=8", "--set", "checkpoint_every=1", "--no-progress", "--device", "cpu"]
+
+
+def run_dir(logdir):
+    (path,) = [p for p in logdir.iterdir() if p.is_dir()]
+    return path
+
+
+def test_train_writes_tensorboard_and_checkpoint_then_eval_prints_the_table(tmp_path, capsys):
+    logdir = tmp_path / "runs"
+    argv = ["train", "rl2", "--env", "metarl/TabularMDP-v0", "--env-kwargs", "states=3,actions=2,horizon=2,episodes=3",
+            "--total-steps", "96", "--logdir", str(logdir), *FAST]
+    assert main(argv) == 0
+    run = run_dir(logdir)
+    assert run.name.startswith("TabularMDP__rl2__0__")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(run)).Reload()
+    tags = set(events.Tags()["scalars"])
+    for tag in ("charts/trial_return", "adaptation/episode_1", "adaptation/episode_3", "losses/approx_kl",
+                "losses/clip_fraction", "losses/explained_variance", "losses/entropy", "perf/steps_per_second",
+                "perf/learning_rate"):
+        assert tag in tags
+    assert "adaptation/curve" in events.Tags()["images"]
+    assert "_hparams_/experiment" in events.PluginTagToContent("hparams")
+    capsys.readouterr()
+    assert main(["eval", str(run), "--trials", "50", "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    for text in ("rl2 (this run)", "psrl", "optimal", "50 trials on test tasks", "return of inner episodes 1..3"):
+        assert text in out
+
+
+def test_config_file_with_command_line_overrides(tmp_path):
+    config = tmp_path / "recipe.yaml"
+    config.write_text("agent: rl2\nenv_kwargs: {arms: 2, pulls: 4}\nlr: 0.01\nseed: 5\n")
+    assert main(["train", "--config", str(config), "--seed", "7", "--total-steps", "32", "--logdir",
+                 str(tmp_path / "runs"), *FAST]) == 0
+    saved = load_checkpoint(run_dir(tmp_path / "runs"))["config"]
+    assert (saved["lr"], saved["seed"], saved["env_kwargs"], saved["num_envs"]) == (0.01, 7, {"arms": 2, "pulls": 4}, 8)
+
+
+def test_resume_from_the_command_line_continues_the_run(tmp_path, capsys):
+    logdir = tmp_path / "runs"
+    common = ["--env-kwargs", "arms=2,pulls=4", "--logdir", str(logdir), *FAST]
+    assert main(["train", "rl2", "--total-steps", "64", *common]) == 0
+    run = run_dir(logdir)
+    assert main(["train", "--resume", str(run), "--total-steps", "128", "--no-progress", "--device", "cpu"]) == 0
+    assert load_checkpoint(run)["progress"]["global_step"] == 128
+    assert "resuming" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("content, argv_extra, words", [
+    ("agent: rl2\nhiden: 3\n", [], "unknown config key 'hiden'"),
+    ("agent: rl2\nlr: fast\n", [], "'lr' must be float"),
+    ("agent: rl2\n", ["--set", "epochs=two"], "'epochs' must be int"),
+    ("agent: rl3\n", [], "unknown agent 'rl3'"),
+    ("lr: 0.1\n", [], "name the agent"),
+    ("- just\n- a list\n", [], "must hold a mapping"),
+    ("agent: rl2\nenv: metarl/Bandit-v0\n", [], "unknown environment id"),
+])
+def test_bad_configs_are_one_line_exit_2(tmp_path, capsys, content, argv_extra, words):
+    config = tmp_path / "bad.yaml"
+    config.write_text(content)
+    assert main(["train", "--config", str(config), "--logdir", str(tmp_path / "runs"), *argv_extra]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and words in err, err
+    assert not (tmp_path / "runs").exists(), "nothing is written before the config is valid"
+
+
+def test_eval_of_a_damaged_checkpoint_is_one_line(tmp_path, capsys):
+    bad = tmp_path / "checkpoint.pt"
+    torch.save({"not": "metarl"}, bad)
+    assert main(["eval", str(bad)]) == 2
+    assert "not a metarl checkpoint" in capsys.readouterr().err
+    assert main(["eval", str(tmp_path / "missing.pt")]) == 2
