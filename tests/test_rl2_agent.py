@@ -133,3 +133,14 @@ def test_cuda_training_step_runs(device):
     scalars = trainer.train_iteration()
     assert trainer.model.value.weight.device.type == device.type
     assert scalars["charts/trials"] > 0
+
+
+def test_one_iteration_on_every_family(tmp_path, env_id):
+    from conftest import SMALL
+
+    trainer = RL2Trainer(RL2Config(env=env_id, env_kwargs=SMALL[env_id], num_envs=4, hidden=8, epochs=1,
+                                   minibatches=1, device="cpu", logdir=str(tmp_path)))
+    scalars = trainer.train_iteration()
+    assert trainer.global_step == 4 * trainer.env.trial_steps
+    assert all(isinstance(v, float) for v in scalars.values())
+    assert trainer.model.head.discrete == hasattr(trainer.env.single_action_space, "n")

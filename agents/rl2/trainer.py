@@ -29,26 +29,28 @@ class RL2Config(TrainConfig):
 
     env: str = "metarl/BernoulliBandit-v0"
     env_kwargs: dict = dataclasses.field(default_factory=lambda: {"arms": 5, "pulls": 100})
-    total_steps: int = 20_000_000
-    num_envs: int = 1024
+    total_steps: int = 24_000_000
+    num_envs: int = 512
     rollout_trials: int = 1
     """Trials' worth of steps (episodes x horizon) collected per environment per iteration."""
     bptt: int = 0
     """Length of the sequences backpropagated through (0: the whole rollout); must divide the rollout."""
     cell: Literal["gru", "lstm"] = "gru"
     hidden: int = 128
-    embed: int = 0
+    embed: int = 128
     """Width of a tanh input layer before the recurrent core (0: none)."""
     time_feature: bool = True
     """Append the fraction of the trial elapsed to the input (the agent counts its own steps since the trial began)."""
     lr: float = 1e-3
     anneal_lr: bool = True
-    gamma: float = 0.99
-    gae_lambda: float = 0.3
+    gamma: float = 1.0
+    gae_lambda: float = 0.95
     clip: float = 0.2
     value_coef: float = 0.5
     entropy_coef: float = 0.01
-    epochs: int = 4
+    entropy_coef_final: float | None = None
+    """Entropy coefficient at the end of training, reached linearly (None: constant ``entropy_coef``)."""
+    epochs: int = 2
     minibatches: int = 4
     max_grad_norm: float = 0.5
     normalize_advantages: bool = True
@@ -167,9 +169,13 @@ class RL2Trainer(Trainer):
     # ------------------------------------------------------------------ learning
     def train_iteration(self) -> dict[str, float]:
         cfg, model = self.config, self.model
+        progress = min(self.iteration / self.iterations, 1.0)
         if cfg.anneal_lr:
             for group in self.optimizer.param_groups:
-                group["lr"] = cfg.lr * max(1.0 - self.iteration / self.iterations, 0.0)
+                group["lr"] = cfg.lr * (1.0 - progress)
+        entropy_coef = cfg.entropy_coef
+        if cfg.entropy_coef_final is not None:
+            entropy_coef += (cfg.entropy_coef_final - cfg.entropy_coef) * progress
         with torch.no_grad():
             rollout, last_value, sums = self._collect()
             norm = self.value_stats if cfg.normalize_values else None
@@ -195,7 +201,7 @@ class RL2Trainer(Trainer):
                     adv = (adv - adv.mean()) / (adv.std() + 1e-8)
                 out = ppo_loss(logprob, data["logprob"][:, idx], adv, value, data["value"][:, idx],
                                data["targets"][:, idx], model.head.entropy(params), clip=cfg.clip,
-                               value_coef=cfg.value_coef, entropy_coef=cfg.entropy_coef)
+                               value_coef=cfg.value_coef, entropy_coef=entropy_coef)
                 check_finite("the PPO loss", out.loss)
                 self.optimizer.zero_grad(set_to_none=True)
                 out.loss.backward()
@@ -204,7 +210,9 @@ class RL2Trainer(Trainer):
                 for key, value_ in zip(stats, out[1:], strict=True):
                     stats[key].append(value_)
         self.global_step += self.steps * cfg.num_envs
-        return self._scalars(sums, stats, values, returns)
+        scalars = self._scalars(sums, stats, values, returns)
+        scalars["losses/entropy_coef"] = entropy_coef
+        return scalars
 
     def _scalars(self, sums, stats, values, returns) -> dict[str, float]:
         means = {k: float(torch.stack(v).mean()) for k, v in stats.items()}
