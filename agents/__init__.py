@@ -11,7 +11,7 @@ import importlib
 
 from metarl.errors import ConfigError
 
-TRAINERS = {"rl2": "metarl.agents.rl2:RL2Trainer"}
+TRAINERS = {"rl2": "metarl.agents.rl2:RL2Trainer", "maml-rl": "metarl.agents.maml_rl:MAMLTrainer"}
 
 
 def trainer_class(name: str) -> type:

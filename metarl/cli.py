@@ -183,7 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train a meta-agent (writes TensorBoard logs and checkpoints)",
                        description="Train a meta-agent. Values come from the agent's defaults, then --config, then "
                                    "the options below (command-line values override the file).")
-    p.add_argument("agent", nargs="?", help="agent name (rl2); optional when the config file names it")
+    p.add_argument("agent", nargs="?", help="agent name (rl2, maml-rl); optional when the config file names it")
     p.add_argument("--config", help="YAML file of config keys (see configs/)")
     p.add_argument("--env", help="env id, e.g. metarl/BernoulliBandit-v0")
     p.add_argument("--env-kwargs", help="family arguments, e.g. arms=5,pulls=100")

@@ -3,6 +3,10 @@
 RL²: Duan et al. 2016, "RL²: Fast Reinforcement Learning via Slow Reinforcement Learning",
 arXiv:1611.02779, Table 1 (Bernoulli bandits, score = total reward per trial, 1000 instances)
 and Table 2 (tabular MDPs, |S| = 10, |A| = 5, H = 10).
+
+MAML-RL: Finn et al. 2017, "Model-Agnostic Meta-Learning for Fast Adaptation of Deep Networks",
+arXiv:1703.03400, 2D navigation (average return after 0 / 1 / 2 / 3 policy-gradient steps of 40
+trajectories each on held-out goals).
 """
 
 from __future__ import annotations
@@ -38,6 +42,30 @@ RL2_TABLE2: dict[int, dict[str, float]] = {
     }.items()
 }
 """Keyed by episodes per trial n (|S| = 10, |A| = 5, H = 10)."""
+
+
+MAML_NAVIGATION = {
+    "source": "MAML (Finn et al. 2017)",
+    "maml": (-40.41, -11.68, -3.33, -3.23),
+    "oracle": (-42.42, -13.90, -5.17, -3.18),
+    "targets": ("-", ">= -11.7", "-", ">= -3.3"),
+    "target_values": {1: -11.7, 3: -3.3},
+}
+"""Navigation2D with the paper's settings: the MAML row, the context-vector oracle row, and our targets."""
+
+_NAVIGATION_DEFAULTS = {"horizon": 100, "episodes": 1, "goal_range": 0.5, "max_speed": 0.1, "goal_radius": 0.01}
+
+
+def maml_published(family: str, config: dict) -> dict | None:
+    """The MAML paper's adaptation numbers for this family and setting (Navigation2D as in the paper), else None.
+
+    Example:
+        >>> maml_published("Navigation2D", dict(_NAVIGATION_DEFAULTS))["maml"][1]
+        -11.68
+    """
+    if family == "Navigation2D" and all(config.get(k) == v for k, v in _NAVIGATION_DEFAULTS.items()):
+        return MAML_NAVIGATION
+    return None
 
 
 def published_scores(family: str, config: dict) -> dict[str, float]:

@@ -1,10 +1,16 @@
-"""RL math shared by every agent: one GAE, one PPO loss, rollout storage, action heads, running statistics."""
+"""RL math shared by every agent: GAE, PPO and TRPO updates, rollout storage, action heads and policies,
+functional (per-task) parameters, the linear feature baseline, running statistics."""
 
+from metarl.rl.baseline import fit_linear_baseline, linear_features
+from metarl.rl.functional import AdaptationJacobian, adapt, gradient_step, per_task_call, task_params
 from metarl.rl.gae import gae
 from metarl.rl.heads import ActionHead
+from metarl.rl.mlp import MLPPolicy
 from metarl.rl.normalize import RunningMeanStd
 from metarl.rl.ppo import PPOLoss, explained_variance, ppo_loss
 from metarl.rl.rollout import Rollout, minibatch_indices
+from metarl.rl.trpo import TRPOStep, conjugate_gradient, trpo_step
 
-__all__ = ["ActionHead", "PPOLoss", "Rollout", "RunningMeanStd", "explained_variance", "gae", "minibatch_indices",
-           "ppo_loss"]
+__all__ = ["ActionHead", "AdaptationJacobian", "MLPPolicy", "PPOLoss", "Rollout", "RunningMeanStd", "TRPOStep", "adapt",
+           "conjugate_gradient", "explained_variance", "fit_linear_baseline", "gae", "gradient_step",
+           "linear_features", "minibatch_indices", "per_task_call", "ppo_loss", "task_params", "trpo_step"]

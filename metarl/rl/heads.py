@@ -1,7 +1,9 @@
 """Action heads: categorical for ``Discrete`` spaces, diagonal Gaussian for ``Box`` spaces.
 
 Sampling takes an explicit ``torch.Generator`` so a training run is reproducible from its seed and
-its checkpoint (the generator state is saved), independent of the global RNG.
+its checkpoint (the generator state is saved), independent of the global RNG. The Gaussian methods
+take an optional ``log_std`` that replaces the head's own: functional policies (one set of parameters
+per task, :mod:`metarl.rl.functional`) carry their adapted standard deviation in their output.
 """
 
 from __future__ import annotations
@@ -47,13 +49,18 @@ class ActionHead(nn.Module):
         """Distribution parameters: logits (..., n), or the Gaussian mean (..., d)."""
         return self.linear(features)
 
-    def sample(self, params: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    def _log_std(self, params: torch.Tensor, log_std: torch.Tensor | None) -> torch.Tensor:
+        return (self.log_std if log_std is None else log_std).expand_as(params)
+
+    def sample(self, params: torch.Tensor, generator: torch.Generator | None = None,
+               log_std: torch.Tensor | None = None) -> torch.Tensor:
         """One action per row: int64 (...,) or float (..., *shape)."""
         if self.discrete:
             uniform = torch.rand(params.shape, generator=generator, device=params.device).clamp_(min=1e-20)
             return (params - (-uniform.log()).log()).argmax(-1)  # Gumbel-max
         noise = torch.randn(params.shape, generator=generator, device=params.device)
-        return (params + self.log_std.exp() * noise).reshape(*params.shape[:-1], *self.action_shape)
+        std = self._log_std(params, log_std).exp()
+        return (params + std * noise).reshape(*params.shape[:-1], *self.action_shape)
 
     def mode(self, params: torch.Tensor) -> torch.Tensor:
         """The most likely action of each row."""
@@ -61,16 +68,34 @@ class ActionHead(nn.Module):
             return params.argmax(-1)
         return params.reshape(*params.shape[:-1], *self.action_shape)
 
-    def log_prob(self, params: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+    def log_prob(self, params: torch.Tensor, action: torch.Tensor, log_std: torch.Tensor | None = None
+                 ) -> torch.Tensor:
         if self.discrete:
             return torch.log_softmax(params, -1).gather(-1, action.long().unsqueeze(-1)).squeeze(-1)
         action = action.reshape(params.shape)
-        log_std = self.log_std.expand_as(params)
+        log_std = self._log_std(params, log_std)
         z = (action - params) * torch.exp(-log_std)
         return (-0.5 * z.square() - log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
 
-    def entropy(self, params: torch.Tensor) -> torch.Tensor:
+    def entropy(self, params: torch.Tensor, log_std: torch.Tensor | None = None) -> torch.Tensor:
         if self.discrete:
             log_p = torch.log_softmax(params, -1)
             return -(log_p.exp() * log_p).sum(-1)
-        return (self.log_std + 0.5 * (1.0 + math.log(2 * math.pi))).sum().expand(params.shape[:-1])
+        return (self._log_std(params, log_std) + 0.5 * (1.0 + math.log(2 * math.pi))).sum(-1)
+
+    def kl(self, old: torch.Tensor, new: torch.Tensor, old_log_std: torch.Tensor | None = None,
+           new_log_std: torch.Tensor | None = None) -> torch.Tensor:
+        """KL(old || new) of each row, the divergence TRPO bounds.
+
+        Example:
+            >>> head = ActionHead(gymnasium.spaces.Discrete(3), features=4)
+            >>> float(head.kl(torch.zeros(1, 3), torch.zeros(1, 3))[0])
+            0.0
+        """
+        if self.discrete:
+            old_log_p, new_log_p = torch.log_softmax(old, -1), torch.log_softmax(new, -1)
+            return (old_log_p.exp() * (old_log_p - new_log_p)).sum(-1)
+        old_log_std, new_log_std = self._log_std(old, old_log_std), self._log_std(new, new_log_std)
+        ratio = (old_log_std - new_log_std).exp()  # sigma_old / sigma_new
+        z = (old - new) * torch.exp(-new_log_std)
+        return (new_log_std - old_log_std + 0.5 * (ratio.square() + z.square() - 1.0)).sum(-1)

@@ -1,0 +1,87 @@
+"""Hyperparameters of a MAML-RL run; the defaults are the 2D navigation setting of Finn et al. 2017."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Literal
+
+from metarl.errors import ConfigError
+from metarl.training.loop import TrainConfig
+
+
+@dataclasses.dataclass
+class MAMLConfig(TrainConfig):
+    """MAML-RL settings. ``total_steps`` counts the steps the batched environments run, pre- and
+    post-adaptation: ``(inner_steps + 1) * meta_batch * trajectories * trial length`` per meta-iteration
+    (40,000,000 = 500 meta-iterations of the paper's navigation setting).
+
+    Example:
+        >>> MAMLConfig(meta_batch=4, trajectories=5, outer="ppo").outer
+        'ppo'
+    """
+
+    env: str = "metarl/Navigation2D-v0"
+    env_kwargs: dict = dataclasses.field(default_factory=dict)
+    total_steps: int = 40_000_000
+    meta_batch: int = 20
+    """Tasks per meta-iteration."""
+    trajectories: int = 20
+    """Trajectories (trials) per task for each inner step and for the post-adaptation rollout."""
+    hidden: list = dataclasses.field(default_factory=lambda: [100, 100])
+    activation: Literal["relu", "tanh"] = "relu"
+    init_log_std: float = 0.0
+    inner_steps: int = 1
+    inner_lr: float = 0.1
+    first_order: bool = False
+    """Treat the inner gradient as a constant in the meta-gradient (FOMAML)."""
+    gamma: float = 0.99
+    gae_lambda: float = 1.0
+    baseline_reg: float = 1e-5
+    normalize_advantages: bool = True
+    outer: Literal["trpo", "ppo"] = "trpo"
+    """trpo: the paper's update; ppo: Adam on the clipped surrogate (as in ProMP)."""
+    max_kl: float = 0.01
+    cg_iterations: int = 10
+    cg_damping: float = 1e-5
+    backtrack_ratio: float = 0.8
+    max_backtracks: int = 15
+    outer_lr: float = 1e-3
+    outer_epochs: int = 5
+    clip: float = 0.2
+    max_grad_norm: float = 1.0
+    pretrain: bool = False
+    """Train the multi-task baseline instead: one policy for all tasks, no adaptation, the same steps."""
+    baseline_checkpoint: str | None = None
+    """A ``pretrain: true`` run (checkpoint or run directory) that evaluation fine-tunes beside this one."""
+    eval_step_sizes: list = dataclasses.field(default_factory=lambda: [0.1, 0.05, 0.05])
+    """Inner step size of each evaluation gradient step (the paper: 0.1, then 0.05)."""
+    eval_trajectories: int = 40
+    checkpoint_every: int = 25
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for key in ("meta_batch", "trajectories", "inner_steps", "cg_iterations", "outer_epochs",
+                    "eval_trajectories"):
+            value = getattr(self, key)
+            if value < 1:
+                raise ConfigError(f"config key {key!r} must be at least 1, got {value}")
+        if self.max_backtracks < 0:
+            raise ConfigError(f"config key 'max_backtracks' must be 0 or more, got {self.max_backtracks}")
+        for key in ("inner_lr", "max_kl", "outer_lr", "clip", "max_grad_norm"):
+            if not getattr(self, key) > 0:
+                raise ConfigError(f"config key {key!r} must be positive, got {getattr(self, key)}")
+        for key in ("cg_damping", "baseline_reg"):
+            if getattr(self, key) < 0:
+                raise ConfigError(f"config key {key!r} must be 0 or more, got {getattr(self, key)}")
+        for key in ("gamma", "gae_lambda"):
+            if not 0.0 <= getattr(self, key) <= 1.0:
+                raise ConfigError(f"config key {key!r} must lie in [0, 1], got {getattr(self, key)}")
+        if not 0.0 < self.backtrack_ratio < 1.0:
+            raise ConfigError(f"config key 'backtrack_ratio' must lie in (0, 1), got {self.backtrack_ratio}")
+        if not self.hidden or not all(isinstance(h, int) and not isinstance(h, bool) and h > 0 for h in self.hidden):
+            raise ConfigError(f"config key 'hidden' must be a non-empty list of positive integers, got {self.hidden}")
+        if not self.eval_step_sizes or not all(isinstance(a, (int, float)) and not isinstance(a, bool) and a > 0
+                                               for a in self.eval_step_sizes):
+            raise ConfigError("config key 'eval_step_sizes' must be a non-empty list of positive numbers, got "
+                              f"{self.eval_step_sizes}")
+        self.eval_step_sizes = [float(a) for a in self.eval_step_sizes]

@@ -1,0 +1,248 @@
+"""MAML-RL (Finn et al. 2017): learn an initialisation from which one policy-gradient step adapts to a task.
+
+Each meta-iteration draws ``meta_batch`` tasks and, for all of them at once on the device:
+
+1. collects ``trajectories`` trajectories per task with the shared parameters (one batched rollout);
+2. takes ``inner_steps`` vanilla policy-gradient steps per task (linear feature baseline, step size
+   ``inner_lr``), collecting fresh trajectories with the adapted parameters after each;
+3. updates the shared parameters on the post-adaptation trajectories through the inner steps
+   (second order by default): TRPO on the importance-weighted surrogate with a bound on the mean KL
+   of the adapted policies, as in the paper, or Adam on the clipped surrogate (``outer: ppo``).
+
+``pretrain: true`` trains the multi-task baseline of the paper's comparison with the same steps per
+iteration: one policy for every task, TRPO (or PPO) on all the trajectories, no adaptation.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import gymnasium
+import torch
+from metarl.agents.maml_rl.config import MAMLConfig
+from metarl.agents.maml_rl.evaluate import evaluate_adaptation, format_table
+from metarl.agents.maml_rl.sampling import (
+    Batch,
+    adapted_fisher_product,
+    collect,
+    inner_loss,
+    masked_task_mean,
+    process,
+    surrogate,
+)
+
+from metarl.envstate import env_state_dict, load_env_state
+from metarl.errors import ConfigError
+from metarl.registry import make
+from metarl.rl import MLPPolicy, adapt, per_task_call, ppo_loss, task_params, trpo_step
+from metarl.rl.functional import Params
+from metarl.training.loop import Trainer, check_finite
+
+
+def build_policy(config: MAMLConfig, env: Any, seed: int) -> MLPPolicy:
+    """The config's MLP policy for ``env``'s spaces, initialised from ``seed`` (the global RNG is left alone).
+
+    Example:
+        >>> policy = build_policy(MAMLConfig(), metarl.make("metarl/Navigation2D-v0"), seed=0)  # doctest: +SKIP
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        policy = MLPPolicy(env.single_observation_space.shape[0], env.single_action_space, config.hidden,
+                           config.activation, config.init_log_std)
+    return policy.to(env.device)
+
+
+class MAMLTrainer(Trainer):
+    """Trains an :class:`MLPPolicy` initialisation with MAML-RL (or the multi-task baseline with ``pretrain``).
+
+    Example:
+        >>> config = MAMLConfig(meta_batch=4, trajectories=5, env_kwargs={"horizon": 10}, total_steps=4000)
+        >>> path = MAMLTrainer(config).fit(progress=False)  # doctest: +SKIP
+    """
+
+    agent = "maml-rl"
+    config_type = MAMLConfig
+    metrics = ("charts/post_adaptation_return", "charts/pre_adaptation_return")
+
+    def __init__(self, config: MAMLConfig) -> None:
+        super().__init__(config)
+        cfg = self.config = config
+        self.env = make(cfg.env, num_envs=cfg.meta_batch * cfg.trajectories, device=self.device, seed=cfg.seed,
+                        check=False, **cfg.env_kwargs)
+        space = self.env.single_observation_space
+        if not isinstance(space, gymnasium.spaces.Box) or len(space.shape) != 1:
+            raise ConfigError(f"{cfg.env}: MAML-RL's MLP policy needs a flat Box observation space, got {space}")
+        self.policy = build_policy(cfg, self.env, cfg.seed)
+        self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=cfg.outer_lr) if cfg.outer == "ppo" else None
+        self.task_generator = torch.Generator().manual_seed(cfg.seed)
+        self.sampler = torch.Generator(self.device).manual_seed(cfg.seed + 1)
+        self.steps_per_iteration = (cfg.inner_steps + 1) * self.env.num_envs * self.env.trial_steps
+
+    def run_label(self) -> str:
+        return f"{self.env.family}__{self.agent}" + ("-pretrained" if self.config.pretrain else "")
+
+    # ------------------------------------------------------------------ one meta-iteration
+    def _collect(self, params: Params, tasks: Any) -> Batch:
+        cfg = self.config
+        batch = collect(self.env, self.policy, params, tasks, cfg.trajectories, self.sampler)
+        self.global_step += self.env.num_envs * self.env.trial_steps
+        return process(batch, cfg.gamma, cfg.gae_lambda, cfg.baseline_reg, cfg.normalize_advantages)
+
+    def _meta_params(self, tasks: int, detached: bool = False) -> Params:
+        params = {name: p.detach() if detached else p for name, p in self.policy.named_parameters()}
+        return task_params(params, tasks)
+
+    def train_iteration(self) -> dict[str, float]:
+        cfg, policy, G = self.config, self.policy, self.config.meta_batch
+        if cfg.pretrain:
+            return self._pretrain_iteration()
+        tasks = self.env.sample_tasks(G, self.task_generator, split="train")
+        params, batches = self._meta_params(G, detached=True), []
+        for _ in range(cfg.inner_steps):
+            batches.append(self._collect(params, tasks))
+            with torch.no_grad():
+                params = adapt(lambda p, _, b=batches[-1]: inner_loss(policy, p, b), params, [cfg.inner_lr])[-1]
+        post = self._collect(params, tasks)
+
+        def adapted() -> Params:
+            return adapt(lambda p, k: inner_loss(policy, p, batches[k]), self._meta_params(G),
+                         [cfg.inner_lr] * cfg.inner_steps, cfg.first_order)[-1]
+
+        def fisher() -> Any:
+            return adapted_fisher_product(policy, batches, post, [cfg.inner_lr] * cfg.inner_steps, cfg.first_order,
+                                          cfg.cg_damping)
+
+        scalars = self._outer_update(adapted, post, fisher)
+        returns = [float(b.returns().mean()) for b in [*batches, post]]
+        scalars.update({f"adaptation/step_{k}": value for k, value in enumerate(returns)})
+        scalars["charts/pre_adaptation_return"], scalars["charts/post_adaptation_return"] = returns[0], returns[-1]
+        return scalars
+
+    def _pretrain_iteration(self) -> dict[str, float]:
+        cfg, G = self.config, self.config.meta_batch
+        params = self._meta_params(G, detached=True)
+        batch = Batch.cat([self._collect(params, self.env.sample_tasks(G, self.task_generator, split="train"))
+                           for _ in range(cfg.inner_steps + 1)])
+        scalars = self._outer_update(lambda: self._meta_params(batch.tasks), batch)
+        scalars["charts/pre_adaptation_return"] = float(batch.returns().mean())
+        return scalars
+
+    def _outer_update(self, adapted: Any, batch: Batch, fisher: Any = None) -> dict[str, float]:
+        """Update the shared parameters on ``batch``, collected with the policies ``adapted()`` returns now.
+
+        ``fisher()`` (TRPO only) makes the Fisher-vector product; by default TRPO differentiates the KL twice.
+        """
+        cfg, policy = self.config, self.policy
+        entropy = float(masked_task_mean(policy.entropy(batch.dist), batch.mask).mean())
+        if cfg.outer == "trpo":
+            def objective() -> tuple[torch.Tensor, torch.Tensor]:
+                return surrogate(policy, adapted(), batch)[:2]
+
+            result = trpo_step(list(policy.parameters()), objective, cfg.max_kl, cfg.cg_iterations, cfg.cg_damping,
+                               cfg.backtrack_ratio, cfg.max_backtracks,
+                               check=lambda loss: check_finite("the surrogate loss", loss),
+                               fisher_product=fisher() if fisher is not None else None)
+            return {"losses/surrogate_before": result.loss_before, "losses/surrogate_after": result.loss_after,
+                    "losses/kl": result.kl, "losses/line_search_accepted": float(result.accepted),
+                    "losses/line_search_backtracks": float(result.backtracks),
+                    "losses/step_fraction": result.fraction, "losses/gradient_norm": result.gradient_norm,
+                    "losses/entropy": entropy}
+        valid = batch.mask > 0
+        old_logprob = policy.log_prob(batch.dist, batch.actions)[valid]
+        advantages, zeros = batch.advantages[valid], torch.zeros_like(old_logprob)
+        stats: dict[str, list[float]] = {"policy": [], "approx_kl": [], "clip_fraction": []}
+        for _ in range(cfg.outer_epochs):
+            out = per_task_call(policy, adapted(), batch.task_major("obs")).transpose(0, 1)
+            logprob = policy.log_prob(out, batch.actions)[valid]
+            loss = ppo_loss(logprob, old_logprob, advantages, zeros, zeros, zeros, policy.entropy(out)[valid],
+                            clip=cfg.clip, value_coef=0.0)
+            check_finite("the clipped surrogate loss", loss.loss)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.loss.backward()
+            torch.nn.utils.clip_grad_norm_(policy.parameters(), cfg.max_grad_norm)
+            self.optimizer.step()
+            for key in stats:
+                stats[key].append(float(getattr(loss, key if key != "policy" else "policy_loss")))
+        with torch.no_grad():
+            surrogate_after, kl, _ = surrogate(policy, adapted(), batch)
+        return {"losses/surrogate_before": stats["policy"][0], "losses/surrogate_after": float(surrogate_after),
+                "losses/kl": float(kl), "losses/approx_kl": stats["approx_kl"][-1],
+                "losses/clip_fraction": stats["clip_fraction"][-1], "losses/entropy": entropy}
+
+    def headline(self, scalars: dict[str, float]) -> str:
+        text = f"return {scalars['charts/pre_adaptation_return']:.2f}"
+        if "charts/post_adaptation_return" in scalars:
+            text += f" -> {scalars['charts/post_adaptation_return']:.2f} adapted"
+        return text
+
+    # ------------------------------------------------------------------ evaluation
+    def evaluate(self, policy: MLPPolicy, tasks: int, split: str = "test", seed: int = 0) -> Any:
+        """:func:`evaluate_adaptation` of ``policy`` with this run's evaluation settings."""
+        cfg = self.config
+        return evaluate_adaptation(policy, cfg.env, cfg.env_kwargs, tasks, cfg.eval_trajectories, cfg.eval_step_sizes,
+                                   split, seed, self.device, cfg.gamma, cfg.gae_lambda, cfg.baseline_reg,
+                                   cfg.normalize_advantages)
+
+    def random_policy(self, seed: int = 0) -> MLPPolicy:
+        """A freshly initialised policy of this run's architecture (the "random init" baseline)."""
+        return build_policy(self.config, self.env, 10_000 + seed)
+
+    def load_baseline(self, path: str | Path) -> MLPPolicy:
+        """The policy of a ``pretrain: true`` run on the same environment, from its checkpoint or run directory."""
+        baseline = type(self).resume(path, {"device": str(self.device)})
+        cfg, other = self.config, baseline.config
+        if not isinstance(baseline, MAMLTrainer) or not other.pretrain:
+            raise ConfigError(f"baseline_checkpoint {path} is not a `pretrain: true` MAML-RL run")
+        if (other.env, baseline.env.config) != (cfg.env, self.env.config):
+            raise ConfigError(f"baseline_checkpoint {path} was trained on {other.env} {baseline.env.config}, "
+                              f"this run on {cfg.env} {self.env.config}")
+        return baseline.policy
+
+    def evaluation_report(self, trials: int = 100, split: str = "test", seed: int = 0, greedy: bool = False,
+                          baseline: str | Path | None = None) -> list[str]:
+        """Return after 0..n gradient steps on ``trials`` held-out tasks: this run, the baselines, the paper."""
+        from metarl.published import MAML_NAVIGATION, maml_published
+
+        cfg, env = self.config, self.env
+        steps = len(cfg.eval_step_sizes)
+        rows: list[tuple[str, Any, str]] = [
+            (f"{'pretrained' if cfg.pretrain else 'maml-rl'} (this run)", self.evaluate(self.policy, trials, split,
+                                                                                         seed), "")]
+        if not cfg.pretrain:
+            path = baseline or cfg.baseline_checkpoint
+            if path:
+                rows.append(("pretrained (multi-task)", self.evaluate(self.load_baseline(path), trials, split, seed),
+                             ""))
+            else:
+                rows.append(("pretrained (multi-task)", None,
+                             "not trained: set baseline_checkpoint to a `pretrain: true` run"))
+        rows.append(("random init", self.evaluate(self.random_policy(seed), trials, split, seed), ""))
+        settings = ", ".join(f"{k}={v}" for k, v in env.config.items())
+        sizes = ", ".join(f"{a:g}" for a in cfg.eval_step_sizes)
+        lines = [f"{cfg.env} ({settings}): {trials} {split} tasks (seed {seed}), {cfg.eval_trajectories} trajectories "
+                 f"per gradient step, step sizes {sizes}; checkpoint at {self.global_step:,} steps "
+                 f"(meta-iteration {self.iteration})",
+                 "  mean return of the trajectories collected after k gradient steps (± 95% interval over tasks)"]
+        published = maml_published(env.family, env.config)
+        lines += format_table(rows, steps, published and published["maml"], published and published["targets"],
+                              reference=MAML_NAVIGATION["source"])
+        if greedy:
+            lines.append("  (actions are sampled: the gradient steps learn from the sampled trajectories)")
+        return lines
+
+    # ------------------------------------------------------------------ state
+    def state_dict(self) -> dict[str, Any]:
+        state = {"policy": self.policy.state_dict(), "task_generator": self.task_generator.get_state(),
+                 "sampler": self.sampler.get_state(), "env": env_state_dict(self.env)}
+        if self.optimizer is not None:
+            state["optimizer"] = self.optimizer.state_dict()
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.policy.load_state_dict(state["policy"])
+        self.task_generator.set_state(state["task_generator"].cpu())
+        self.sampler.set_state(state["sampler"].cpu())
+        load_env_state(self.env, state["env"])
+        if self.optimizer is not None:
+            self.optimizer.load_state_dict(state["optimizer"])

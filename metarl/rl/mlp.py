@@ -1,0 +1,92 @@
+"""Feed-forward policies whose parameters can be swapped per task (see :mod:`metarl.rl.functional`).
+
+The forward pass returns one tensor that fully describes the action distribution: the logits for a
+``Discrete`` space, or the Gaussian mean followed by the log standard deviation for a ``Box`` space.
+So a policy evaluated with adapted parameters (``functional_call`` / ``per_task_call``) carries its
+adapted standard deviation in its output, and the distribution math below never reads the module's
+own parameters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import gymnasium
+import torch
+from torch import nn
+
+from metarl.errors import BadArgumentError
+from metarl.rl.heads import ActionHead
+
+ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh}
+
+
+class MLPPolicy(nn.Module):
+    """``obs (..., D) -> distribution parameters (..., P)`` through hidden layers and an :class:`ActionHead`.
+
+    MAML (Finn et al. 2017) uses two hidden layers of 100 ReLU units.
+
+    Example:
+        >>> policy = MLPPolicy(2, gymnasium.spaces.Box(-0.1, 0.1, (2,)), hidden=(100, 100))
+        >>> out = policy(torch.zeros(5, 2))                     # mean and log std: (5, 4)
+        >>> action = policy.sample(out, torch.Generator().manual_seed(0))
+        >>> policy.log_prob(out, action).shape
+        torch.Size([5])
+    """
+
+    def __init__(self, obs_size: int, action_space: gymnasium.Space, hidden: Sequence[int] = (100, 100),
+                 activation: str = "relu", init_log_std: float = 0.0) -> None:
+        super().__init__()
+        if activation not in ACTIVATIONS:
+            raise BadArgumentError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
+        layers: list[nn.Module] = []
+        width = obs_size
+        for size in hidden:
+            layers += [nn.Linear(width, size), ACTIVATIONS[activation]()]
+            width = size
+        self.body = nn.Sequential(*layers)
+        self.head = ActionHead(action_space, width, init_log_std)
+
+    @property
+    def discrete(self) -> bool:
+        return self.head.discrete
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        """Logits (..., n), or the Gaussian mean and log standard deviation concatenated (..., 2 d)."""
+        out = self.head(self.body(obs))
+        if self.head.discrete:
+            return out
+        return torch.cat([out, self.head.log_std.expand_as(out)], -1)
+
+    def split(self, out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(logits or mean, log std or None) of a forward output."""
+        if self.head.discrete:
+            return out, None
+        mean, log_std = out.chunk(2, -1)
+        return mean, log_std
+
+    def sample(self, out: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """One action per row of ``out``."""
+        params, log_std = self.split(out)
+        return self.head.sample(params, generator, log_std)
+
+    def mode(self, out: torch.Tensor) -> torch.Tensor:
+        """The most likely action of each row."""
+        return self.head.mode(self.split(out)[0])
+
+    def log_prob(self, out: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        params, log_std = self.split(out)
+        return self.head.log_prob(params, action, log_std)
+
+    def entropy(self, out: torch.Tensor) -> torch.Tensor:
+        params, log_std = self.split(out)
+        return self.head.entropy(params, log_std)
+
+    def kl(self, old: torch.Tensor, new: torch.Tensor) -> torch.Tensor:
+        """KL(old || new) of each row of two forward outputs."""
+        old_params, old_log_std = self.split(old)
+        new_params, new_log_std = self.split(new)
+        return self.head.kl(old_params, new_params, old_log_std, new_log_std)
+
+
+__all__ = ["MLPPolicy"]

@@ -1,0 +1,265 @@
+"""MAML-RL: functional adaptation against explicit per-task steps, baseline, masking, learning, resume, configs, CLI."""
+
+import copy
+
+import gymnasium
+import pytest
+import torch
+from metarl.agents.maml_rl import MAMLConfig, MAMLTrainer
+from metarl.agents.maml_rl.sampling import adapted_fisher_product, collect, inner_loss, process, surrogate
+
+from metarl.cli import main
+from metarl.errors import ConfigError
+from metarl.rl import MLPPolicy, adapt, fit_linear_baseline, linear_features, per_task_call, task_params
+from metarl.rl.trpo import fisher_vector_product
+from metarl.training import build_config, load_checkpoint, read_scalars
+
+NAV = {"env": "metarl/Navigation2D-v0", "env_kwargs": {"horizon": 5}}
+TINY = {**NAV, "meta_batch": 2, "trajectories": 3, "hidden": [8], "checkpoint_every": 2, "device": "cpu"}
+TINY_STEPS = 2 * 2 * 3 * 5  # (inner steps + 1) x meta-batch x trajectories x horizon
+
+
+def tiny(tmp_path, **overrides):
+    return MAMLConfig(**{**TINY, "total_steps": 4 * TINY_STEPS, "logdir": str(tmp_path), **overrides})
+
+
+# ---------------------------------------------------------------- functional adaptation
+def task_data(space, tasks=3, n=16, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    obs = torch.randn(2, tasks, n, 2, generator=gen)  # (pre/post, task, sample, obs)
+    if isinstance(space, gymnasium.spaces.Discrete):
+        actions = torch.randint(0, space.n, (2, tasks, n), generator=gen)
+    else:
+        actions = torch.randn(2, tasks, n, 2, generator=gen)
+    return obs, actions, torch.randn(2, tasks, n, generator=gen)
+
+
+def pg_loss(policy, out, actions, advantages):
+    return -(policy.log_prob(out, actions) * advantages).mean(-1)
+
+
+@pytest.mark.parametrize("space", [gymnasium.spaces.Discrete(3), gymnasium.spaces.Box(-1, 1, (2,))],
+                         ids=["categorical", "gaussian"])
+@pytest.mark.parametrize("first_order", [False, True], ids=["second-order", "first-order"])
+def test_functional_adaptation_matches_an_explicit_copy_and_step(space, first_order):
+    torch.manual_seed(0)
+    policy = MLPPolicy(2, space, hidden=(6, 5), init_log_std=-0.3)
+    obs, actions, adv = task_data(space)
+    alpha, tasks = 0.3, obs.shape[1]
+
+    # every task at once: per-task parameters, one vmapped pass, one autograd.grad for the meta-batch
+    adapted = adapt(lambda p, k: pg_loss(policy, per_task_call(policy, p, obs[0]), actions[0], adv[0]).sum(),
+                    task_params(dict(policy.named_parameters()), tasks), [alpha], first_order)[-1]
+    outer = pg_loss(policy, per_task_call(policy, adapted, obs[1]), actions[1], adv[1]).sum()
+    fast = torch.autograd.grad(outer, list(policy.parameters()))
+
+    # one task at a time
+    slow = [torch.zeros_like(p) for p in policy.parameters()]
+    for t in range(tasks):
+        if first_order:  # a copy of the policy stepped by hand; its gradient after the step is the FOMAML gradient
+            clone = copy.deepcopy(policy)
+            inner = pg_loss(clone, clone(obs[0, t]), actions[0, t], adv[0, t])
+            with torch.no_grad():
+                for p, g in zip(clone.parameters(), torch.autograd.grad(inner, list(clone.parameters())), strict=True):
+                    p -= alpha * g
+            grads = torch.autograd.grad(pg_loss(clone, clone(obs[1, t]), actions[1, t], adv[1, t]),
+                                        list(clone.parameters()))
+        else:  # the step written out: theta' = theta - alpha * grad, differentiated through
+            params = dict(policy.named_parameters())
+            inner = pg_loss(policy, torch.func.functional_call(policy, params, (obs[0, t],)), actions[0, t], adv[0, t])
+            g = torch.autograd.grad(inner, list(params.values()), create_graph=True)
+            stepped = {n: p - alpha * gi for (n, p), gi in zip(params.items(), g, strict=True)}
+            out = torch.func.functional_call(policy, stepped, (obs[1, t],))
+            grads = torch.autograd.grad(pg_loss(policy, out, actions[1, t], adv[1, t]), list(policy.parameters()))
+        slow = [s + g for s, g in zip(slow, grads, strict=True)]
+    for a, b in zip(fast, slow, strict=True):
+        assert torch.allclose(a, b, atol=1e-5), (a - b).abs().max()
+
+
+def test_second_and_first_order_meta_gradients_differ():
+    torch.manual_seed(0)
+    space = gymnasium.spaces.Box(-1, 1, (2,))
+    policy = MLPPolicy(2, space, hidden=(6,))
+    obs, actions, adv = task_data(space)
+
+    def meta_gradient(first_order):
+        adapted = adapt(lambda p, k: pg_loss(policy, per_task_call(policy, p, obs[0]), actions[0], adv[0]).sum(),
+                        task_params(dict(policy.named_parameters()), 3), [0.5], first_order)[-1]
+        loss = pg_loss(policy, per_task_call(policy, adapted, obs[1]), actions[1], adv[1]).sum()
+        return torch.cat([g.flatten() for g in torch.autograd.grad(loss, list(policy.parameters()))])
+
+    assert not torch.allclose(meta_gradient(False), meta_gradient(True), atol=1e-4)
+
+
+@pytest.mark.parametrize("first_order", [False, True], ids=["second-order", "first-order"])
+def test_structured_fisher_product_equals_the_hessian_of_the_kl_through_the_adaptation(first_order):
+    trainer = MAMLTrainer(tiny("/tmp", inner_steps=2, hidden=[6, 5], first_order=first_order))
+    policy, G, sizes = trainer.policy, 2, [0.3, 0.2]
+    tasks = trainer.env.sample_tasks(G, torch.Generator().manual_seed(0))
+    params, batches = trainer._meta_params(G, detached=True), []
+    for size in sizes:
+        batches.append(trainer._collect(params, tasks))
+        with torch.no_grad():
+            params = adapt(lambda p, _, b=batches[-1]: inner_loss(policy, p, b), params, [size])[-1]
+    post = trainer._collect(params, tasks)
+    adapted = adapt(lambda p, k: inner_loss(policy, p, batches[k]), trainer._meta_params(G), sizes, first_order)[-1]
+    full = fisher_vector_product(surrogate(policy, adapted, post)[1], list(policy.parameters()), damping=0.01)
+    structured = adapted_fisher_product(policy, batches, post, sizes, first_order, damping=0.01)
+    v = torch.randn(sum(p.numel() for p in policy.parameters()), generator=torch.Generator().manual_seed(1))
+    assert torch.allclose(structured(v), full(v), rtol=1e-4, atol=1e-6)
+
+
+# ---------------------------------------------------------------- baseline and masking
+def test_linear_baseline_fits_a_linear_target_exactly_per_task_and_ignores_masked_steps():
+    gen = torch.Generator().manual_seed(0)
+    obs = torch.randn(12, 2, 5, 3, generator=gen)  # (T, tasks, trajectories, obs)
+    features = linear_features(obs)
+    assert features.shape == (12, 2, 5, 10)
+    weights = torch.randn(2, 10, generator=gen)  # a different target per task
+    target = torch.einsum("tgnf,gf->tgn", features, weights)
+    mask = torch.ones(12, 2, 5)
+    mask[8:, :, 1] = 0  # one trajectory per task ended early
+    garbage = torch.where(mask > 0, target, torch.full_like(target, 1e3))
+    values = fit_linear_baseline(features, garbage, mask, reg=0.0)
+    assert torch.allclose(values[mask > 0], target[mask > 0], atol=1e-3)
+    assert (values[mask == 0] == 0).all()
+
+
+def test_steps_after_an_episode_ends_are_masked():
+    trainer = MAMLTrainer(tiny("/tmp", env_kwargs={"horizon": 20, "goal_radius": 0.3}, meta_batch=4, trajectories=8))
+    params = trainer._meta_params(4, detached=True)
+    tasks = trainer.env.sample_tasks(4, torch.Generator().manual_seed(0))
+    batch = collect(trainer.env, trainer.policy, params, tasks, 8, trainer.sampler)
+    mask = batch.mask
+    assert (mask[0] == 1).all() and (mask[1:] <= mask[:-1]).all(), "a trajectory stays ended"
+    assert (mask[-1] == 0).any() and (mask[-1] == 1).any(), "this setting has early ends and full trajectories"
+    distance = -batch.rewards
+    ended_at = mask.sum(0).long() - 1  # the last valid step
+    last = distance.gather(0, ended_at.unsqueeze(0))[0]
+    early = ended_at < 19
+    assert (last[early] < 0.3).all(), "a trajectory ends where it reaches the goal radius"
+    assert torch.allclose(batch.returns(), (batch.rewards * mask).sum(0))
+    process(batch, 0.99, 1.0, 1e-5, normalize=True)
+    assert (batch.advantages[mask == 0] == 0).all()
+
+
+# ---------------------------------------------------------------- training
+def test_tiny_run_adapts_post_adaptation_beats_pre_adaptation(tmp_path):
+    config = MAMLConfig(meta_batch=10, trajectories=10, env_kwargs={"horizon": 20}, hidden=[32, 32], device="cpu",
+                        total_steps=10 * 2 * 100 * 20, logdir=str(tmp_path), checkpoint_every=100)
+    trainer = MAMLTrainer(config)
+    trainer.fit(progress=False)
+    rows = read_scalars(trainer.run_dir)
+    assert len(rows) == 10
+    scores = trainer.evaluate(trainer.policy, tasks=40, split="test", seed=0)
+    before, after = scores.means[0], scores.means[1]
+    assert after > before + 2 * (scores.ci95[0] + scores.ci95[1]), scores.means
+    assert scores.means[3] > before, scores.means
+
+
+@pytest.mark.parametrize("outer", ["trpo", "ppo"])
+def test_resume_logs_the_same_scalars_as_an_uninterrupted_run(tmp_path, outer):
+    whole = MAMLTrainer(tiny(tmp_path / "a", run_name="run", outer=outer))
+    whole.fit(progress=False)
+    first = MAMLTrainer(tiny(tmp_path / "b", run_name="run", outer=outer))
+    first.fit(max_iterations=2, progress=False)  # stops after the checkpoint of iteration 2
+    first.train_iteration()  # work after the checkpoint that the interruption loses
+    resumed = MAMLTrainer.resume(tmp_path / "b" / "run")
+    assert resumed.global_step == first.global_step - TINY_STEPS
+    resumed.fit(progress=False)
+
+    def logged(run):
+        return [{k: v for k, v in row.items() if not k.startswith("perf/steps")} for row in read_scalars(run)]
+
+    assert logged(tmp_path / "a" / "run") == logged(tmp_path / "b" / "run")
+    assert len(logged(tmp_path / "a" / "run")) == 4
+    assert load_checkpoint(tmp_path / "a" / "run")["progress"]["global_step"] == 4 * TINY_STEPS
+
+
+@pytest.mark.parametrize("env, kwargs", [("metarl/BernoulliBandit-v0", {"arms": 3, "pulls": 6}),
+                                         ("metarl/TabularMDP-v0", {"states": 3, "actions": 2, "horizon": 3,
+                                                                   "episodes": 2})])
+def test_discrete_families_train_and_evaluate(tmp_path, env, kwargs):
+    trainer = MAMLTrainer(tiny(tmp_path, env=env, env_kwargs=kwargs, inner_steps=2))
+    scalars = [trainer.train_iteration() for _ in range(2)][-1]
+    for tag in ("adaptation/step_0", "adaptation/step_2", "charts/post_adaptation_return", "losses/kl"):
+        assert tag in scalars and scalars[tag] == scalars[tag]
+    assert trainer.global_step == 2 * 3 * 2 * 3 * trainer.env.trial_steps
+    scores = trainer.evaluate(trainer.policy, tasks=5)
+    assert scores.returns.shape == (5, 4)
+
+
+def test_pretrained_baseline_joins_the_evaluation_report(tmp_path):
+    pre = MAMLTrainer(tiny(tmp_path, run_name="pre", pretrain=True, total_steps=TINY_STEPS))
+    pre.fit(progress=False)
+    assert pre.global_step == TINY_STEPS, "the baseline gets the same steps per iteration"
+    maml = MAMLTrainer(tiny(tmp_path, run_name="maml", total_steps=TINY_STEPS,
+                            baseline_checkpoint=str(tmp_path / "pre")))
+    maml.fit(progress=False)
+    lines = maml.evaluation_report(trials=3, split="test", seed=0)
+    text = "\n".join(lines)
+    for words in ("maml-rl (this run)", "pretrained (multi-task)", "random init", "3 test tasks", "3 steps"):
+        assert words in text
+    assert "not trained" not in text
+    with pytest.raises(ConfigError, match="not a `pretrain: true`"):
+        maml.load_baseline(tmp_path / "maml")
+
+
+@pytest.mark.parametrize("values, words", [
+    ({"meta_btch": 3}, "unknown config key 'meta_btch'.*did you mean meta_batch"),
+    ({"outer": "sgd"}, "'outer' must be one of"),
+    ({"max_kl": 0.0}, "'max_kl' must be positive"),
+    ({"trajectories": 0}, "'trajectories' must be at least 1"),
+    ({"hidden": [100, 0]}, "'hidden' must be a non-empty list of positive integers"),
+    ({"eval_step_sizes": []}, "'eval_step_sizes' must be a non-empty list"),
+    ({"gamma": 1.5}, "'gamma' must lie in"),
+    ({"backtrack_ratio": 1.0}, "'backtrack_ratio' must lie in"),
+    ({"inner_lr": "fast"}, "'inner_lr' must be float"),
+])
+def test_config_errors_name_the_key(values, words):
+    with pytest.raises(ConfigError, match=words):
+        MAMLTrainer(build_config(MAMLConfig, {"device": "cpu"}, values))
+
+
+def test_cli_train_writes_the_tags_then_eval_prints_the_adaptation_table(tmp_path, capsys):
+    logdir = tmp_path / "runs"
+    argv = ["train", "maml-rl", "--env", "metarl/Navigation2D-v0", "--env-kwargs", "horizon=5", "--total-steps",
+            str(2 * TINY_STEPS), "--logdir", str(logdir), "--device", "cpu", "--no-progress", "--set", "meta_batch=2",
+            "--set", "trajectories=3", "--set", "hidden=[8]"]
+    assert main(argv) == 0
+    (run,) = list(logdir.iterdir())
+    assert run.name.startswith("Navigation2D__maml-rl__0__")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    tags = set(EventAccumulator(str(run)).Reload().Tags()["scalars"])
+    for tag in ("charts/pre_adaptation_return", "charts/post_adaptation_return", "adaptation/step_0",
+                "adaptation/step_1", "losses/kl", "losses/surrogate_before", "losses/surrogate_after",
+                "losses/line_search_accepted", "losses/line_search_backtracks", "perf/steps_per_second"):
+        assert tag in tags
+    capsys.readouterr()
+    assert main(["eval", str(run), "--trials", "3", "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    for words in ("maml-rl (this run)", "random init", "0 steps", "1 step", "pretrained (multi-task)"):
+        assert words in out
+
+
+def test_published_numbers_are_printed_for_the_paper_setting():
+    from metarl.agents.maml_rl.evaluate import AdaptationScores, format_table
+
+    from metarl.published import MAML_NAVIGATION, maml_published
+
+    published = maml_published("Navigation2D", {"horizon": 100, "episodes": 1, "goal_range": 0.5, "max_speed": 0.1,
+                                                 "goal_radius": 0.01})
+    assert published["maml"] == (-40.41, -11.68, -3.33, -3.23)
+    assert maml_published("Navigation2D", {"horizon": 20, "episodes": 1}) is None
+    lines = format_table([("x", AdaptationScores(torch.zeros(2, 4)), "")], 3, published["maml"],
+                         published["targets"], MAML_NAVIGATION["source"])
+    assert "-11.68" in lines[-2] and ">= -3.3" in lines[-1]
+
+
+def test_training_step_runs_on_each_device(device):
+    trainer = MAMLTrainer(tiny("/tmp", device=str(device)))
+    scalars = trainer.train_iteration()
+    assert next(trainer.policy.parameters()).device.type == device.type
+    assert scalars["losses/line_search_accepted"] in (0.0, 1.0) and trainer.global_step == TINY_STEPS
+    assert trainer.evaluate(trainer.policy, tasks=2).returns.shape == (2, 4)
