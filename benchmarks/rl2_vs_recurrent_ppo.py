@@ -2,7 +2,8 @@
 
 RecurrentPPO trains on metarl's single-env Gymnasium view with the RL² observation (one SB3 episode
 is one trial, so its LSTM state persists across the trial), with the settings of the peer anchor
-(16 environments, n_steps = 4 trials, batch 16 trials). Both agents are then scored on the same
+(16 environments, n_steps = 4 trials, batch 16 trials); metarl's RL² uses its recipe for the
+setting from ``configs/`` with the same number of steps. Both agents are then scored on the same
 1000 held-out tasks, through the batched engine.
 
 Usage:
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import math
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -22,8 +24,10 @@ from metarl.agents.rl2.evaluate import evaluate_policy
 
 import metarl
 from metarl.published import published_scores
+from metarl.training import build_config, load_yaml
 
 ENV = "metarl/BernoulliBandit-v0"
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
 
 def recurrent_ppo(arms: int, pulls: int, steps: int, seed: int):
@@ -60,14 +64,15 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=50_000, help="training steps for each agent")
     parser.add_argument("--trials", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--num-envs", type=int, default=64, help="parallel trials of metarl's RL²")
     args = parser.parse_args()
     torch.set_num_threads(torch.get_num_threads())
     rows = []
 
-    config = RL2Config(env=ENV, env_kwargs={"arms": args.arms, "pulls": args.pulls}, total_steps=args.steps,
-                       num_envs=args.num_envs, device="cpu", seed=args.seed, logdir="runs/bench-rl2-vs-rppo",
-                       checkpoint_every=10**9)
+    recipe = load_yaml(CONFIGS / f"rl2_bandit_k5_n{args.pulls}.yaml") if args.pulls in (10, 100) else {}
+    recipe.pop("agent", None)
+    config = build_config(RL2Config, recipe, {
+        "env": ENV, "env_kwargs": {"arms": args.arms, "pulls": args.pulls}, "total_steps": args.steps,
+        "device": "cpu", "seed": args.seed, "logdir": "runs/bench-rl2-vs-rppo", "checkpoint_every": 10**9})
     trainer = RL2Trainer(config)
     start = time.perf_counter()
     trainer.fit(progress=False)
