@@ -56,7 +56,8 @@ def test_rollout_marks_trial_starts_not_inner_episode_starts(tmp_path):
 
 def test_tiny_run_beats_random_on_two_armed_bandit(tmp_path):
     config = RL2Config(env_kwargs={"arms": 2, "pulls": 10}, num_envs=128, hidden=32, embed=32, lr=3e-3, epochs=2,
-                       minibatches=2, total_steps=128 * 10 * 60, logdir=str(tmp_path), device="cpu", seed=0)
+                       minibatches=2, gamma=0.99, gae_lambda=0.3, total_steps=128 * 10 * 60, logdir=str(tmp_path),
+                       device="cpu", seed=0)
     trainer = RL2Trainer(config)
     trainer.fit(progress=False)
     scores = evaluate_policy(trainer.model, config.env, config.env_kwargs, trials=2000, split="test", seed=0)
