@@ -50,7 +50,7 @@ def run_setting(name: str, args: argparse.Namespace) -> dict:
     greedy = evaluate_policy(trainer.model, config.env, config.env_kwargs, args.trials, "test", 0, trainer.device,
                              greedy=True, time_feature=config.time_feature)
     solvers = solver_table(config.env, args.trials, 0, "test", str(trainer.device), **config.env_kwargs)
-    target = round(published * fraction, 1)
+    target = round(published * fraction, 2)
     return {"setting": name, "score": scores.mean, "ci95": scores.ci95, "greedy": greedy.mean,
             "greedy_ci95": greedy.ci95, "published": published, "target": target,
             "reached": scores.mean >= target, "reached_greedy": greedy.mean >= target, "minutes": seconds / 60,
