@@ -6,6 +6,7 @@ import dataclasses
 from typing import Literal
 
 from metarl.errors import ConfigError
+from metarl.training.config import check_ranges
 from metarl.training.loop import TrainConfig
 
 
@@ -60,22 +61,10 @@ class MAMLConfig(TrainConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        for key in ("meta_batch", "trajectories", "inner_steps", "cg_iterations", "outer_epochs",
-                    "eval_trajectories"):
-            value = getattr(self, key)
-            if value < 1:
-                raise ConfigError(f"config key {key!r} must be at least 1, got {value}")
-        if self.max_backtracks < 0:
-            raise ConfigError(f"config key 'max_backtracks' must be 0 or more, got {self.max_backtracks}")
-        for key in ("inner_lr", "max_kl", "outer_lr", "clip", "max_grad_norm"):
-            if not getattr(self, key) > 0:
-                raise ConfigError(f"config key {key!r} must be positive, got {getattr(self, key)}")
-        for key in ("cg_damping", "baseline_reg"):
-            if getattr(self, key) < 0:
-                raise ConfigError(f"config key {key!r} must be 0 or more, got {getattr(self, key)}")
-        for key in ("gamma", "gae_lambda"):
-            if not 0.0 <= getattr(self, key) <= 1.0:
-                raise ConfigError(f"config key {key!r} must lie in [0, 1], got {getattr(self, key)}")
+        minimum = {key: 1 for key in ("meta_batch", "trajectories", "inner_steps", "cg_iterations", "outer_epochs",
+                                      "eval_trajectories")}
+        check_ranges(self, at_least={**minimum, "max_backtracks": 0, "cg_damping": 0.0, "baseline_reg": 0.0},
+                     positive=("inner_lr", "max_kl", "outer_lr", "clip", "max_grad_norm"), unit=("gamma", "gae_lambda"))
         if not 0.0 < self.backtrack_ratio < 1.0:
             raise ConfigError(f"config key 'backtrack_ratio' must lie in (0, 1), got {self.backtrack_ratio}")
         if not self.hidden or not all(isinstance(h, int) and not isinstance(h, bool) and h > 0 for h in self.hidden):

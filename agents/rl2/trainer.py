@@ -20,6 +20,7 @@ from metarl.envstate import env_state_dict, load_env_state
 from metarl.errors import ConfigError
 from metarl.registry import make
 from metarl.rl import Rollout, RunningMeanStd, explained_variance, gae, minibatch_indices, ppo_loss
+from metarl.training.config import check_ranges
 from metarl.training.loop import TrainConfig, Trainer, check_finite
 
 
@@ -58,17 +59,9 @@ class RL2Config(TrainConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        for key in ("num_envs", "rollout_trials", "hidden", "epochs", "minibatches"):
-            if getattr(self, key) < 1:
-                raise ConfigError(f"config key {key!r} must be at least 1, got {getattr(self, key)}")
-        for key in ("bptt", "embed"):
-            if getattr(self, key) < 0:
-                raise ConfigError(f"config key {key!r} must be 0 or more, got {getattr(self, key)}")
-        for key in ("gamma", "gae_lambda"):
-            if not 0.0 <= getattr(self, key) <= 1.0:
-                raise ConfigError(f"config key {key!r} must lie in [0, 1], got {getattr(self, key)}")
-        if self.lr <= 0 or self.clip <= 0:
-            raise ConfigError("config keys 'lr' and 'clip' must be positive")
+        minimum = {"num_envs": 1, "rollout_trials": 1, "hidden": 1, "epochs": 1, "minibatches": 1, "bptt": 0,
+                   "embed": 0}
+        check_ranges(self, at_least=minimum, positive=("lr", "clip", "max_grad_norm"), unit=("gamma", "gae_lambda"))
 
 
 class RL2Trainer(Trainer):

@@ -139,6 +139,28 @@ def parse_literal(text: str) -> Any:
         return text
 
 
+def check_ranges(config: Any, *, at_least: Mapping[str, float] | None = None, positive: tuple[str, ...] = (),
+                 unit: tuple[str, ...] = ()) -> None:
+    """Raise :class:`ConfigError` naming the first key of ``config`` outside its range.
+
+    ``at_least`` maps keys to their minimum, ``positive`` keys must be > 0, ``unit`` keys must lie in [0, 1].
+
+    Example:
+        >>> check_ranges(types.SimpleNamespace(epochs=0), at_least={"epochs": 1})
+        Traceback (most recent call last):
+        metarl.errors.ConfigError: config key 'epochs' must be at least 1, got 0
+    """
+    for key, minimum in (at_least or {}).items():
+        if getattr(config, key) < minimum:
+            raise ConfigError(f"config key {key!r} must be at least {minimum}, got {getattr(config, key)}")
+    for key in positive:
+        if not getattr(config, key) > 0:
+            raise ConfigError(f"config key {key!r} must be positive, got {getattr(config, key)}")
+    for key in unit:
+        if not 0.0 <= getattr(config, key) <= 1.0:
+            raise ConfigError(f"config key {key!r} must lie in [0, 1], got {getattr(config, key)}")
+
+
 def config_dict(config: Any) -> dict[str, Any]:
     """A dataclass config as a plain dict (what checkpoints and TensorBoard's hparams store)."""
     return dataclasses.asdict(config)

@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 from metarl.checks import resolve_device
 from metarl.errors import ConfigError, TrainingError
 from metarl.training.checkpoint import load_checkpoint, resolve_checkpoint_path, save_checkpoint
-from metarl.training.config import build_config, config_dict
+from metarl.training.config import build_config, check_ranges, config_dict
 from metarl.training.logger import RunLogger
 
 CHECKPOINT_FILE = "checkpoint.pt"
@@ -40,9 +40,7 @@ class TrainConfig:
     checkpoint_every: int = 25
 
     def __post_init__(self) -> None:
-        for key in ("total_steps", "checkpoint_every"):
-            if getattr(self, key) < 1:
-                raise ConfigError(f"config key {key!r} must be at least 1, got {getattr(self, key)}")
+        check_ranges(self, at_least={"total_steps": 1, "checkpoint_every": 1})
         resolve_device(self.device)
 
 
