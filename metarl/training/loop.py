@@ -10,6 +10,7 @@ from __future__ import annotations
 import abc
 import dataclasses
 import math
+import sys
 import time
 from pathlib import Path
 from typing import Any, ClassVar
@@ -145,7 +146,8 @@ class Trainer(abc.ABC):
             logger.hparams(config_dict(self.config), list(self.metrics))
             self._resumed = True  # a second fit() on this object continues the same run
         bar = tqdm(total=self.config.total_steps, initial=self.global_step, unit="step", unit_scale=True,
-                   disable=not progress, dynamic_ncols=True, desc=self.agent)
+                   disable=not progress, dynamic_ncols=True, desc=self.agent,
+                   mininterval=0.1 if sys.stderr.isatty() else 30.0)  # logs piped to a file stay short
         done, saved_at, began = 0, None, time.perf_counter()
 
         def more() -> bool:
