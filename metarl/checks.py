@@ -11,6 +11,21 @@ import torch
 
 from metarl.errors import BadActionError, BadArgumentError
 
+SPLITS = {"train": 0, "test": 1, "validation": 2}
+"""Task splits and the stream offset of each: disjoint, reproducible task distributions."""
+
+
+def check_split(split: Any, *, env_id: str) -> str:
+    """Return ``split`` if it names a split, else raise :class:`BadArgumentError` listing the valid ones.
+
+    Example:
+        >>> check_split("test", env_id="x")
+        'test'
+    """
+    if split not in SPLITS:
+        raise BadArgumentError(f"{env_id}: split must be one of {sorted(SPLITS)}, got {split!r}")
+    return split
+
 
 def check_action(
     action: Any, space: gymnasium.Space, num_envs: int, device: torch.device, *, env_id: str

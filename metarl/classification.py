@@ -30,7 +30,8 @@ import torch
 import torch.nn.functional as F
 
 from metarl import random as mrandom
-from metarl.engine import SPLITS, BatchedEnv
+from metarl.checks import SPLITS, check_split
+from metarl.engine import BatchedEnv
 from metarl.errors import BadArgumentError, DataError
 from metarl.fewshot import (
     CLASS_STREAM,
@@ -173,9 +174,7 @@ class ImageClassification(BatchedEnv):
         device: torch.device | str | None = None,
     ) -> ClassificationTask:
         """``n`` trials whose classes come from ``split`` (the env's own by default); see ``BatchedEnv``."""
-        split = self.split if split is None else split
-        if split not in SPLITS:
-            raise BadArgumentError(f"{self.id}: split must be one of {sorted(SPLITS)}, got {split!r}")
+        split = check_split(self.split if split is None else split, env_id=self.id)
         return self._tasks(episode_keys(n, generator, split, self.device if device is None else device), split)
 
     def tasks_from_keys(self, keys: torch.Tensor) -> ClassificationTask:

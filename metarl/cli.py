@@ -134,7 +134,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         agent, from_file, from_cli = _train_config(args)
         trainer_type = trainer_class(agent)
         trainer = trainer_type(build_config(trainer_type.config_type, from_file, from_cli))
-        trainer.run_dir = trainer._new_run_dir()
+        trainer.prepare_run_dir()
         print(f"training {agent} on {trainer.config.env} ({trainer.device}); logs and checkpoint in {trainer.run_dir}")
     checkpoint = trainer.fit(progress=not args.no_progress)
     print(f"checkpoint: {checkpoint}")

@@ -31,12 +31,11 @@ import numpy as np
 import torch
 
 from metarl import random as mrandom
-from metarl.checks import check_action, check_mask, resolve_device
+from metarl.checks import SPLITS, check_action, check_mask, check_split, resolve_device
 from metarl.errors import BadArgumentError, BadTaskError, MetaRLError
 from metarl.params import Param, resolve_params
 from metarl.tasks import Task, check_task
 
-SPLITS = {"train": 0, "test": 1, "validation": 2}
 _TASK_STREAM = 0x5EED7A5C
 _STEP_STREAM = 0x57E9F00D
 _BLOCK_NUMBERS = 1 << 17  # per-step uniforms are generated this many at a time (in cache)
@@ -98,8 +97,7 @@ class BatchedEnv(abc.ABC):
         self.id = env_id or f"metarl/{self.family}-v0"
         if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
             raise BadArgumentError(f"{self.id}: num_envs must be a positive integer, got {num_envs!r}")
-        if split not in SPLITS:
-            raise BadArgumentError(f"{self.id}: split must be one of {sorted(SPLITS)}, got {split!r}")
+        check_split(split, env_id=self.id)
         self.config = resolve_params(self.params, kwargs, env_id=self.id)
         self.num_envs = int(num_envs)
         self.device = resolve_device(device)
@@ -188,9 +186,7 @@ class BatchedEnv(abc.ABC):
             >>> env.sample_tasks(4, torch.Generator().manual_seed(0), split="test").goal.shape
             torch.Size([4, 2])
         """
-        split = self.split if split is None else split
-        if split not in SPLITS:
-            raise BadArgumentError(f"{self.id}: split must be one of {sorted(SPLITS)}, got {split!r}")
+        split = check_split(self.split if split is None else split, env_id=self.id)
         raw = torch.randint(0, 1 << 32, (n,), generator=generator, dtype=torch.int64)
         keys = mrandom.combine(raw.to(self.device if device is None else device), SPLITS[split])
         return self.tasks_from_keys(keys)

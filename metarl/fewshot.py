@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 
 from metarl import random as mrandom
-from metarl.engine import SPLITS
+from metarl.checks import SPLITS, check_split
 from metarl.errors import BadArgumentError, DataError
 
 DISTORTION_LANES = 7
@@ -123,8 +123,7 @@ def check_episode_request(
     for name, value, low in (("batch", batch, 1), ("ways", ways, 1), ("shots", shots, 1), ("queries", queries, 0)):
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise BadArgumentError(f"{env_id}: episodes argument '{name}' must be an integer >= {low}, got {value!r}")
-    if split not in SPLITS:
-        raise BadArgumentError(f"{env_id}: split must be one of {sorted(SPLITS)}, got {split!r}")
+    check_split(split, env_id=env_id)
     if classes is not None and ways > classes:
         raise BadArgumentError(f"{env_id}: ways={ways} exceeds the {classes} classes of the '{split}' split")
     if instances is not None and shots + queries > instances:

@@ -46,7 +46,7 @@ def test_sequence_equals_stepping_and_resets_only_at_trial_starts(cell):
 def test_rollout_marks_trial_starts_not_inner_episode_starts(tmp_path):
     trainer = RL2Trainer(tiny(tmp_path))
     with torch.no_grad():
-        rollout, _, _ = trainer._collect()
+        rollout, _, _, _ = trainer._collect()
     starts, trial_end = rollout["start"], rollout["trial_end"]
     assert starts[0].all(), "the first rollout starts every trial"
     assert torch.equal(starts[1:], trial_end[:-1]), "state resets exactly after a trial end"

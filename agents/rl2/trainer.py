@@ -112,7 +112,8 @@ class RL2Trainer(Trainer):
         return f"{self.env.family}__{self.agent}"
 
     # ------------------------------------------------------------------ collection
-    def _collect(self) -> tuple[Rollout, torch.Tensor, dict[str, torch.Tensor]]:
+    def _collect(self) -> tuple[Rollout, torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+        """One rollout: (steps, recurrent state at each chunk start, value after the last step, statistics)."""
         env, model, B, dev = self.env, self.model, self.config.num_envs, self.device
         episodes, trial_steps = env.episodes, env.trial_steps
         action_shape, action_dtype = model.head.action_shape, torch.long if model.head.discrete else torch.float32
@@ -153,8 +154,7 @@ class RL2Trainer(Trainer):
             obs, start = step.obs, trial_end
         _, last_value, _ = model.step(self._inputs(obs, track["trial_step"]), state, start)
         self.obs, self.recurrent, self.trial_start = obs, state, start
-        rollout.data["chunk_states"] = chunk_states
-        return rollout, last_value, sums
+        return rollout, chunk_states, last_value, sums
 
     def _inputs(self, obs: torch.Tensor, trial_step: torch.Tensor) -> torch.Tensor:
         return with_time_feature(obs, trial_step, self.env.trial_steps) if self.config.time_feature else obs
@@ -170,7 +170,7 @@ class RL2Trainer(Trainer):
         if cfg.entropy_coef_final is not None:
             entropy_coef += (cfg.entropy_coef_final - cfg.entropy_coef) * progress
         with torch.no_grad():
-            rollout, last_value, sums = self._collect()
+            rollout, chunk_states, last_value, sums = self._collect()
             norm = self.value_stats if cfg.normalize_values else None
             values = norm.denormalize(rollout["value"]) if norm else rollout["value"]
             last = norm.denormalize(last_value) if norm else last_value
@@ -181,7 +181,6 @@ class RL2Trainer(Trainer):
                 targets = norm.normalize(returns)
             else:
                 targets = returns
-        chunk_states = rollout.data.pop("chunk_states")
         data = rollout.chunks(self.bptt, advantages=advantages, targets=targets)
         states = chunk_states.permute(1, 0, 2, 3).reshape(chunk_states.shape[1], -1, chunk_states.shape[-1])
         stats: dict[str, list[torch.Tensor]] = {k: [] for k in ("policy", "value", "entropy", "approx_kl", "clip")}

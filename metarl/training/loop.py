@@ -101,13 +101,17 @@ class Trainer(abc.ABC):
         assert self.run_dir is not None
         return self.run_dir / CHECKPOINT_FILE
 
-    def _new_run_dir(self) -> Path:
+    def prepare_run_dir(self) -> Path:
+        """The run directory: the resumed run's, or a new ``<logdir>/<family>__<agent>__<seed>__<time>``."""
+        if self.run_dir is not None:
+            return self.run_dir
         name = self.config.run_name or f"{self.run_label()}__{self.config.seed}__{time.strftime('%Y%m%d-%H%M%S')}"
         path = Path(self.config.logdir) / name
         suffix = 1
         while (path / CHECKPOINT_FILE).exists():
             path = Path(self.config.logdir) / f"{name}-{suffix}"
             suffix += 1
+        self.run_dir = path
         return path
 
     def save(self) -> Path:
@@ -139,8 +143,7 @@ class Trainer(abc.ABC):
         Checkpoints every ``checkpoint_every`` iterations and at the end. A non-finite loss raises
         :class:`TrainingError` and leaves the last checkpoint as it was.
         """
-        if self.run_dir is None:
-            self.run_dir = self._new_run_dir()
+        self.prepare_run_dir()
         logger = RunLogger(self.run_dir, resume_step=self.global_step if self._resumed else None)
         if not self._resumed:
             logger.hparams(config_dict(self.config), list(self.metrics))
