@@ -12,6 +12,7 @@ Usage:
     python benchmarks/maml_rl_paper.py                    # the paper's 500 meta-iterations
     python benchmarks/maml_rl_paper.py --iterations 3     # a quick check that everything runs
     python benchmarks/maml_rl_paper.py --device cuda --json maml.json
+    python benchmarks/maml_rl_paper.py --set cg_subsample=1.0   # curvature from every trajectory
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from metarl.agents.maml_rl import MAMLConfig, MAMLTrainer
 from metarl.agents.maml_rl.evaluate import format_table
 
 from metarl.published import MAML_NAVIGATION
-from metarl.training import build_config, load_yaml
+from metarl.training import build_config, load_yaml, parse_assignments
 
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "maml_rl_navigation.yaml"
 
@@ -36,7 +37,7 @@ def train(name: str, args: argparse.Namespace, **overrides: object) -> tuple[MAM
     recipe = load_yaml(CONFIG)
     recipe.pop("agent", None)
     values = {"device": args.device, "seed": args.seed, "logdir": args.logdir, "run_name": f"{name}__{args.seed}",
-              "outer": args.outer, **overrides}
+              "outer": args.outer, **parse_assignments(args.set), **overrides}
     config = build_config(MAMLConfig, recipe, values)
     if args.iterations is not None:
         steps = args.iterations * MAMLTrainer(config).steps_per_iteration
@@ -62,6 +63,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--logdir", default="runs/maml-rl-paper")
+    parser.add_argument("--set", action="append", metavar="KEY=VALUE",
+                        help="override a key of the recipe for both runs (repeatable), e.g. cg_subsample=1.0")
     parser.add_argument("--json", help="also write the results here")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args()
@@ -92,7 +95,7 @@ def main() -> None:
         result = {"rows": {name: {"means": s.means, "ci95": s.ci95} for name, s, _ in rows},
                   "published": MAML_NAVIGATION["maml"], "targets": {str(k): v for k, v in checks.items()},
                   "timing": [maml_time, pretrained_time], "eval_tasks": args.eval_tasks, "device": args.device,
-                  "threads": torch.get_num_threads()}
+                  "threads": torch.get_num_threads(), "overrides": parse_assignments(args.set)}
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(result, indent=2))
         print(f"wrote {args.json}")

@@ -10,7 +10,15 @@ from metarl.agents.maml_rl.sampling import adapted_fisher_product, collect, inne
 
 from metarl.cli import main
 from metarl.errors import ConfigError
-from metarl.rl import MLPPolicy, adapt, fit_linear_baseline, linear_features, per_task_call, task_params
+from metarl.rl import (
+    AdaptationJacobian,
+    MLPPolicy,
+    adapt,
+    fit_linear_baseline,
+    linear_features,
+    per_task_call,
+    task_params,
+)
 from metarl.rl.trpo import fisher_vector_product
 from metarl.training import build_config, load_checkpoint, read_scalars
 
@@ -74,6 +82,47 @@ def test_functional_adaptation_matches_an_explicit_copy_and_step(space, first_or
         slow = [s + g for s, g in zip(slow, grads, strict=True)]
     for a, b in zip(fast, slow, strict=True):
         assert torch.allclose(a, b, atol=1e-5), (a - b).abs().max()
+
+
+@pytest.mark.parametrize("space", [gymnasium.spaces.Discrete(3), gymnasium.spaces.Box(-1, 1, (2,))],
+                         ids=["categorical", "gaussian"])
+def test_batched_policy_forward_matches_vmap_of_functional_call(space):
+    torch.manual_seed(0)
+    policy = MLPPolicy(2, space, hidden=(6, 5), activation="tanh")
+    gen = torch.Generator().manual_seed(0)
+    params = {n: (p.detach() + 0.1 * torch.randn(3, *p.shape, generator=gen)).requires_grad_()
+              for n, p in policy.named_parameters()}
+    obs = torch.randn(3, 4, 7, 2, generator=gen)
+    fast = policy.per_task_forward(params, obs)
+    slow = torch.func.vmap(lambda q, x: torch.func.functional_call(policy, q, (x,)))(params, obs)
+    assert torch.allclose(fast, slow, atol=1e-6)
+    weights = torch.randn_like(fast, generator=gen)
+    for a, b in zip(torch.autograd.grad((fast * weights).sum(), list(params.values())),
+                    torch.autograd.grad((slow * weights).sum(), list(params.values())), strict=True):
+        assert torch.allclose(a, b, atol=1e-5)
+
+
+def test_adaptation_jacobian_takes_its_curvature_from_the_curvature_loss_and_its_steps_from_the_loss():
+    gen = torch.Generator().manual_seed(0)
+    x, y = torch.randn(2, 10, 3, generator=gen), torch.randn(2, 10, generator=gen)
+    params = {"w": torch.randn(2, 3, generator=gen).requires_grad_()}
+
+    def loss(n):
+        return lambda p, k: ((x[:, :n] @ p["w"].unsqueeze(-1)).squeeze(-1) - y[:, :n]).pow(4).mean(-1).sum()
+
+    mixed = AdaptationJacobian(loss(10), params, [0.1], curvature_fn=loss(4))
+    assert torch.allclose(mixed.final["w"], adapt(loss(10), params, [0.1])[-1]["w"].detach())
+    v = {"w": torch.randn(2, 3, generator=gen)}
+    assert torch.allclose(mixed.jvp(v)["w"], AdaptationJacobian(loss(4), params, [0.1]).jvp(v)["w"], atol=1e-6)
+    assert not torch.allclose(mixed.jvp(v)["w"], AdaptationJacobian(loss(10), params, [0.1]).jvp(v)["w"])
+
+
+def test_subsampled_curvature_still_takes_steps_within_the_kl_bound(tmp_path):
+    trainer = MAMLTrainer(tiny(tmp_path, cg_subsample=0.34, trajectories=6))
+    for _ in range(3):
+        scalars = trainer.train_iteration()
+        assert scalars["losses/kl"] <= trainer.config.max_kl
+    assert scalars["losses/line_search_accepted"] == 1.0
 
 
 def test_second_and_first_order_meta_gradients_differ():
@@ -214,6 +263,7 @@ def test_pretrained_baseline_joins_the_evaluation_report(tmp_path):
     ({"eval_step_sizes": []}, "'eval_step_sizes' must be a non-empty list"),
     ({"gamma": 1.5}, "'gamma' must lie in"),
     ({"backtrack_ratio": 1.0}, "'backtrack_ratio' must lie in"),
+    ({"cg_subsample": 0.0}, "'cg_subsample' must lie in"),
     ({"inner_lr": "fast"}, "'inner_lr' must be float"),
 ])
 def test_config_errors_name_the_key(values, words):

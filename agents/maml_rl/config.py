@@ -44,6 +44,10 @@ class MAMLConfig(TrainConfig):
     max_kl: float = 0.01
     cg_iterations: int = 10
     cg_damping: float = 1e-5
+    cg_subsample: float = 1.0
+    """Fraction of each task's trajectories the conjugate-gradient curvature products use (rllab's
+    ``subsample_factor``). The products dominate an iteration's time; the gradient, the line search and
+    its KL bound always use every trajectory."""
     backtrack_ratio: float = 0.8
     max_backtracks: int = 15
     outer_lr: float = 1e-3
@@ -65,6 +69,8 @@ class MAMLConfig(TrainConfig):
                                       "eval_trajectories")}
         check_ranges(self, at_least={**minimum, "max_backtracks": 0, "cg_damping": 0.0, "baseline_reg": 0.0},
                      positive=("inner_lr", "max_kl", "outer_lr", "clip", "max_grad_norm"), unit=("gamma", "gae_lambda"))
+        if not 0.0 < self.cg_subsample <= 1.0:
+            raise ConfigError(f"config key 'cg_subsample' must lie in (0, 1], got {self.cg_subsample}")
         if not 0.0 < self.backtrack_ratio < 1.0:
             raise ConfigError(f"config key 'backtrack_ratio' must lie in (0, 1), got {self.backtrack_ratio}")
         if not self.hidden or not all(isinstance(h, int) and not isinstance(h, bool) and h > 0 for h in self.hidden):

@@ -48,6 +48,11 @@ class Batch:
         """Field ``name`` as (G, T, K, ...), the layout :func:`per_task_call` maps over."""
         return getattr(self, name).transpose(0, 1)
 
+    def first_trajectories(self, count: int) -> Batch:
+        """The first ``count`` trajectories of every task (trajectories are i.i.d., so a random subset)."""
+        return Batch(**{f.name: None if getattr(self, f.name) is None else getattr(self, f.name)[:, :, :count]
+                        for f in dataclasses.fields(Batch)})
+
     @staticmethod
     def cat(batches: list[Batch]) -> Batch:
         """The batches' tasks side by side (same T and K)."""
@@ -173,23 +178,30 @@ def surrogate(policy: MLPPolicy, params: Params, batch: Batch) -> tuple[torch.Te
 
 
 def adapted_fisher_product(policy: MLPPolicy, batches: Sequence[Batch], post: Batch, step_sizes: Sequence[float],
-                           first_order: bool, damping: float) -> Callable[[torch.Tensor], torch.Tensor]:
+                           first_order: bool, damping: float, subsample: float = 1.0
+                           ) -> Callable[[torch.Tensor], torch.Tensor]:
     """``v -> (H + damping I) v`` with H the Hessian of the post-adaptation KL in the shared parameters.
 
     The KL is zero with a zero gradient at the old policy, so ``H = sum_t J_t^T F_t J_t``: the Fisher
     matrix F_t of task t's adapted policy on its post-adaptation trajectories, between the Jacobians J_t
     of the inner steps (:class:`AdaptationJacobian`). The same matrix a Hessian-vector product through the
     whole adaptation gives, without its third derivatives; vectors are flat over ``policy.parameters()``.
+    ``subsample < 1`` estimates both Hessians from that fraction of each task's trajectories.
 
     Example:
         >>> product = adapted_fisher_product(policy, [pre], post, [0.1], False, damping=1e-5)  # doctest: +SKIP
         >>> trpo_step(list(policy.parameters()), objective, fisher_product=product)  # doctest: +SKIP
     """
+    curvature_batches = batches
+    if subsample < 1.0:
+        count = max(1, round(subsample * post.actions.shape[2]))
+        curvature_batches, post = [b.first_trajectories(count) for b in batches], post.first_trajectories(count)
     names, shapes = zip(*((n, p.shape) for n, p in policy.named_parameters()), strict=True)
     sizes = [shape.numel() for shape in shapes]
     G = post.tasks
     start = {n: p.detach().unsqueeze(0).expand(G, *p.shape) for n, p in policy.named_parameters()}
-    jacobian = AdaptationJacobian(lambda p, k: inner_loss(policy, p, batches[k]), start, step_sizes, first_order)
+    jacobian = AdaptationJacobian(lambda p, k: inner_loss(policy, p, batches[k]), start, step_sizes, first_order,
+                                  lambda p, k: inner_loss(policy, p, curvature_batches[k]))
     leaves = {n: v.requires_grad_() for n, v in jacobian.final.items()}
     with torch.enable_grad():
         kl = surrogate(policy, leaves, post)[1]

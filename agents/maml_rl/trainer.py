@@ -111,7 +111,7 @@ class MAMLTrainer(Trainer):
 
         def fisher() -> Any:
             return adapted_fisher_product(policy, batches, post, [cfg.inner_lr] * cfg.inner_steps, cfg.first_order,
-                                          cfg.cg_damping)
+                                          cfg.cg_damping, cfg.cg_subsample)
 
         scalars = self._outer_update(adapted, post, fisher)
         returns = [float(b.returns().mean()) for b in [*batches, post]]

@@ -46,13 +46,19 @@ def per_task_call(module: nn.Module, params: Params, *inputs: torch.Tensor) -> t
     """``module(*inputs[t])`` with the parameters of task t, for every task t at once.
 
     ``params``: task parameters (leading dimension T); every input also has leading dimension T.
-    Returns the outputs stacked along the task dimension.
+    Returns the outputs stacked along the task dimension. A module with a ``per_task_forward(params,
+    *inputs)`` method computes this itself (:class:`~metarl.rl.MLPPolicy` does, with batched matrix
+    products); any other module is mapped over the tasks with ``vmap``.
 
     Example:
         >>> net = torch.nn.Linear(2, 3)
         >>> per_task_call(net, task_params(dict(net.named_parameters()), 4), torch.zeros(4, 7, 2)).shape
         torch.Size([4, 7, 3])
     """
+
+    batched = getattr(module, "per_task_forward", None)
+    if batched is not None:  # a module may provide the batched computation itself (MLPPolicy does)
+        return batched(params, *inputs)
 
     def call(task: Params, *task_inputs: torch.Tensor) -> torch.Tensor:
         return functional_call(module, task, task_inputs)
@@ -122,6 +128,8 @@ class AdaptationJacobian:
     multiplied by the KL gradient, which is zero at the old policy). First order: J = I.
 
     ``final`` holds the adapted parameters (detached), the same values :func:`adapt` returns.
+    ``curvature_fn``, when given, replaces ``loss_fn`` in the Hessians H_k (an estimate on less data, say)
+    while the steps, and so ``final``, still follow ``loss_fn``.
 
     Example:
         >>> w = task_params({"w": torch.ones(2)}, tasks=3)
@@ -131,7 +139,8 @@ class AdaptationJacobian:
     """
 
     def __init__(self, loss_fn: Callable[[Params, int], torch.Tensor], params: Params, step_sizes: Sequence[float],
-                 first_order: bool = False) -> None:
+                 first_order: bool = False,
+                 curvature_fn: Callable[[Params, int], torch.Tensor] | None = None) -> None:
         self.step_sizes, self.first_order = list(step_sizes), first_order
         self._leaves: list[list[torch.Tensor]] = []
         self._grads: list[tuple[torch.Tensor, ...]] = []
@@ -140,11 +149,17 @@ class AdaptationJacobian:
         for k, size in enumerate(self.step_sizes):
             leaves = {name: value.requires_grad_() for name, value in current.items()}
             with torch.enable_grad():
-                grads = torch.autograd.grad(loss_fn(leaves, k), list(leaves.values()), create_graph=not first_order,
-                                            allow_unused=True, materialize_grads=True)
+                own_curvature = curvature_fn is None or first_order
+                grads = torch.autograd.grad(loss_fn(leaves, k), list(leaves.values()),
+                                            create_graph=own_curvature and not first_order, allow_unused=True,
+                                            materialize_grads=True)
+                step = grads
+                if not own_curvature:
+                    grads = torch.autograd.grad(curvature_fn(leaves, k), list(leaves.values()), create_graph=True,
+                                                allow_unused=True, materialize_grads=True)
             self._leaves.append(list(leaves.values()))
             self._grads.append(grads)
-            current = {name: (leaves[name] - size * g).detach() for name, g in zip(self.names, grads, strict=True)}
+            current = {name: (leaves[name] - size * g).detach() for name, g in zip(self.names, step, strict=True)}
         self.final: Params = current
 
     def _step(self, k: int, vectors: Params) -> Params:

@@ -58,6 +58,31 @@ class MLPPolicy(nn.Module):
             return out
         return torch.cat([out, self.head.log_std.expand_as(out)], -1)
 
+    def per_task_forward(self, params: dict[str, torch.Tensor], obs: torch.Tensor) -> torch.Tensor:
+        """:meth:`forward` with task t's parameters ``params[name][t]`` on ``obs[t]``, for every task t.
+
+        Batched matrix products: the same result as :func:`metarl.rl.per_task_call` through ``vmap``,
+        with derivatives of every order about twice as fast on CPU (MAML-RL's second-order products
+        spend most of their time here).
+
+        Example:
+            >>> policy = MLPPolicy(2, gymnasium.spaces.Discrete(3), hidden=(8,))
+            >>> params = {n: p.expand(4, *p.shape) for n, p in policy.named_parameters()}
+            >>> policy.per_task_forward(params, torch.zeros(4, 5, 6, 2)).shape
+            torch.Size([4, 5, 6, 3])
+        """
+        tasks, *rows, _ = obs.shape
+        h = obs.reshape(tasks, -1, obs.shape[-1])
+        layers = [(f"body.{i}", self.body[i + 1]) for i in range(0, len(self.body), 2)] + [("head.linear", None)]
+        for name, activation in layers:
+            h = torch.baddbmm(params[f"{name}.bias"].unsqueeze(1), h, params[f"{name}.weight"].transpose(1, 2))
+            if activation is not None:
+                h = activation(h)
+        h = h.view(tasks, *rows, h.shape[-1])
+        if self.head.discrete:
+            return h
+        return torch.cat([h, params["head.log_std"].view(tasks, *[1] * len(rows), -1).expand_as(h)], -1)
+
     def split(self, out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """(logits or mean, log std or None) of a forward output."""
         if self.head.discrete:
