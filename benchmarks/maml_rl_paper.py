@@ -13,6 +13,9 @@ Usage:
     python benchmarks/maml_rl_paper.py --iterations 3     # a quick check that everything runs
     python benchmarks/maml_rl_paper.py --device cuda --json maml.json
     python benchmarks/maml_rl_paper.py --set cg_subsample=1.0   # curvature from every trajectory
+    python benchmarks/maml_rl_paper.py --only maml-rl &          # the two runs side by side,
+    python benchmarks/maml_rl_paper.py --only pretrained; wait   # then the table from the finished runs:
+    python benchmarks/maml_rl_paper.py --resume
 """
 
 from __future__ import annotations
@@ -28,12 +31,13 @@ from metarl.agents.maml_rl.evaluate import format_table
 
 from metarl.published import MAML_NAVIGATION
 from metarl.training import build_config, load_yaml, parse_assignments
+from metarl.training.loop import CHECKPOINT_FILE
 
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "maml_rl_navigation.yaml"
 
 
 def train(name: str, args: argparse.Namespace, **overrides: object) -> tuple[MAMLTrainer, dict]:
-    """Train one run of the recipe; returns the trainer and its timing."""
+    """Train one run of the recipe (or continue it from its checkpoint); returns the trainer and its timing."""
     recipe = load_yaml(CONFIG)
     recipe.pop("agent", None)
     values = {"device": args.device, "seed": args.seed, "logdir": args.logdir, "run_name": f"{name}__{args.seed}",
@@ -42,16 +46,25 @@ def train(name: str, args: argparse.Namespace, **overrides: object) -> tuple[MAM
     if args.iterations is not None:
         steps = args.iterations * MAMLTrainer(config).steps_per_iteration
         config = build_config(MAMLConfig, recipe, {**values, "total_steps": steps})
-    trainer = MAMLTrainer(config)
+    run_dir = Path(config.logdir) / config.run_name
+    if args.resume and (run_dir / CHECKPOINT_FILE).exists():
+        trainer = MAMLTrainer.resume(run_dir, {"device": args.device, "total_steps": config.total_steps})
+        print(f"{name}: continuing {run_dir} from meta-iteration {trainer.iteration}", flush=True)
+    else:
+        trainer = MAMLTrainer(config)
+    first_iteration = trainer.iteration
     start = time.perf_counter()
     trainer.fit(progress=not args.no_progress)
     seconds = time.perf_counter() - start
-    timing = {"run": name, "iterations": trainer.iteration, "steps": trainer.global_step, "minutes": seconds / 60,
-              "seconds_per_iteration": seconds / max(trainer.iteration, 1),
-              "steps_per_second": trainer.global_step / seconds, "run_dir": str(trainer.run_dir)}
-    print(f"{name}: {trainer.iteration} meta-iterations, {trainer.global_step:,} steps in {seconds / 60:.1f} min "
-          f"({timing['seconds_per_iteration']:.2f} s per iteration, {timing['steps_per_second']:,.0f} steps/s)",
-          flush=True)
+    iterations = trainer.iteration - first_iteration
+    timing = {"run": name, "iterations": trainer.iteration, "timed_iterations": iterations,
+              "steps": trainer.global_step, "minutes": seconds / 60,
+              "seconds_per_iteration": seconds / max(iterations, 1),
+              "steps_per_second": iterations * trainer.steps_per_iteration / max(seconds, 1e-9),
+              "run_dir": str(trainer.run_dir)}
+    print(f"{name}: {trainer.iteration} meta-iterations ({iterations} in this call), {trainer.global_step:,} steps; "
+          f"this call {seconds / 60:.1f} min ({timing['seconds_per_iteration']:.2f} s per iteration, "
+          f"{timing['steps_per_second']:,.0f} steps/s)", flush=True)
     return trainer, timing
 
 
@@ -65,11 +78,22 @@ def main() -> None:
     parser.add_argument("--logdir", default="runs/maml-rl-paper")
     parser.add_argument("--set", action="append", metavar="KEY=VALUE",
                         help="override a key of the recipe for both runs (repeatable), e.g. cg_subsample=1.0")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue (or reuse, when finished) the runs already in --logdir instead of starting over")
+    parser.add_argument("--only", choices=["maml-rl", "pretrained"],
+                        help="train just this run and stop (two processes can train the two runs side by side; "
+                             "a last call with --resume evaluates them)")
     parser.add_argument("--json", help="also write the results here")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args()
     print(f"device {args.device}, {torch.get_num_threads()} CPU threads", flush=True)
 
+    if args.only == "maml-rl":
+        train("maml-rl", args)
+        return
+    if args.only == "pretrained":
+        train("pretrained", args, pretrain=True)
+        return
     maml, maml_time = train("maml-rl", args)
     pretrained, pretrained_time = train("pretrained", args, pretrain=True)
     start = time.perf_counter()
@@ -89,8 +113,9 @@ def main() -> None:
     for k, (value, target, ok) in checks.items():
         print(f"  after {k} step{'s' if k > 1 else ''}: {value:.2f} (target >= {target}): {'yes' if ok else 'no'}")
     for timing in (maml_time, pretrained_time):
-        print(f"  {timing['run']:12s} {timing['iterations']:4d} meta-iterations  {timing['minutes']:7.1f} min  "
-              f"{timing['seconds_per_iteration']:6.2f} s/iteration  {timing['steps_per_second']:10,.0f} steps/s")
+        print(f"  {timing['run']:12s} {timing['timed_iterations']:4d} meta-iterations timed "
+              f"{timing['minutes']:7.1f} min  {timing['seconds_per_iteration']:6.2f} s/iteration  "
+              f"{timing['steps_per_second']:10,.0f} steps/s")
     if args.json:
         result = {"rows": {name: {"means": s.means, "ci95": s.ci95} for name, s, _ in rows},
                   "published": MAML_NAVIGATION["maml"], "targets": {str(k): v for k, v in checks.items()},
