@@ -124,7 +124,11 @@ class MAMLTrainer(Trainer):
         params = self._meta_params(G, detached=True)
         batch = Batch.cat([self._collect(params, self.env.sample_tasks(G, self.task_generator, split="train"))
                            for _ in range(cfg.inner_steps + 1)])
-        scalars = self._outer_update(lambda: self._meta_params(batch.tasks), batch)
+
+        def fisher() -> Any:  # the KL's Hessian, through the same (subsampled) product as MAML's
+            return adapted_fisher_product(self.policy, [], batch, [], False, cfg.cg_damping, cfg.cg_subsample)
+
+        scalars = self._outer_update(lambda: self._meta_params(batch.tasks), batch, fisher)
         scalars["charts/pre_adaptation_return"] = float(batch.returns().mean())
         return scalars
 
