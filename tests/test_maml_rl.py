@@ -102,6 +102,18 @@ def test_batched_policy_forward_matches_vmap_of_functional_call(space):
         assert torch.allclose(a, b, atol=1e-5)
 
 
+def test_unit_actions_map_onto_the_bounds_and_drive_the_environment(tmp_path):
+    policy = MLPPolicy(2, gymnasium.spaces.Box(low=-0.1, high=0.3, shape=(2,)), hidden=(4,), unit_actions=True)
+    a = torch.tensor([[-1.0, 1.0], [0.0, 5.0], [-7.0, 0.5]])
+    assert torch.allclose(policy.env_action(a), torch.tensor([[-0.1, 0.3], [0.1, 0.3], [-0.1, 0.2]]))
+    assert MLPPolicy(2, gymnasium.spaces.Discrete(3), unit_actions=True).env_action(torch.tensor([2])).item() == 2
+    trainer = MAMLTrainer(tiny(tmp_path))
+    assert trainer.policy.unit_actions
+    batch = trainer._collect(trainer._meta_params(2, detached=True), trainer.env.sample_tasks(2))
+    moved = batch.obs[1] - batch.obs[0]  # the first step's displacement is the rescaled first action
+    assert torch.allclose(moved, trainer.policy.env_action(batch.actions[0]), atol=1e-6)
+
+
 def test_adaptation_jacobian_takes_its_curvature_from_the_curvature_loss_and_its_steps_from_the_loss():
     gen = torch.Generator().manual_seed(0)
     x, y = torch.randn(2, 10, 3, generator=gen), torch.randn(2, 10, generator=gen)

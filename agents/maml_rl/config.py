@@ -31,6 +31,9 @@ class MAMLConfig(TrainConfig):
     hidden: list = dataclasses.field(default_factory=lambda: [100, 100])
     activation: Literal["relu", "tanh"] = "relu"
     init_log_std: float = 0.0
+    unit_actions: bool = True
+    """Box actions: the Gaussian acts in [-1, 1] units rescaled onto the space's bounds (as the original
+    MAML code's rllab ``normalize`` wrapper does); false: raw actions, clipped by the environment."""
     inner_steps: int = 1
     inner_lr: float = 0.1
     first_order: bool = False

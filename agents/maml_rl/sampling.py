@@ -96,7 +96,7 @@ def collect(env: BatchedEnv, policy: MLPPolicy, params: Params, tasks: Task, tra
         x = obs.view(G, K, -1)
         out = per_task_call(policy, params, x)
         action = policy.sample(out, generator)
-        step = env.step(action.reshape(G * K, *action.shape[2:]))
+        step = env.step(policy.env_action(action).reshape(G * K, *action.shape[2:]))
         for name, value in (("obs", x), ("actions", action), ("rewards", step.reward.view(G, K)),
                             ("mask", alive.view(G, K).float()), ("dist", out)):
             rows[name].append(value)

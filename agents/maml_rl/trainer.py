@@ -49,7 +49,7 @@ def build_policy(config: MAMLConfig, env: Any, seed: int) -> MLPPolicy:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         policy = MLPPolicy(env.single_observation_space.shape[0], env.single_action_space, config.hidden,
-                           config.activation, config.init_log_std)
+                           config.activation, config.init_log_std, config.unit_actions)
     return policy.to(env.device)
 
 

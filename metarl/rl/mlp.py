@@ -35,8 +35,16 @@ class MLPPolicy(nn.Module):
     """
 
     def __init__(self, obs_size: int, action_space: gymnasium.Space, hidden: Sequence[int] = (100, 100),
-                 activation: str = "relu", init_log_std: float = 0.0) -> None:
+                 activation: str = "relu", init_log_std: float = 0.0, unit_actions: bool = False) -> None:
         super().__init__()
+        self.unit_actions = unit_actions and isinstance(action_space, gymnasium.spaces.Box)
+        if self.unit_actions:
+            low, high = (torch.as_tensor(b, dtype=torch.float32).flatten() for b in (action_space.low,
+                                                                                     action_space.high))
+            if not (torch.isfinite(low).all() and torch.isfinite(high).all()):
+                raise BadArgumentError(f"unit_actions needs a bounded action space, got {action_space}")
+            self.register_buffer("action_low", low, persistent=False)
+            self.register_buffer("action_high", high, persistent=False)
         if activation not in ACTIVATIONS:
             raise BadArgumentError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
         layers: list[nn.Module] = []
@@ -89,6 +97,24 @@ class MLPPolicy(nn.Module):
             return out, None
         mean, log_std = out.chunk(2, -1)
         return mean, log_std
+
+    def env_action(self, action: torch.Tensor) -> torch.Tensor:
+        """The action to send to the environment for a sampled one.
+
+        With ``unit_actions`` the Gaussian lives in [-1, 1] per dimension, mapped linearly onto the
+        space's bounds after clipping (what rllab's ``normalize`` wrapper does in the original MAML code,
+        and how stable-baselines3 rescales): an initial standard deviation of 1 then spans the action
+        range instead of saturating it. Otherwise the action is returned unchanged.
+
+        Example:
+            >>> policy = MLPPolicy(2, gymnasium.spaces.Box(-0.1, 0.1, (2,)), unit_actions=True)
+            >>> policy.env_action(torch.tensor([[0.5, -3.0]]))
+            tensor([[ 0.0500, -0.1000]])
+        """
+        if not self.unit_actions:
+            return action
+        unit = action.clamp(-1.0, 1.0)
+        return self.action_low + (unit + 1.0) * 0.5 * (self.action_high - self.action_low)
 
     def sample(self, out: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """One action per row of ``out``."""
