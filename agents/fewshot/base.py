@@ -101,7 +101,11 @@ class EpisodicTrainer(Trainer):
 
     @abc.abstractmethod
     def score(self, episodes: Episodes) -> torch.Tensor:
-        """Query scores of held-out ``episodes``: ``(E, S)``, column k after k test-time gradient steps."""
+        """Query scores of held-out ``episodes``: ``(E, S)``, column j after ``score_steps()[j]`` gradient steps."""
+
+    def score_steps(self) -> list[int]:
+        """The test-time gradient steps after which :meth:`score` scores the query set (none: ``[0]``)."""
+        return [0]
 
     def describe_scores(self) -> str:
         """What the columns of :meth:`score` are, for the evaluation report."""
@@ -143,7 +147,7 @@ class EpisodicTrainer(Trainer):
         scores = self.evaluate(self.config.validation_episodes, "validation", VALIDATION_SEED)
         out = {f"validation/{self.metric}": scores.means[-1], f"validation/{self.metric}_ci95": scores.ci95[-1]}
         if scores.values.shape[1] > 1:
-            out.update({f"adaptation/step_{k}": m for k, m in enumerate(scores.means)})
+            out.update({f"adaptation/step_{k}": m for k, m in zip(scores.steps, scores.means, strict=True)})
         return out
 
     def evaluate(self, episodes: int, split: str = "test", seed: int = 0) -> Scores:
@@ -162,7 +166,8 @@ class EpisodicTrainer(Trainer):
                                              generator=generator, device=self.device)
             values.append(self.score(batch).cpu())
             baselines.append(baseline_scores(batch))
-        return Scores(torch.cat(values), {name: torch.cat([b[name] for b in baselines]).cpu() for name in baselines[0]})
+        return Scores(torch.cat(values), {name: torch.cat([b[name] for b in baselines]).cpu() for name in baselines[0]},
+                      self.score_steps())
 
     def headline(self, scalars: dict[str, float]) -> str:
         text = f"{self.metric} {scalars[f'charts/meta_train_{self.metric}']:.3f}"
@@ -190,7 +195,7 @@ class EpisodicTrainer(Trainer):
             lines.append(f"  {name:30s}{format_score(scores.means[0], scores.ci95[0], self.classification):>20s}")
         else:
             lines.append(f"  {'gradient steps':30s}{name:>20s}")
-            for k, (m, c) in enumerate(zip(scores.means, scores.ci95, strict=True)):
+            for k, m, c in zip(scores.steps, scores.means, scores.ci95, strict=True):
                 lines.append(f"  {k:<30d}{format_score(m, c, self.classification):>20s}")
         for label, values in scores.baselines.items():
             base = Scores(values.unsqueeze(1))

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from metarl.agents.fewshot.base import EpisodicTrainer
 from metarl.agents.fewshot.config import PretrainConfig
-from metarl.agents.fewshot.scoring import adaptation_scores
+from metarl.agents.fewshot.scoring import adaptation_scores, scored_steps
 
 from metarl.backbones import FewShotNet
 from metarl.errors import ConfigError
@@ -85,6 +85,9 @@ class PretrainTrainer(EpisodicTrainer):
         params = {f"body.{n}": p.detach() for n, p in self.net.body.named_parameters()}
         params.update({f"head.{n}": p for n, p in head.items()})
         return adaptation_scores(self.eval_net, task_params(params, tasks), episodes, steps)
+
+    def score_steps(self) -> list[int]:
+        return scored_steps(self.config.eval_steps)
 
     def describe_scores(self) -> str:
         part = "the head" if self.config.finetune == "head" else "the whole network"

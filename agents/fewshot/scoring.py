@@ -65,10 +65,21 @@ def support_loss(module: nn.Module, support_x: torch.Tensor, support_y: torch.Te
     return loss
 
 
+def scored_steps(steps: int) -> list[int]:
+    """The gradient steps after which the query set is scored: every step up to 10, then every fifth, and the last.
+
+    Example:
+        >>> scored_steps(3), scored_steps(22)
+        ([0, 1, 2, 3], [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 20, 22])
+    """
+    return sorted({*range(min(steps, 10) + 1), *range(0, steps + 1, 5), steps})
+
+
 @torch.no_grad()
 def adaptation_scores(module: nn.Module, params: Params, episodes: Episodes, step_sizes: Sequence[float]
                       ) -> torch.Tensor:
-    """Query score of every episode before and after each gradient step on its support set: ``(E, steps + 1)``.
+    """Query score of every episode after k gradient steps on its support set, for k in
+    ``scored_steps(len(step_sizes))``: ``(E, number of scored steps)``.
 
     ``params``: task parameters (leading dimension E) of ``module``, or of the part of it being
     adapted when ``module`` is that part (e.g. a head on fixed embeddings). The whole batch adapts at
@@ -81,10 +92,12 @@ def adaptation_scores(module: nn.Module, params: Params, episodes: Episodes, ste
         torch.Size([4, 3])
     """
     loss = support_loss(module, episodes.support_x, episodes.support_y)
+    scored = set(scored_steps(len(step_sizes)))
     scores = [task_scores(per_task_call(module, params, episodes.query_x), episodes.query_y)]
-    for size in step_sizes:
+    for k, size in enumerate(step_sizes, start=1):
         params = adapt(loss, params, [size])[-1]
-        scores.append(task_scores(per_task_call(module, params, episodes.query_x), episodes.query_y))
+        if k in scored:
+            scores.append(task_scores(per_task_call(module, params, episodes.query_x), episodes.query_y))
     return torch.stack(scores, 1)
 
 
@@ -106,17 +119,25 @@ def baseline_scores(episodes: Episodes) -> dict[str, torch.Tensor]:
 
 @dataclasses.dataclass
 class Scores:
-    """Per-episode scores ``values (E, S)`` (S = 1, or gradient steps + 1), with means and 95% intervals;
-    ``baselines`` maps a name to the ``(E,)`` scores of a baseline on the same episodes.
+    """Per-episode scores ``values (E, S)``, column j after ``steps[j]`` test-time gradient steps, with means and
+    95% intervals; ``baselines`` maps a name to the ``(E,)`` scores of a baseline on the same episodes.
 
     Example:
         >>> s = Scores(torch.tensor([[0.5], [1.0]]))
-        >>> s.means, [round(c, 3) for c in s.ci95]
-        ([0.75], [0.693])
+        >>> s.means, [round(c, 3) for c in s.ci95], s.at(0)[0]
+        ([0.75], [0.693], 0.75)
     """
 
     values: torch.Tensor
     baselines: dict[str, torch.Tensor] = dataclasses.field(default_factory=dict)
+    steps: list[int] = dataclasses.field(default_factory=lambda: [0])
+
+    def at(self, step: int) -> tuple[float, float]:
+        """(mean, 95% half-width) after ``step`` gradient steps; a KeyError names the scored steps otherwise."""
+        if step not in self.steps:
+            raise KeyError(f"no scores after {step} steps; scored after {self.steps}")
+        j = self.steps.index(step)
+        return self.means[j], self.ci95[j]
 
     @property
     def means(self) -> list[float]:
@@ -143,5 +164,6 @@ def format_score(mean: float, ci95: float, classification: bool) -> str:
     return f"{mean:.3f} ± {ci95:.3f}"
 
 
-__all__ = ["Scores", "adaptation_scores", "baseline_scores", "format_score", "is_classification", "support_loss",
+__all__ = ["Scores", "adaptation_scores", "baseline_scores", "format_score", "is_classification", "scored_steps",
+           "support_loss",
            "task_losses", "task_scores"]
