@@ -118,9 +118,9 @@ class EpisodicTrainer(Trainer):
         return build_net(self.input_shape, outputs, channels=cfg.channels, layers=cfg.conv_layers, norm=cfg.norm,
                          hidden=cfg.hidden, seed=cfg.seed).to(self.device)
 
-    def episodes(self, count: int | None = None) -> Episodes:
-        """``count`` (default ``meta_batch``) training episodes, drawn with the run's generator."""
-        return self.env.sample_episodes(count or self.config.meta_batch, **self.train_shape.kwargs(), split="train",
+    def episodes(self) -> Episodes:
+        """``meta_batch`` training episodes, drawn with the run's generator."""
+        return self.env.sample_episodes(self.config.meta_batch, **self.train_shape.kwargs(), split="train",
                                         generator=self.generator, device=self.device)
 
     def update(self, loss: torch.Tensor) -> None:
