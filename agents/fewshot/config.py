@@ -64,11 +64,10 @@ class FewShotConfig(TrainConfig):
         super().__post_init__()
         minimum = {"meta_batch": 1, "channels": 1, "conv_layers": 1, "validate_every": 1, "validation_episodes": 2}
         check_ranges(self, at_least=minimum, positive=("lr",))
-        for key, low in (("ways", 1), ("shots", 1), ("queries", 1), ("eval_ways", 1), ("eval_shots", 1),
-                         ("eval_queries", 1)):
+        for key in ("ways", "shots", "queries", "eval_ways", "eval_shots", "eval_queries"):
             value = getattr(self, key)
-            if value is not None and value < low:
-                raise ConfigError(f"config key {key!r} must be at least {low} (or null for the default), got {value}")
+            if value is not None and value < 1:
+                raise ConfigError(f"config key {key!r} must be at least 1 (or null for the default), got {value}")
         if not self.hidden or not all(isinstance(h, int) and not isinstance(h, bool) and h > 0 for h in self.hidden):
             raise ConfigError(f"config key 'hidden' must be a non-empty list of positive integers, got {self.hidden}")
 
