@@ -11,7 +11,16 @@ import importlib
 
 from metarl.errors import ConfigError
 
-TRAINERS = {"rl2": "metarl.agents.rl2:RL2Trainer", "maml-rl": "metarl.agents.maml_rl:MAMLTrainer"}
+TRAINERS = {
+    "rl2": "metarl.agents.rl2:RL2Trainer",
+    "maml-rl": "metarl.agents.maml_rl:MAMLTrainer",
+    "maml": "metarl.agents.fewshot:MAMLTrainer",
+    "fomaml": "metarl.agents.fewshot:FOMAMLTrainer",
+    "reptile": "metarl.agents.fewshot:ReptileTrainer",
+    "protonet": "metarl.agents.fewshot:ProtoNetTrainer",
+    "matchingnet": "metarl.agents.fewshot:MatchingNetTrainer",
+    "pretrain": "metarl.agents.fewshot:PretrainTrainer",
+}
 
 
 def trainer_class(name: str) -> type:

@@ -165,6 +165,39 @@ class ImageClassification(BatchedEnv):
         keys = episode_keys(batch, generator, split, device)
         return image_episodes(self.images(device), pool, keys, ways, shots, queries, self.config["distortion"])
 
+    def sample_images(
+        self,
+        batch: int,
+        *,
+        split: str | None = None,
+        generator: torch.Generator | None = None,
+        device: torch.device | str | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``batch`` labelled images of ``split`` for ordinary (non-episodic) classification over all its classes.
+
+        Returns ``images (batch, H, W)`` float in [0, 1], freshly distorted, and ``labels (batch,)`` int64:
+        the class's position in ``data.splits[split]`` (so labels lie in [0, number of classes in the split)).
+        Classes and base images are drawn uniformly with replacement; image i is a pure function of key i
+        drawn from ``generator``, as for episodes.
+
+        Example:
+            >>> env = metarl.make("metarl/Glyphs-v0")
+            >>> x, y = env.sample_images(64, split="train", generator=torch.Generator().manual_seed(0))
+            >>> x.shape, bool(y.max() < len(env.data.splits["train"]))
+            (torch.Size([64, 28, 28]), True)
+        """
+        split = check_split(self.split if split is None else split, env_id=self.id)
+        data, device = self.data, torch.device(self.device if device is None else device)
+        check_episode_request(self.id, batch, 1, 1, 0, split, classes=len(data.splits[split]))
+        pool = data.splits[split].to(device)
+        keys = episode_keys(batch, generator, split, device)
+        u = mrandom.lanes(mrandom.combine(keys, CLASS_STREAM), 2)
+        labels = (u[:, 0] * pool.numel()).long().clamp_(max=pool.numel() - 1)
+        instance = (u[:, 1] * data.instances).long().clamp_(max=data.instances - 1)
+        images = self.images(device)[pool[labels], instance].float().div_(255.0)
+        lanes = mrandom.lanes(mrandom.combine(keys, DISTORTION_STREAM), DISTORTION_LANES)
+        return distort(images, lanes, self.config["distortion"]), labels
+
     # ------------------------------------------------------------------ tasks
     def sample_tasks(
         self,

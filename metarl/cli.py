@@ -154,6 +154,8 @@ def cmd_eval(args: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from metarl.agents import TRAINERS
+
     parser = argparse.ArgumentParser(prog="metarl", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -183,13 +185,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train a meta-agent (writes TensorBoard logs and checkpoints)",
                        description="Train a meta-agent. Values come from the agent's defaults, then --config, then "
                                    "the options below (command-line values override the file).")
-    p.add_argument("agent", nargs="?", help="agent name (rl2, maml-rl); optional when the config file names it")
+    p.add_argument("agent", nargs="?", help=f"agent name ({', '.join(TRAINERS)}); optional when the config file "
+                   "names it")
     p.add_argument("--config", help="YAML file of config keys (see configs/)")
     p.add_argument("--env", help="env id, e.g. metarl/BernoulliBandit-v0")
     p.add_argument("--env-kwargs", help="family arguments, e.g. arms=5,pulls=100")
     p.add_argument("--device", help="auto (default), cpu or cuda")
     p.add_argument("--seed", type=int)
-    p.add_argument("--total-steps", type=int, help="environment steps to train for (summed over environments)")
+    p.add_argument("--total-steps", type=int, help="training length: environment steps summed over environments (RL "
+                   "agents) or training episodes (few-shot learners)")
     p.add_argument("--logdir", help="parent directory of run directories (default: runs)")
     p.add_argument("--run-name", help="run directory name (default: <family>__<agent>__<seed>__<time>)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="any other config key (repeatable)")
@@ -200,7 +204,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("eval", help="evaluate a checkpoint on held-out tasks beside the reference solvers")
     p.add_argument("checkpoint", help="checkpoint file or run directory")
-    p.add_argument("--trials", type=int, default=1000, help="number of held-out tasks (one trial each)")
+    p.add_argument("--trials", type=int, default=1000,
+                   help="number of held-out tasks: one trial each (RL agents) or one episode each (few-shot learners)")
     p.add_argument("--split", default="test", choices=["train", "test", "validation"])
     p.add_argument("--seed", type=int, default=0, help="seed of the task stream (same seed: same tasks)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")

@@ -7,6 +7,10 @@ and Table 2 (tabular MDPs, |S| = 10, |A| = 5, H = 10).
 MAML-RL: Finn et al. 2017, "Model-Agnostic Meta-Learning for Fast Adaptation of Deep Networks",
 arXiv:1703.03400, 2D navigation (average return after 0 / 1 / 2 / 3 policy-gradient steps of 40
 trajectories each on held-out goals).
+
+Supervised few-shot: the MAML paper's sinusoid regression (Section 5.1, Figure 2: trained with K = 10,
+one inner step of 0.01; 5-shot MSE after 1 / 5 / 10 steps) and Omniglot accuracy (MAML Table 1; Snell et
+al. 2017, Table 1; Vinyals et al. 2016; Nichol et al. 2018, Table 1, non-transductive).
 """
 
 from __future__ import annotations
@@ -75,3 +79,42 @@ def published_scores(family: str, config: dict) -> dict[str, float]:
     if family == "TabularMDP" and (config["states"], config["actions"], config["horizon"]) == (10, 5, 10):
         return RL2_TABLE2.get(config["episodes"], {})
     return {}
+
+
+MAML_SINUSOID = {
+    "source": "MAML (Finn et al. 2017), sinusoid, trained with K = 10, evaluated 5-shot",
+    "shots": 5,
+    "maml": {1: 0.67, 5: 0.38, 10: 0.35},
+    "pretrained": {1: 2.41, 5: 2.23, 10: 2.19},
+}
+"""Mean squared error after k gradient steps on 5 points (k -> MSE); our targets are the MAML row."""
+
+OMNIGLOT_COLUMNS = ((5, 1), (5, 5), (20, 1), (20, 5))
+OMNIGLOT_ACCURACY: dict[str, tuple[float, float, float, float]] = {
+    "maml": (98.7, 99.9, 95.8, 98.9),
+    "fomaml": (98.3, 99.2, 89.4, 97.9),
+    "protonet": (98.8, 99.7, 96.0, 98.9),
+    "matchingnet": (98.1, 98.9, 93.8, 98.5),
+    "reptile": (95.39, 98.90, 88.14, 96.65),
+}
+"""Omniglot test accuracy (%) for (ways, shots) in :data:`OMNIGLOT_COLUMNS`, by learner."""
+
+
+def fewshot_published(family: str, agent: str, ways: int, shots: int) -> dict | None:
+    """The published few-shot number for this learner and setting as ``{"source", "text"}``, else None.
+
+    Example:
+        >>> fewshot_published("Omniglot", "protonet", 5, 1)["text"]
+        'protonet 98.80%'
+        >>> fewshot_published("Glyphs", "protonet", 5, 1) is None
+        True
+    """
+    if family == "Omniglot" and agent in OMNIGLOT_ACCURACY and (ways, shots) in OMNIGLOT_COLUMNS:
+        value = OMNIGLOT_ACCURACY[agent][OMNIGLOT_COLUMNS.index((ways, shots))]
+        return {"source": f"Omniglot {ways}-way {shots}-shot, published", "text": f"{agent} {value:.2f}%"}
+    if family == "Sinusoid" and agent in ("maml", "pretrain") and shots == MAML_SINUSOID["shots"]:
+        row = MAML_SINUSOID["maml" if agent == "maml" else "pretrained"]
+        steps = " / ".join(str(k) for k in row)
+        values = " / ".join(f"{v:.2f}" for v in row.values())
+        return {"source": MAML_SINUSOID["source"], "text": f"MSE after {steps} steps: {values}"}
+    return None

@@ -94,6 +94,20 @@ def test_episodes_use_only_their_split_classes(split):
         assert len(set(support.tolist())) == 5
 
 
+@pytest.mark.parametrize("split", ["train", "test"])
+def test_labelled_images_carry_their_class_within_the_split(split):
+    env = metarl.make("metarl/Glyphs-v0", distortion=0.0)
+    data, pool = env.data, env.data.splits[split]
+    x, y = env.sample_images(200, split=split, generator=gen(2))
+    assert x.shape == (200, 28, 28) and x.dtype == torch.float32 and y.dtype == torch.int64
+    renders = data.images[pool[y]].float().div(255.0).flatten(2)  # (200, M, 784): the labelled class's base renders
+    assert (x.flatten(1)[:, None] == renders).all(-1).any(-1).all(), "label i is the image's class, by split position"
+    assert y.unique().numel() >= len(pool) // 2, "classes are drawn across the split"
+    again, _ = env.sample_images(200, split=split, generator=gen(2))
+    distorted, _ = metarl.make("metarl/Glyphs-v0").sample_images(200, split=split, generator=gen(2))
+    assert torch.equal(x, again) and not torch.equal(x, distorted)
+
+
 def test_class_splits_disjoint_and_complete():
     data = metarl.make("metarl/Glyphs-v0").data
     sets = {s: set(v.tolist()) for s, v in data.splits.items()}

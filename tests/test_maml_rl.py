@@ -1,6 +1,4 @@
-"""MAML-RL: functional adaptation against explicit per-task steps, baseline, masking, learning, resume, configs, CLI."""
-
-import copy
+"""MAML-RL: the adapted Fisher product, baseline, masking, learning, resume, configs, CLI."""
 
 import gymnasium
 import pytest
@@ -10,15 +8,7 @@ from metarl.agents.maml_rl.sampling import adapted_fisher_product, collect, inne
 
 from metarl.cli import main
 from metarl.errors import ConfigError
-from metarl.rl import (
-    AdaptationJacobian,
-    MLPPolicy,
-    adapt,
-    fit_linear_baseline,
-    linear_features,
-    per_task_call,
-    task_params,
-)
+from metarl.rl import AdaptationJacobian, MLPPolicy, adapt, fit_linear_baseline, linear_features
 from metarl.rl.trpo import fisher_vector_product
 from metarl.training import build_config, load_checkpoint, read_scalars
 
@@ -31,59 +21,8 @@ def tiny(tmp_path, **overrides):
     return MAMLConfig(**{**TINY, "total_steps": 4 * TINY_STEPS, "logdir": str(tmp_path), **overrides})
 
 
-# ---------------------------------------------------------------- functional adaptation
-def task_data(space, tasks=3, n=16, seed=0):
-    gen = torch.Generator().manual_seed(seed)
-    obs = torch.randn(2, tasks, n, 2, generator=gen)  # (pre/post, task, sample, obs)
-    if isinstance(space, gymnasium.spaces.Discrete):
-        actions = torch.randint(0, space.n, (2, tasks, n), generator=gen)
-    else:
-        actions = torch.randn(2, tasks, n, 2, generator=gen)
-    return obs, actions, torch.randn(2, tasks, n, generator=gen)
-
-
-def pg_loss(policy, out, actions, advantages):
-    return -(policy.log_prob(out, actions) * advantages).mean(-1)
-
-
-@pytest.mark.parametrize("space", [gymnasium.spaces.Discrete(3), gymnasium.spaces.Box(-1, 1, (2,))],
-                         ids=["categorical", "gaussian"])
-@pytest.mark.parametrize("first_order", [False, True], ids=["second-order", "first-order"])
-def test_functional_adaptation_matches_an_explicit_copy_and_step(space, first_order):
-    torch.manual_seed(0)
-    policy = MLPPolicy(2, space, hidden=(6, 5), init_log_std=-0.3)
-    obs, actions, adv = task_data(space)
-    alpha, tasks = 0.3, obs.shape[1]
-
-    # every task at once: per-task parameters, one vmapped pass, one autograd.grad for the meta-batch
-    adapted = adapt(lambda p, k: pg_loss(policy, per_task_call(policy, p, obs[0]), actions[0], adv[0]).sum(),
-                    task_params(dict(policy.named_parameters()), tasks), [alpha], first_order)[-1]
-    outer = pg_loss(policy, per_task_call(policy, adapted, obs[1]), actions[1], adv[1]).sum()
-    fast = torch.autograd.grad(outer, list(policy.parameters()))
-
-    # one task at a time
-    slow = [torch.zeros_like(p) for p in policy.parameters()]
-    for t in range(tasks):
-        if first_order:  # a copy of the policy stepped by hand; its gradient after the step is the FOMAML gradient
-            clone = copy.deepcopy(policy)
-            inner = pg_loss(clone, clone(obs[0, t]), actions[0, t], adv[0, t])
-            with torch.no_grad():
-                for p, g in zip(clone.parameters(), torch.autograd.grad(inner, list(clone.parameters())), strict=True):
-                    p -= alpha * g
-            grads = torch.autograd.grad(pg_loss(clone, clone(obs[1, t]), actions[1, t], adv[1, t]),
-                                        list(clone.parameters()))
-        else:  # the step written out: theta' = theta - alpha * grad, differentiated through
-            params = dict(policy.named_parameters())
-            inner = pg_loss(policy, torch.func.functional_call(policy, params, (obs[0, t],)), actions[0, t], adv[0, t])
-            g = torch.autograd.grad(inner, list(params.values()), create_graph=True)
-            stepped = {n: p - alpha * gi for (n, p), gi in zip(params.items(), g, strict=True)}
-            out = torch.func.functional_call(policy, stepped, (obs[1, t],))
-            grads = torch.autograd.grad(pg_loss(policy, out, actions[1, t], adv[1, t]), list(policy.parameters()))
-        slow = [s + g for s, g in zip(slow, grads, strict=True)]
-    for a, b in zip(fast, slow, strict=True):
-        assert torch.allclose(a, b, atol=1e-5), (a - b).abs().max()
-
-
+# ---------------------------------------------------------------- policies, curvature and the adapted Fisher product
+# (functional adaptation itself is checked against explicit copy-and-step in test_functional.py)
 @pytest.mark.parametrize("space", [gymnasium.spaces.Discrete(3), gymnasium.spaces.Box(-1, 1, (2,))],
                          ids=["categorical", "gaussian"])
 def test_batched_policy_forward_matches_vmap_of_functional_call(space):
@@ -149,21 +88,6 @@ def test_fisher_product_without_inner_steps_is_the_hessian_of_the_kl(tmp_path):
     structured = adapted_fisher_product(policy, [], batch, [], False, damping=0.01)
     v = torch.randn(sum(p.numel() for p in policy.parameters()), generator=torch.Generator().manual_seed(1))
     assert torch.allclose(structured(v), full(v), rtol=1e-4, atol=1e-6)
-
-
-def test_second_and_first_order_meta_gradients_differ():
-    torch.manual_seed(0)
-    space = gymnasium.spaces.Box(-1, 1, (2,))
-    policy = MLPPolicy(2, space, hidden=(6,))
-    obs, actions, adv = task_data(space)
-
-    def meta_gradient(first_order):
-        adapted = adapt(lambda p, k: pg_loss(policy, per_task_call(policy, p, obs[0]), actions[0], adv[0]).sum(),
-                        task_params(dict(policy.named_parameters()), 3), [0.5], first_order)[-1]
-        loss = pg_loss(policy, per_task_call(policy, adapted, obs[1]), actions[1], adv[1]).sum()
-        return torch.cat([g.flatten() for g in torch.autograd.grad(loss, list(policy.parameters()))])
-
-    assert not torch.allclose(meta_gradient(False), meta_gradient(True), atol=1e-4)
 
 
 @pytest.mark.parametrize("first_order", [False, True], ids=["second-order", "first-order"])

@@ -42,19 +42,25 @@ def task_params(params: Params, tasks: int) -> Params:
     return {name: value.unsqueeze(0).expand(tasks, *value.shape) for name, value in params.items()}
 
 
-def per_task_call(module: nn.Module, params: Params, *inputs: torch.Tensor) -> torch.Tensor:
+def per_task_call(module: nn.Module, params: Params | None, *inputs: torch.Tensor) -> torch.Tensor:
     """``module(*inputs[t])`` with the parameters of task t, for every task t at once.
 
-    ``params``: task parameters (leading dimension T); every input also has leading dimension T.
+    ``params``: task parameters (leading dimension T), or None for the module's own parameters shared
+    by every task (then a layer sees one large batch underneath, yet anything that mixes a call's
+    examples, such as batch statistics, still sees task t's alone). Every input has leading dimension T.
     Returns the outputs stacked along the task dimension. A module with a ``per_task_forward(params,
-    *inputs)`` method computes this itself (:class:`~metarl.rl.MLPPolicy` does, with batched matrix
-    products); any other module is mapped over the tasks with ``vmap``.
+    *inputs)`` method computes task parameters' outputs itself (:class:`~metarl.rl.MLPPolicy` does, with
+    batched matrix products); any other module is mapped over the tasks with ``vmap``.
 
     Example:
         >>> net = torch.nn.Linear(2, 3)
         >>> per_task_call(net, task_params(dict(net.named_parameters()), 4), torch.zeros(4, 7, 2)).shape
         torch.Size([4, 7, 3])
+        >>> per_task_call(net, None, torch.zeros(4, 7, 2)).shape
+        torch.Size([4, 7, 3])
     """
+    if params is None:
+        return vmap(module)(*inputs)
 
     batched = getattr(module, "per_task_forward", None)
     if batched is not None:  # a module may provide the batched computation itself (MLPPolicy does)

@@ -1,0 +1,130 @@
+"""Gradient-based learners: MAML, first-order MAML and Reptile, the whole meta-batch adapted in one vmapped pass.
+
+All three keep one set of parameters per task (:func:`metarl.rl.functional.task_params`) and take the
+inner gradient steps with :func:`metarl.rl.functional.adapt`: one ``autograd.grad`` per step for the
+whole meta-batch, since task t's loss depends only on its own row of parameters. At test time each
+adapts on an episode's support set with ``eval_steps`` steps of ``eval_lr`` (default: ``inner_lr``)
+and is scored on the query set after every step.
+
+- **MAML** (Finn et al. 2017): inner steps on the support set, the query loss of the adapted
+  parameters differentiated through the steps (second order), Adam on the mean over tasks.
+- **First-order MAML**: the same, with the inner gradients treated as constants, so the
+  meta-gradient is the query gradient at the adapted parameters.
+- **Reptile** (Nichol et al. 2018): ``inner_steps`` plain SGD steps per task on all of its labelled
+  examples (support and query), no second derivatives; the initialisation then moves ``lr`` of the
+  way to the mean of the adapted parameters (``lr`` decreasing linearly to 0 with ``anneal``).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import torch
+from metarl.agents.fewshot.base import EpisodicTrainer
+from metarl.agents.fewshot.config import MAMLConfig, ReptileConfig
+from metarl.agents.fewshot.scoring import adaptation_scores, scored_steps, support_loss, task_losses, task_scores
+
+from metarl.backbones import FewShotNet
+from metarl.errors import ConfigError
+from metarl.fewshot import Episodes
+from metarl.rl.functional import Params, adapt, per_task_call, task_params
+from metarl.training.loop import check_finite
+
+
+class GradientTrainer(EpisodicTrainer):
+    """Shared by MAML, FOMAML and Reptile: the backbone with a ``ways``-output head, adaptation at test time."""
+
+    config: MAMLConfig
+
+    def build_model(self) -> FewShotNet:
+        if self.eval_shape.ways != self.train_shape.ways:
+            raise ConfigError(f"{self.agent}'s head has one output per training class ({self.train_shape.ways}); "
+                              f"eval_ways ({self.eval_shape.ways}) must equal ways")
+        return self.backbone(self.outputs)
+
+    @property
+    def eval_lr(self) -> float:
+        return self.config.eval_lr if self.config.eval_lr is not None else self.config.inner_lr
+
+    def meta_params(self, tasks: int, detached: bool = False) -> Params:
+        """The shared parameters repeated for ``tasks`` tasks (gradients flow back unless ``detached``)."""
+        return task_params({n: p.detach() if detached else p for n, p in self.net.named_parameters()}, tasks)
+
+    def score(self, episodes: Episodes) -> torch.Tensor:
+        return adaptation_scores(self.net, self.meta_params(episodes.batch_size, detached=True), episodes,
+                                 [self.eval_lr] * self.config.eval_steps)
+
+    def score_steps(self) -> list[int]:
+        return scored_steps(self.config.eval_steps)
+
+    def describe_scores(self) -> str:
+        return f"query {self.metric} after k gradient steps of {self.eval_lr:g} on the support set"
+
+
+class MAMLTrainer(GradientTrainer):
+    """MAML (second order): the query loss after ``inner_steps`` support steps, differentiated through them.
+
+    Example:
+        >>> config = MAMLConfig(env="metarl/Sinusoid-v0", ways=1, shots=10, inner_lr=0.01, total_steps=2500)
+        >>> MAMLTrainer(config).fit(progress=False)  # doctest: +SKIP
+    """
+
+    agent = "maml"
+    config_type = MAMLConfig
+    first_order: ClassVar[bool] = False
+
+    def learn(self) -> dict[str, float]:
+        cfg, ep = self.config, self.episodes()
+        adapted = adapt(support_loss(self.net, ep.support_x, ep.support_y), self.meta_params(ep.batch_size),
+                        [cfg.inner_lr] * cfg.inner_steps, self.first_order)[-1]
+        out = per_task_call(self.net, adapted, ep.query_x)
+        loss = task_losses(out, ep.query_y).mean()
+        self.update(loss)
+        return self.train_scalars(loss, task_scores(out.detach(), ep.query_y))
+
+
+class FOMAMLTrainer(MAMLTrainer):
+    """First-order MAML: as :class:`MAMLTrainer`, with the inner gradients held constant in the meta-gradient."""
+
+    agent = "fomaml"
+    first_order = True
+
+
+class ReptileTrainer(GradientTrainer):
+    """Reptile: SGD on each task's examples, then a step of the initialisation towards the adapted parameters.
+
+    Example:
+        >>> ReptileTrainer(ReptileConfig(total_steps=50)).fit(progress=False)  # doctest: +SKIP
+    """
+
+    agent = "reptile"
+    config_type = ReptileConfig
+    config: ReptileConfig
+
+    def build_optimizer(self) -> None:
+        return None
+
+    def learn(self) -> dict[str, float]:
+        cfg, ep = self.config, self.episodes()
+        x, y = torch.cat([ep.support_x, ep.query_x], 1), torch.cat([ep.support_y, ep.query_y], 1)
+        last: dict[str, torch.Tensor] = {}
+
+        def loss_fn(params: Params, step: int) -> torch.Tensor:
+            out = per_task_call(self.net, params, x)
+            losses = task_losses(out, y)
+            if step == cfg.inner_steps - 1:
+                last.update(loss=losses.detach().mean(), scores=task_scores(out.detach(), y))
+            return losses.sum()
+
+        with torch.no_grad():
+            adapted = adapt(loss_fn, self.meta_params(ep.batch_size, detached=True), [cfg.inner_lr] * cfg.inner_steps)
+            check_finite("the inner loss", last["loss"])
+            size = cfg.lr * max(0.0, 1.0 - self.global_step / cfg.total_steps) if cfg.anneal else cfg.lr
+            for name, p in self.net.named_parameters():
+                p.add_(adapted[-1][name].mean(0) - p, alpha=size)
+        scalars = self.train_scalars(last["loss"], last["scores"])
+        scalars["perf/meta_step_size"] = size
+        return scalars
+
+
+__all__ = ["FOMAMLTrainer", "GradientTrainer", "MAMLTrainer", "ReptileTrainer"]

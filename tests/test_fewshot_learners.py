@@ -1,0 +1,208 @@
+"""Few-shot learners: each beats chance, ProtoNets solve a separable family, exact resume, recipes, configs, CLI."""
+
+import pathlib
+
+import gymnasium
+import pytest
+import torch
+from metarl.agents import TRAINERS, trainer_class
+from metarl.agents.fewshot import MetricConfig, ProtoNetTrainer
+from metarl.agents.fewshot.metric import matching_log_probs, prototype_log_probs
+
+import metarl
+from metarl import registry
+from metarl.classification import ImageClassification
+from metarl.cli import main
+from metarl.errors import ConfigError
+from metarl.fewshot import ImageClasses
+from metarl.training import build_config, load_checkpoint, load_yaml, read_scalars
+
+CONFIGS = pathlib.Path(__file__).resolve().parents[1] / "configs"
+LEARNERS = ["maml", "fomaml", "reptile", "protonet", "matchingnet", "pretrain"]
+GRADIENT = ["maml", "fomaml", "reptile", "pretrain"]
+GLYPHS = {"env": "metarl/Glyphs-v0", "ways": 5, "shots": 1, "queries": 3, "eval_queries": 5, "channels": 8,
+          "validation_episodes": 6}
+SINUSOID = {"env": "metarl/Sinusoid-v0", "shots": 10, "queries": 10, "eval_shots": 5, "eval_queries": 50,
+            "eval_steps": 5, "validation_episodes": 20}
+PER_LEARNER = {  # (family, learner) -> settings of a run of a few seconds
+    ("glyphs", "maml"): {"meta_batch": 4, "total_steps": 40, "eval_steps": 2},
+    ("glyphs", "fomaml"): {"meta_batch": 4, "total_steps": 40, "eval_steps": 2},
+    ("glyphs", "reptile"): {"meta_batch": 2, "total_steps": 20, "inner_steps": 3, "eval_steps": 5},
+    ("glyphs", "protonet"): {"total_steps": 20},
+    ("glyphs", "matchingnet"): {"total_steps": 20},
+    ("glyphs", "pretrain"): {"total_steps": 20, "eval_steps": 10},
+    ("sinusoid", "maml"): {"meta_batch": 10, "total_steps": 3000, "inner_lr": 0.01},
+    ("sinusoid", "fomaml"): {"meta_batch": 10, "total_steps": 3000, "inner_lr": 0.01},
+    ("sinusoid", "reptile"): {"meta_batch": 5, "total_steps": 1000, "inner_lr": 0.02, "lr": 0.1, "eval_lr": 0.002},
+    ("sinusoid", "pretrain"): {"meta_batch": 10, "total_steps": 3000, "finetune": "all", "eval_lr": 0.002},
+}
+
+
+def tiny(name, family, tmp_path, **overrides):
+    values = {**(GLYPHS if family == "glyphs" else SINUSOID), **PER_LEARNER[(family, name)], "device": "cpu",
+              "logdir": str(tmp_path), "validate_every": 1000, "checkpoint_every": 1000, **overrides}
+    cls = trainer_class(name)
+    return cls(build_config(cls.config_type, values))
+
+
+# ---------------------------------------------------------------- learning
+@pytest.mark.parametrize("name", LEARNERS)
+def test_tiny_glyphs_run_beats_chance(name, tmp_path):
+    trainer = tiny(name, "glyphs", tmp_path)
+    trainer.fit(progress=False)
+    assert trainer.global_step == PER_LEARNER[("glyphs", name)]["total_steps"]
+    scores = trainer.evaluate(40, "test", seed=0)
+    steps = 1 + PER_LEARNER[("glyphs", name)].get("eval_steps", 0) if name in GRADIENT else 1
+    assert scores.values.shape == (40, steps)
+    assert scores.means[-1] - scores.ci95[-1] > 1 / 5, scores.means
+
+
+@pytest.mark.parametrize("name", GRADIENT)
+def test_tiny_sinusoid_run_beats_the_zero_and_mean_predictors(name, tmp_path):
+    trainer = tiny(name, "sinusoid", tmp_path)
+    trainer.fit(progress=False)
+    scores = trainer.evaluate(200, "test", seed=0)
+    best_baseline = min(float(v.mean()) for v in scores.baselines.values())
+    assert scores.means[-1] + scores.ci95[-1] < best_baseline, (scores.means, best_baseline)
+    if name == "maml":
+        assert scores.means[-1] < scores.means[0], "the gradient steps on the support set lower the error"
+
+
+class Patterns(ImageClassification):
+    """30 classes, each a uniform grey level with a little pixel noise: separable by mean brightness alone."""
+
+    family = "Patterns"
+    description = "grey levels with noise (test family)"
+
+    def _data_key(self):
+        return ("test-patterns",)
+
+    def _load_data(self):
+        levels = (torch.arange(30) * 8 + 8).view(30, 1, 1, 1)
+        noise = torch.randint(-3, 4, (30, 10, 28, 28), generator=torch.Generator().manual_seed(0))
+        splits = {"train": torch.arange(0, 30, 3), "validation": torch.arange(1, 30, 3), "test": torch.arange(2, 30, 3)}
+        return ImageClasses((levels + noise).to(torch.uint8), [f"grey {i}" for i in range(30)], splits)
+
+
+@pytest.fixture
+def patterns():
+    metarl.register("test/Patterns-v0", Patterns, kwargs={"distortion": 0.0})
+    yield "test/Patterns-v0"
+    registry._REGISTRY.pop("test/Patterns-v0", None)
+    gymnasium.registry.pop("test/Patterns-v0", None)
+
+
+def test_protonet_is_near_perfect_on_a_separable_family(patterns, tmp_path):
+    trainer = ProtoNetTrainer(MetricConfig(env=patterns, channels=8, queries=4, total_steps=10, device="cpu",
+                                           logdir=str(tmp_path)))
+    trainer.fit(progress=False)
+    assert trainer.evaluate(50, "test").means[0] >= 0.98
+
+
+def test_metric_heads_pick_the_nearest_class():
+    support = torch.tensor([[[0.0, 1.0], [0.0, 3.0], [4.0, 0.0]]])  # class 0 twice, class 1 once
+    labels = torch.tensor([[0, 0, 1]])
+    query = torch.tensor([[[0.0, 2.0], [3.0, 0.5]]])
+    log_probs = prototype_log_probs(support, labels, query, 2)
+    assert torch.allclose(log_probs.exp().sum(-1), torch.ones(1, 2))
+    assert log_probs.argmax(-1).tolist() == [[0, 1]]
+    assert torch.allclose(log_probs[0, 0], torch.log_softmax(-torch.tensor([0.0, 20.0]), -1)), "distance to the mean"
+    matching = matching_log_probs(support, labels, query, 2, scale=5.0)
+    assert torch.allclose(matching.exp().sum(-1), torch.ones(1, 2)) and matching.argmax(-1).tolist() == [[0, 1]]
+
+
+# ---------------------------------------------------------------- logging, resume, recipes
+@pytest.mark.parametrize("name, family", [("maml", "sinusoid"), ("protonet", "glyphs")])
+def test_resume_logs_the_same_scalars_as_an_uninterrupted_run(name, family, tmp_path):
+    per_iteration = PER_LEARNER[(family, name)].get("meta_batch", 1)
+    settings = {"total_steps": 6 * per_iteration, "validate_every": 2, "checkpoint_every": 2, "run_name": "run"}
+    whole = tiny(name, family, tmp_path / "a", **settings)
+    whole.fit(progress=False)
+    first = tiny(name, family, tmp_path / "b", **settings)
+    first.fit(max_iterations=2, progress=False)  # stops after the checkpoint of iteration 2
+    first.train_iteration()  # work after the checkpoint that the interruption loses
+    resumed = type(first).resume(tmp_path / "b" / "run")
+    assert resumed.global_step == 2 * per_iteration
+    resumed.fit(progress=False)
+
+    def logged(run):
+        return [{k: v for k, v in row.items() if not k.startswith("perf/steps")} for row in read_scalars(run)]
+
+    rows = logged(tmp_path / "a" / "run")
+    assert rows == logged(tmp_path / "b" / "run") and len(rows) == 6
+    metric = "mse" if family == "sinusoid" else "accuracy"
+    for tag in ("losses/meta_train", f"charts/meta_train_{metric}", f"validation/{metric}",
+                f"validation/{metric}_ci95"):
+        assert tag in rows[1]
+    assert ("adaptation/step_1" in rows[1]) == (name in GRADIENT)
+    assert load_checkpoint(tmp_path / "a" / "run")["progress"]["global_step"] == 6 * per_iteration
+
+
+def test_every_recipe_builds_its_config():
+    agents = set()
+    for path in sorted(CONFIGS.glob("*.yaml")):
+        values = load_yaml(path)
+        agent = values.pop("agent")
+        build_config(trainer_class(agent).config_type, values)
+        agents.add(agent)
+    assert set(LEARNERS) <= agents <= set(TRAINERS)
+
+
+@pytest.mark.parametrize("name, values, words", [
+    ("protonet", {"inner_lr": 0.1}, "unknown config key 'inner_lr'"),
+    ("protonet", {"env": "metarl/Sinusoid-v0"}, "protonet classifies"),
+    ("maml", {"eval_ways": 3}, "eval_ways (3) must equal ways"),
+    ("maml", {"norm": "group"}, "'norm' must be one of"),
+    ("reptile", {"shots": 0}, "'shots' must be at least 1"),
+    ("pretrain", {"eval_lr": None}, "'eval_lr'"),
+    ("matchingnet", {"scale": 0.0}, "'scale' must be positive"),
+    ("maml", {"env": "metarl/BernoulliBandit-v0"}, "no few-shot episodes view"),
+])
+def test_config_errors_name_the_problem(name, values, words):
+    cls = trainer_class(name)
+    with pytest.raises(ConfigError, match=words.replace("(", r"\(").replace(")", r"\)")):
+        cls(build_config(cls.config_type, {"device": "cpu", "channels": 8}, values))
+
+
+# ---------------------------------------------------------------- command line
+def test_cli_train_protonet_then_eval_prints_accuracy_with_an_interval(tmp_path, capsys):
+    logdir = tmp_path / "runs"
+    argv = ["train", "protonet", "--env", "metarl/Glyphs-v0", "--total-steps", "4", "--logdir", str(logdir),
+            "--device", "cpu", "--no-progress", "--set", "channels=8", "--set", "queries=2", "--set",
+            "validate_every=2", "--set", "validation_episodes=4"]
+    assert main(argv) == 0
+    (run,) = list(logdir.iterdir())
+    assert run.name.startswith("Glyphs__protonet__0__")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    tags = set(EventAccumulator(str(run)).Reload().Tags()["scalars"])
+    assert {"losses/meta_train", "charts/meta_train_accuracy", "validation/accuracy", "validation/accuracy_ci95",
+            "perf/steps_per_second"} <= tags
+    capsys.readouterr()
+    assert main(["eval", str(run), "--trials", "20", "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    for words in ("5-way 1-shot", "20 test episodes", "protonet (this run)", "% ±", "chance", "4 training episodes"):
+        assert words in out, out
+
+
+@pytest.mark.parametrize("argv_extra, words", [
+    (["--set", "inner_steps=2"], "unknown config key 'inner_steps'"),
+    (["--set", "ways=500"], "ways=500 exceeds the 42 classes of the 'train' split"),
+    (["--set", "lr=fast"], "'lr' must be float"),
+])
+def test_bad_config_is_one_line_exit_2(tmp_path, capsys, argv_extra, words):
+    argv = ["train", "protonet", "--env", "metarl/Glyphs-v0", "--logdir", str(tmp_path / "runs"), "--device", "cpu",
+            *argv_extra]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and words in err, err
+    assert not (tmp_path / "runs").exists(), "nothing is written before the config is valid"
+
+
+@pytest.mark.parametrize("name", ["maml", "protonet", "pretrain"])
+def test_an_iteration_and_an_evaluation_run_on_each_device(device, name, tmp_path):
+    trainer = tiny(name, "glyphs", tmp_path, device=str(device))
+    scalars = trainer.train_iteration()
+    assert next(trainer.net.parameters()).device.type == device.type
+    assert scalars["losses/meta_train"] == scalars["losses/meta_train"]
+    assert trainer.evaluate(2).values.shape[0] == 2
