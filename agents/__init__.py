@@ -11,7 +11,8 @@ import importlib
 
 from metarl.errors import ConfigError
 
-TRAINERS = {"rl2": "metarl.agents.rl2:RL2Trainer", "maml-rl": "metarl.agents.maml_rl:MAMLTrainer"}
+TRAINERS = {"rl2": "metarl.agents.rl2:RL2Trainer", "maml-rl": "metarl.agents.maml_rl:MAMLTrainer",
+            "learned-optimizer": "metarl.agents.learned_optimizer:LearnedOptimizerTrainer"}
 
 
 def trainer_class(name: str) -> type:
