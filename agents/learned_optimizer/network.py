@@ -69,7 +69,11 @@ class CoordinatewiseLSTM(nn.Module):
         x, new_state = features, []
         for i in range(self.layers):
             h, c = state[2 * i], state[2 * i + 1]
-            gates = x @ params[f"input_{i}"] + h @ params[f"recurrent_{i}"] + params[f"bias_{i}"].unsqueeze(-2)
+            bias = params[f"bias_{i}"].unsqueeze(-2)
+            if x.dim() == 2:  # one weight set: fused multiply-adds
+                gates = torch.addmm(torch.addmm(bias, x, params[f"input_{i}"]), h, params[f"recurrent_{i}"])
+            else:
+                gates = torch.baddbmm(torch.baddbmm(bias, x, params[f"input_{i}"]), h, params[f"recurrent_{i}"])
             in_gate, forget, cell, out = gates.chunk(4, -1)
             c = torch.sigmoid(forget) * c + torch.sigmoid(in_gate) * torch.tanh(cell)
             h = torch.sigmoid(out) * torch.tanh(c)

@@ -53,7 +53,8 @@ def unroll(process: OptimizationProcess, task: Task, rule: UpdateRule, steps: in
     state, memory, finished = carry
     losses = []
     for _ in range(steps):
-        update, memory = rule(process.observe(state), state, memory)
+        obs = process.observe(state) if getattr(rule, "observes", True) else None
+        update, memory = rule(obs, state, memory)
         update = update.clamp(-max_update, max_update) * (~finished).unsqueeze(1)
         state, _, diverged = process.advance(state, update, task, differentiable)
         finished = finished | diverged
@@ -92,6 +93,8 @@ class TorchRule:
         >>> carry, losses = unroll(process, task, rule, 100, start(process, task), 1.0)  # doctest: +SKIP
     """
 
+    observes = False  # works from the gradient alone
+
     def __init__(self, name: str, lr: float) -> None:
         if name not in BASELINES:
             raise ValueError(f"unknown baseline {name!r}; expected one of {list(BASELINES)}")
@@ -105,7 +108,7 @@ class TorchRule:
                       "adam": lambda: torch.optim.Adam([p], lr=self.lr)}
         return p, optimizers[self.name]()
 
-    def __call__(self, obs: torch.Tensor, state: ProcessState, memory: Any) -> tuple[torch.Tensor, Any]:
+    def __call__(self, obs: torch.Tensor | None, state: ProcessState, memory: Any) -> tuple[torch.Tensor, Any]:
         p, optimizer = memory if memory is not None else self._make(state.theta)
         with torch.no_grad():
             p.copy_(state.theta)
