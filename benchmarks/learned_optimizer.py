@@ -76,7 +76,7 @@ def evaluate(setting: str, trainers: dict[str, LearnedOptimizerTrainer], args: a
     env = make(first.config.env, device=first.device, **{**first.config.env_kwargs, **overrides})
     process, steps, bound = env.process, env.horizon, float(env.config["max_update"])
     began = time.perf_counter()
-    tune_tasks = env.sample_tasks(args.eval_tasks, torch.Generator().manual_seed(10_000), split="train")
+    tune_tasks = env.sample_tasks(args.tune_tasks, torch.Generator().manual_seed(10_000), split="train")
     rates = tune_learning_rates(process, tune_tasks, steps, bound)
     rules = {f"learned ({estimator})": lstm_rule(trainer.net) for estimator, trainer in trainers.items()}
     scores: dict[str, list[tuple[float, float]]] = {}
@@ -124,6 +124,7 @@ def main() -> None:
     parser.add_argument("--max-minutes", type=float, default=25.0, help="meta-training wall time per run, this call")
     parser.add_argument("--seeds", type=int, default=10, help="held-out task sets (paired across optimizers)")
     parser.add_argument("--eval-tasks", type=int, default=100, help="held-out tasks per seed")
+    parser.add_argument("--tune-tasks", type=int, default=500, help="training tasks the learning rates are tuned on")
     parser.add_argument("--seed", type=int, default=0, help="meta-training seed")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--logdir", default="runs/learned-optimizer-benchmark")
