@@ -42,10 +42,10 @@ class Param:
         high = "inf" if self.high is None else f"{self.high:g}"
         return f"{name} in [{low}, {high}]"
 
-    def check(self, name: str, value: Any, *, env_id: str) -> int | float:
+    def check(self, name: str, value: Any, *, env_id: str) -> int | float | str:
         """Return ``value`` converted to the parameter's type, or raise :class:`BadArgumentError`."""
         if self.kind is str:
-            if value not in self.choices or not isinstance(value, str):
+            if not isinstance(value, str) or value not in self.choices:
                 raise BadArgumentError(
                     f"{env_id}: argument '{name}' ({self.doc}) must be {self.describe_range()}, got {value!r}"
                 )
