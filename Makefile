@@ -7,8 +7,9 @@ BIN := $(VENV)/bin
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	@# A local CPU wheel of torch, when the machine has one, saves a multi-GB CUDA download.
-	$(BIN)/pip install -q --no-index torch==2.13.0 2>/dev/null || true
+	@# A CPU build of torch, when the machine offers one (a local wheel or a CPU index), saves a multi-GB
+	@# CUDA download; elsewhere this fails quietly and the next line installs the platform's default build.
+	$(BIN)/pip install -q "torch==2.13.0+cpu" 2>/dev/null || true
 	$(BIN)/pip install -q -e ".[dev]"
 	touch $@
 

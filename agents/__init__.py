@@ -20,6 +20,7 @@ TRAINERS = {
     "protonet": "metarl.agents.fewshot:ProtoNetTrainer",
     "matchingnet": "metarl.agents.fewshot:MatchingNetTrainer",
     "pretrain": "metarl.agents.fewshot:PretrainTrainer",
+    "learned-optimizer": "metarl.agents.learned_optimizer:LearnedOptimizerTrainer",
 }
 
 

@@ -2,6 +2,7 @@
 
 from metarl.envs.bandit import BanditTask, BernoulliBandit
 from metarl.envs.glyphs import ClassificationTask, Glyphs
+from metarl.envs.learn_to_optimize import LearnToOptimize
 from metarl.envs.navigation import Navigation2D, NavigationTask
 from metarl.envs.sinusoid import Sinusoid, SinusoidTask
 from metarl.envs.tabular import TabularMDP, TabularTask
@@ -14,6 +15,7 @@ BUILTIN = {
     "metarl/Navigation2D-v0": Navigation2D,
     "metarl/Sinusoid-v0": Sinusoid,
     "metarl/Glyphs-v0": Glyphs,
+    "metarl/LearnToOptimize-v0": LearnToOptimize,
 }
 
 for _id, _cls in BUILTIN.items():
@@ -24,6 +26,7 @@ __all__ = [
     "BernoulliBandit",
     "ClassificationTask",
     "Glyphs",
+    "LearnToOptimize",
     "Navigation2D",
     "NavigationTask",
     "Sinusoid",

@@ -9,6 +9,7 @@ ENV_IDS = [
     "metarl/Navigation2D-v0",
     "metarl/Sinusoid-v0",
     "metarl/Glyphs-v0",
+    "metarl/LearnToOptimize-v0",
 ]
 # Small settings so that trials end within a test's few hundred steps.
 SMALL = {
@@ -17,6 +18,7 @@ SMALL = {
     "metarl/Navigation2D-v0": {"horizon": 6, "episodes": 3},
     "metarl/Sinusoid-v0": {"horizon": 6},
     "metarl/Glyphs-v0": {"ways": 3, "instances": 2},
+    "metarl/LearnToOptimize-v0": {"optimizee": "quadratic", "dims": 4, "horizon": 6},
 }
 GLYPH_CLASSES = 60  # tests render this many Glyphs classes (42 train, 6 validation, 12 test) into a temporary cache
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
