@@ -23,8 +23,9 @@ step on M of them as soon as M are there. After each student step the dev accura
   the fit part of pool s (:mod:`metarl.digits`); the eval part of pool s is cut in halves, the dev set (reward)
   and the test set (reports). Pools are disjoint across splits, so teachers trained on train-split students
   are assessed on test-split students whose stream, dev and test images they never saw. Synthetic tasks draw
-  x ~ N(0, I_d) labelled 1[x . w > b] (b sets the positive rate ``1 - imbalance``), each label flipped with
-  probability ``noise``; the dev and test sets are separate counter ranges of the same hash.
+  x ~ N(0, I_d) labelled 1[x . w > b] (b sets the positive rate ``1 - imbalance``), each stream label flipped
+  with probability ``noise`` (dev and test labels are clean); the dev and test sets are separate counter
+  ranges of the same hash.
 
 Example:
     >>> process = TeachingProcess("logistic", {"batch_size": 8})
@@ -173,29 +174,34 @@ class TeachingProcess:
             d = self.model.inputs
             u = mrandom.lanes(key, d + 1)
             x = mrandom.normal_from_uniform(u[..., :d].contiguous())
-            label = (torch.einsum("bkd,bd->bk", x, task.teacher) > self._threshold) ^ (u[..., d] < self.config["noise"])
-            return x, label.long()
+            flip = (u[..., d] < self.config["noise"]) & (ids >= 0)  # noisy stream, clean dev and test sets
+            return x, ((torch.einsum("bkd,bd->bk", x, task.teacher) > self._threshold) ^ flip).long()
         data = self.model.data
         u = mrandom.lanes(key, 1)[..., 0]
         index = data.fit_start[task.pool].unsqueeze(1) + (u * task.stream.unsqueeze(1)).long().clamp(
             max=task.stream.unsqueeze(1) - 1)
         return data.x[index], data.y[index]
 
-    def _accuracy(self, theta: torch.Tensor, task: Task, part: int) -> torch.Tensor:
-        """Accuracy (B,) on the dev (``part`` 0) or test (1) set of each task."""
+    def eval_set(self, task: Task, part: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The dev (``part`` 0) or test (1) set of each task: inputs ``(B, K, d)``, labels and validity ``(B, K)``."""
+        B, device = task.batch_size, task.data_key.device
         if self.student == "synthetic":
-            ids = torch.arange(SYNTHETIC_EVAL, device=theta.device) + (_DEV, _TEST)[part]
-            x, y = self.examples(task, ids.expand(theta.shape[0], -1))
-            return (self.model.logits(theta, x).argmax(-1) == y).float().mean(1)
+            ids = torch.arange(SYNTHETIC_EVAL, device=device) + (_DEV, _TEST)[part]
+            x, y = self.examples(task, ids.expand(B, -1))
+            return x, y, torch.ones(y.shape, dtype=torch.bool, device=device)
         data = self.model.data
         half = data.eval_size // 2
         start = data.eval_start + half * part
         size = half if part == 0 else data.eval_size - half
-        width = int(size.max())
-        offsets = torch.arange(width, device=theta.device)
+        offsets = torch.arange(int(size.max()), device=device)
         valid = offsets < size[task.pool].unsqueeze(1)
         index = (start[task.pool].unsqueeze(1) + offsets).clamp(max=data.x.shape[0] - 1)
-        correct = (self.model.logits(theta, data.x[index]).argmax(-1) == data.y[index]).float() * valid
+        return data.x[index], data.y[index], valid
+
+    def _accuracy(self, theta: torch.Tensor, task: Task, part: int) -> torch.Tensor:
+        """Accuracy (B,) on the dev (``part`` 0) or test (1) set of each task."""
+        x, y, valid = self.eval_set(task, part)
+        correct = (self.model.logits(theta, x).argmax(-1) == y).float() * valid
         return correct.sum(1) / valid.sum(1)
 
     # ------------------------------------------------------------------ the process
