@@ -14,6 +14,9 @@ from metarl.agents.learned_optimizer.evaluate import paired_interval
 from metarl.agents.learned_teacher.rollout import instances_to_tau, no_teach, rand_teach, self_paced, teach, teacher
 
 BASELINES = ("noteach", "randteach", "spl")
+EVAL_HORIZON = 4
+"""Held-out students may see this many times the training ``horizon`` of minibatches: the measure is the
+examples kept, not the examples seen, so a selective teacher is not cut off by the training cap."""
 
 
 class TeachResult(NamedTuple):
@@ -40,14 +43,15 @@ def held_out(trainer: Any, students: int, split: str, seed: int,
              baselines: Iterable[str] = BASELINES) -> dict[str, TeachResult]:
     """The trainer's teacher and the ``baselines`` on ``students`` students of ``split`` (seeded).
 
-    RandTeach keeps at random with the learned teacher's keep rate on these students.
+    RandTeach keeps at random with the learned teacher's keep rate on these students. Students get
+    :data:`EVAL_HORIZON` times the training horizon of minibatches.
 
     Example:
         >>> results = held_out(trainer, 16, "test", seed=0)  # doctest: +SKIP
         >>> float(results["learned"].instances.mean() / results["noteach"].instances.mean())  # doctest: +SKIP
     """
     task = trainer.env.sample_tasks(students, torch.Generator().manual_seed(seed), split=split)
-    process, horizon = trainer.process, trainer.horizon
+    process, horizon = trainer.process, EVAL_HORIZON * trainer.horizon
     noise = torch.Generator().manual_seed(seed + 1)
     results = {"learned": run_selector(process, task, teacher(trainer.net, noise), horizon)}
     for name in baselines:
