@@ -21,6 +21,7 @@ TRAINERS = {
     "matchingnet": "metarl.agents.fewshot:MatchingNetTrainer",
     "pretrain": "metarl.agents.fewshot:PretrainTrainer",
     "learned-optimizer": "metarl.agents.learned_optimizer:LearnedOptimizerTrainer",
+    "learned-teacher": "metarl.agents.learned_teacher:LearnedTeacherTrainer",
 }
 
 

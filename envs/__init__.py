@@ -6,6 +6,7 @@ from metarl.envs.learn_to_optimize import LearnToOptimize
 from metarl.envs.navigation import Navigation2D, NavigationTask
 from metarl.envs.sinusoid import Sinusoid, SinusoidTask
 from metarl.envs.tabular import TabularMDP, TabularTask
+from metarl.envs.teach import Teach
 
 from metarl.registry import register
 
@@ -16,6 +17,7 @@ BUILTIN = {
     "metarl/Sinusoid-v0": Sinusoid,
     "metarl/Glyphs-v0": Glyphs,
     "metarl/LearnToOptimize-v0": LearnToOptimize,
+    "metarl/Teach-v0": Teach,
 }
 
 for _id, _cls in BUILTIN.items():
@@ -33,4 +35,5 @@ __all__ = [
     "SinusoidTask",
     "TabularMDP",
     "TabularTask",
+    "Teach",
 ]

@@ -34,10 +34,12 @@ class RL2Observation:
         if self._discrete:
             act_low, act_high = np.zeros(action_space.n), np.ones(action_space.n)
             self._low = self._high = None
-        else:
-            act_low, act_high = action_space.low.ravel(), action_space.high.ravel()
-            self._low = torch.as_tensor(action_space.low, device=env.device)
-            self._high = torch.as_tensor(action_space.high, device=env.device)
+        else:  # a MultiBinary action is a box [0, 1]
+            low = getattr(action_space, "low", np.zeros(action_space.shape, np.float32))
+            high = getattr(action_space, "high", np.ones(action_space.shape, np.float32))
+            act_low, act_high = low.ravel(), high.ravel()
+            self._low = torch.as_tensor(low, device=env.device)
+            self._high = torch.as_tensor(high, device=env.device)
         r_low, r_high = self._reward_bounds(env)
         obs_space = env.single_observation_space
         low = np.concatenate([obs_space.low.ravel(), act_low, [r_low, 0.0]]).astype(np.float32)

@@ -10,6 +10,7 @@ ENV_IDS = [
     "metarl/Sinusoid-v0",
     "metarl/Glyphs-v0",
     "metarl/LearnToOptimize-v0",
+    "metarl/Teach-v0",
 ]
 # Small settings so that trials end within a test's few hundred steps.
 SMALL = {
@@ -19,6 +20,7 @@ SMALL = {
     "metarl/Sinusoid-v0": {"horizon": 6},
     "metarl/Glyphs-v0": {"ways": 3, "instances": 2},
     "metarl/LearnToOptimize-v0": {"optimizee": "quadratic", "dims": 4, "horizon": 6},
+    "metarl/Teach-v0": {"batch_size": 4, "horizon": 6, "max_updates": 3, "tau": 0.99},
 }
 GLYPH_CLASSES = 60  # tests render this many Glyphs classes (42 train, 6 validation, 12 test) into a temporary cache
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])

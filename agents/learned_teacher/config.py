@@ -1,0 +1,51 @@
+"""Hyperparameters of a learned-teacher run; the defaults teach softmax-regression students on digits."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Literal
+
+from metarl.errors import ConfigError
+from metarl.training.config import check_ranges
+from metarl.training.loop import TrainConfig
+
+
+@dataclasses.dataclass
+class LearnedTeacherConfig(TrainConfig):
+    """Learned-teacher settings. One iteration teaches ``students`` fresh training-split students until each
+    episode ends; ``total_steps`` counts arriving minibatches summed over the students.
+
+    Example:
+        >>> LearnedTeacherConfig(estimator="ppo").ppo_epochs
+        4
+    """
+
+    env: str = "metarl/Teach-v0"
+    env_kwargs: dict = dataclasses.field(default_factory=lambda: {"student": "logistic"})
+    total_steps: int = 2_000_000
+    estimator: Literal["reinforce", "ppo", "lookahead"] = "reinforce"
+    """reinforce: score-function gradient of the Bernoulli keep policy with a moving-average baseline (the
+    paper's); ppo: the clipped surrogate on the same episodes (several epochs per batch); lookahead: the keep
+    probabilities as example weights, trained by a one-step lookahead on the dev loss (differentiable)."""
+    students: int = 32
+    """Students (training tasks) taught per iteration."""
+    hidden: int = 32
+    init_keep: float = 0.8
+    """Keep probability of the untrained teacher (its output bias)."""
+    lr: float = 3e-3
+    max_grad_norm: float = 1.0
+    baseline_decay: float = 0.9
+    """reinforce, ppo: weight of the old value in the moving-average reward baseline."""
+    ppo_epochs: int = 4
+    clip: float = 0.2
+    eval_students: int = 32
+    """Held-out (test-split) students scored every ``checkpoint_every`` iterations and drawn in the figures."""
+    figures: bool = True
+    checkpoint_every: int = 10
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_ranges(self, at_least={"students": 1, "hidden": 1, "ppo_epochs": 1, "eval_students": 1},
+                     positive=("lr", "max_grad_norm", "clip"), unit=("baseline_decay",))
+        if not 0.0 < self.init_keep < 1.0:
+            raise ConfigError(f"config key 'init_keep' must lie in (0, 1), got {self.init_keep}")

@@ -1,0 +1,231 @@
+"""Meta-training of the L2T teacher (Fan et al. 2018) with one of three estimators.
+
+Each iteration draws ``students`` training-split students of the family and teaches them, through the family's
+own process (:mod:`metarl.teaching`), until each episode ends:
+
+- ``reinforce``: Bernoulli keep decisions from the teacher; every decision of a student's episode is credited
+  with the student's return minus a moving-average baseline (the paper's estimator); one Adam step;
+- ``ppo``: the same episodes, ``ppo_epochs`` Adam steps on PPO's clipped surrogate (``metarl.rl.ppo``) with the
+  same advantages;
+- ``lookahead``: the keep probabilities weight the examples of each arriving minibatch; the student takes the
+  weighted SGD step, and the teacher is trained to minimise the dev loss one step ahead (differentiating
+  through that step).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from metarl.agents.learned_teacher.config import LearnedTeacherConfig
+from metarl.agents.learned_teacher.evaluate import curve_figure, format_report, held_out
+from metarl.agents.learned_teacher.network import TeacherNetwork
+from metarl.agents.learned_teacher.rollout import teach, teacher
+
+from metarl.errors import ConfigError
+from metarl.registry import make
+from metarl.rl.ppo import ppo_loss
+from metarl.tasks import Task
+from metarl.teaching import example_features
+from metarl.training.loop import Trainer, check_finite
+
+EVAL_SEED = 12345
+
+
+def build_network(config: LearnedTeacherConfig, features: int, seed: int) -> TeacherNetwork:
+    """The config's teacher, initialised from ``seed`` without touching the global random state."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return TeacherNetwork(features, config.hidden, config.init_keep)
+
+
+def moving_average_advantages(returns: torch.Tensor, baseline: torch.Tensor, decay: float
+                              ) -> tuple[torch.Tensor, torch.Tensor]:
+    """(returns minus the moving-average ``baseline``, the updated baseline).
+
+    The baseline comes from earlier batches only (NaN before the first: this batch's mean), so it does not
+    depend on the returns it is subtracted from within the batch's gradient estimate beyond a constant shift.
+
+    Example:
+        >>> moving_average_advantages(torch.tensor([1.0, 3.0]), torch.tensor(1.0), 0.9)
+        (tensor([0., 2.]), tensor(1.1000))
+    """
+    baseline = returns.mean().detach() if bool(torch.isnan(baseline)) else baseline
+    return returns - baseline, (decay * baseline + (1.0 - decay) * returns.mean()).detach()
+
+
+class LearnedTeacherTrainer(Trainer):
+    """Meta-trains a :class:`TeacherNetwork` on a ``metarl/Teach-v0`` setting.
+
+    Example:
+        >>> trainer = LearnedTeacherTrainer(LearnedTeacherConfig(students=8, total_steps=20_000))
+        >>> path = trainer.fit(progress=False)  # doctest: +SKIP
+    """
+
+    agent = "learned-teacher"
+    config_type = LearnedTeacherConfig
+    metrics = ("charts/return", "eval/instances_ratio")
+
+    def __init__(self, config: LearnedTeacherConfig) -> None:
+        super().__init__(config)
+        cfg = self.config = config
+        self.env = make(cfg.env, num_envs=1, device=self.device, seed=cfg.seed, **cfg.env_kwargs)
+        if not hasattr(self.env, "process") or not hasattr(self.env.process, "eval_set"):
+            raise ConfigError(f"{cfg.env} is not a teaching family; the learned teacher trains on metarl/Teach-v0")
+        self.process, self.horizon = self.env.process, self.env.horizon
+        self.net = build_network(cfg, self.process.features, cfg.seed).to(self.device)
+        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=cfg.lr)
+        self.task_generator = torch.Generator().manual_seed(cfg.seed)
+        self.noise = torch.Generator().manual_seed(cfg.seed + 1)
+        self.baseline = torch.full((), float("nan"))
+        self._noteach: dict[str, Any] | None = None
+
+    def run_label(self) -> str:
+        return f"{self.env.family}-{self.env.config['student']}__{self.agent}-{self.config.estimator}"
+
+    def _tasks(self) -> Task:
+        return self.env.sample_tasks(self.config.students, self.task_generator, split="train")
+
+    def _step_network(self) -> float:
+        norm = torch.nn.utils.clip_grad_norm_(self.net.parameters(), self.config.max_grad_norm)
+        check_finite("the teacher's gradient norm", norm)
+        self.optimizer.step()
+        return float(norm)
+
+    # ------------------------------------------------------------------ estimators
+    def _advantages(self, returns: torch.Tensor) -> torch.Tensor:
+        advantages, self.baseline = moving_average_advantages(returns, self.baseline.to(returns.device),
+                                                              self.config.baseline_decay)
+        self.baseline = self.baseline.cpu()
+        return advantages
+
+    def _policy_gradient(self, tasks: Task) -> dict[str, float]:
+        cfg = self.config
+        episode = teach(self.process, tasks, teacher(self.net, self.noise), self.horizon)
+        advantages = self._advantages(episode.returns)
+        live = episode.live.unsqueeze(-1).expand_as(episode.keeps)
+        features, keeps = episode.features[live], episode.keeps[live]
+        per_decision = advantages.view(1, -1, 1).expand_as(episode.keeps)[live]
+        extra: dict[str, float] = {}
+        if cfg.estimator == "reinforce":
+            self.optimizer.zero_grad(set_to_none=True)
+            log_prob = torch.zeros_like(episode.keeps, dtype=torch.float32)
+            log_prob[live] = self.net.log_prob(features, keeps)
+            surrogate = -(advantages * log_prob.sum((0, 2))).mean()
+            check_finite("the policy-gradient surrogate", surrogate)
+            surrogate.backward()
+            extra["losses/gradient_norm"] = self._step_network()
+        else:
+            with torch.no_grad():
+                old = self.net.log_prob(features, keeps)
+            zeros = torch.zeros_like(old)
+            for _ in range(cfg.ppo_epochs):
+                logits = self.net.logits(features)
+                entropy = F.binary_cross_entropy_with_logits(logits, torch.sigmoid(logits), reduction="none")
+                out = ppo_loss(self.net.log_prob(features, keeps), old, per_decision, zeros, zeros, zeros, entropy,
+                               clip=cfg.clip)
+                check_finite("the PPO loss", out.loss)
+                self.optimizer.zero_grad(set_to_none=True)
+                out.loss.backward()
+                extra["losses/gradient_norm"] = self._step_network()
+            extra.update({"losses/approx_kl": float(out.approx_kl), "losses/clip_fraction": float(out.clip_fraction),
+                          "losses/entropy": float(out.entropy)})
+        self.global_step += int(episode.live.sum())
+        state = episode.state
+        reached = state.reached_at >= 0
+        return {"charts/return": float(episode.returns.mean()), "charts/keep_rate": float(keeps.float().mean()),
+                "charts/reached_fraction": float(reached.float().mean()),
+                "charts/updates_to_tau": float(state.reached_at[reached].float().mean()) if bool(reached.any())
+                else float(self.process.max_updates),
+                "charts/kept_examples": float(state.kept.float().mean()), "losses/baseline": float(self.baseline),
+                **extra}
+
+    def lookahead_pass(self, tasks: Task, steps: int, train: bool = True) -> dict[str, float]:
+        """Teach ``tasks`` for ``steps`` minibatches with the keep probabilities as example weights; return the mean
+        one-step-ahead dev loss (the lookahead meta-objective) and statistics. With ``train``, the gradient of that
+        objective with respect to the teacher is accumulated step by step (the graph lives for one step only)."""
+        process, net = self.process, self.net
+        state = process.start(tasks)
+        dev_x, dev_y, dev_valid = process.eval_set(tasks, 0)
+        losses, weights = [], []
+        for _ in range(steps):
+            x, y = process.examples(tasks, process.current_ids(state))
+            theta = state.theta.detach().requires_grad_(True)
+            with torch.enable_grad():
+                probs, example_loss = process.per_example(theta, x, y)
+                obs = example_features(probs.detach(), y, example_loss.detach(), state.updates.float() /
+                                       process.max_updates, state.avg_loss, state.best_acc)
+                w = net(obs)
+                train_loss = (w * example_loss).sum(1) / w.sum(1).clamp(min=1e-6)
+                (grad,) = torch.autograd.grad(train_loss.sum(), theta, create_graph=train)
+                ahead = theta - process.lr * grad
+                dev = F.cross_entropy(process.model.logits(ahead, dev_x).transpose(1, 2), dev_y, reduction="none")
+                dev_loss = ((dev * dev_valid).sum(1) / dev_valid.sum(1)).mean()
+                if train:
+                    (dev_loss / steps).backward()
+            losses.append(float(dev_loss.detach()))
+            weights.append(float(w.detach().mean()))
+            stepped = ahead.detach()
+            acc = process._accuracy(stepped, tasks, 0)
+            updates = state.updates + 1
+            state = state._replace(theta=stepped, updates=updates, arrivals=state.arrivals + 1,
+                                   avg_loss=state.avg_loss + (train_loss.detach() - state.avg_loss) / updates,
+                                   dev_acc=acc, best_acc=torch.maximum(state.best_acc, acc))
+            if bool((acc >= process.tau).all()):
+                break
+        return {"charts/dev_loss": sum(losses) / len(losses), "charts/keep_rate": sum(weights) / len(weights),
+                "charts/dev_accuracy": float(state.dev_acc.mean()), "charts/minibatches": float(len(losses))}
+
+    def _lookahead(self, tasks: Task) -> dict[str, float]:
+        self.optimizer.zero_grad(set_to_none=True)
+        scalars = self.lookahead_pass(tasks, self.process.max_updates)
+        check_finite("the lookahead dev loss", torch.tensor(scalars["charts/dev_loss"]))
+        scalars["losses/gradient_norm"] = self._step_network()
+        self.global_step += tasks.batch_size * int(scalars["charts/minibatches"])
+        return scalars
+
+    # ------------------------------------------------------------------ the loop
+    def train_iteration(self) -> dict[str, float]:
+        tasks = self._tasks()
+        if self.config.estimator == "lookahead":
+            scalars = self._lookahead(tasks)
+        else:
+            scalars = self._policy_gradient(tasks)
+        if (self.iteration + 1) % self.config.checkpoint_every == 0:
+            results = held_out(self, self.config.eval_students, "test", EVAL_SEED, baselines=("noteach",))
+            scalars["eval/instances_to_tau"] = float(results["learned"].instances.mean())
+            scalars["eval/instances_ratio"] = float(results["learned"].instances.mean()
+                                                    / results["noteach"].instances.mean())
+        return scalars
+
+    def headline(self, scalars: dict[str, float]) -> str:
+        if "charts/return" in scalars:
+            return f"return {scalars['charts/return']:.2f} keep {scalars['charts/keep_rate']:.2f}"
+        return f"dev loss {scalars['charts/dev_loss']:.3f}"
+
+    def figures(self) -> dict[str, Any]:
+        if not self.config.figures:
+            return {}
+        results = held_out(self, self.config.eval_students, "test", EVAL_SEED)
+        title = (f"{self.env.config['student']}: {self.config.eval_students} held-out students at "
+                 f"{self.global_step:,} steps")
+        return {"adaptation/held_out_students": curve_figure(results, self.process.tau, title)}
+
+    def evaluation_report(self, trials: int = 100, split: str = "test", seed: int = 0, greedy: bool = False
+                          ) -> list[str]:
+        """Instances to reach tau on the test set: the learned teacher beside NoTeach, RandTeach and SPL."""
+        return format_report(self, held_out(self, trials, split, seed), trials, split, seed)
+
+    # ------------------------------------------------------------------ state
+    def state_dict(self) -> dict[str, Any]:
+        return {"network": self.net.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "task_generator": self.task_generator.get_state(), "noise": self.noise.get_state(),
+                "baseline": self.baseline}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.net.load_state_dict(state["network"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.task_generator.set_state(state["task_generator"].cpu())
+        self.noise.set_state(state["noise"].cpu())
+        self.baseline = state["baseline"].cpu()

@@ -1,0 +1,151 @@
+"""The learned-teacher agent: an unbiased policy gradient with the moving-average baseline, the data selector in
+a plain PyTorch loop, exact resume, meta-training that moves the teacher the rewarded way, CLI and errors."""
+
+import math
+
+import pytest
+import torch
+from metarl.agents.learned_teacher import DataSelector, LearnedTeacherConfig, LearnedTeacherTrainer
+from metarl.agents.learned_teacher.trainer import moving_average_advantages
+
+from metarl import random as mrandom
+from metarl.cli import main
+from metarl.digits import load_digits
+from metarl.errors import ConfigError
+from metarl.teaching import TeachingProcess
+from metarl.training import build_config, read_scalars
+
+SMALL_ENV = {"student": "logistic", "batch_size": 10, "max_updates": 40, "horizon": 80, "tau": 0.8}
+
+
+def tiny(tmp_path, **overrides):
+    values = {"env_kwargs": SMALL_ENV, "students": 4, "eval_students": 4, "checkpoint_every": 2, "device": "cpu",
+              "logdir": str(tmp_path), "figures": False, "total_steps": 10**9, **overrides}
+    return LearnedTeacherConfig(**values)
+
+
+def test_policy_gradient_with_moving_average_baseline_is_unbiased():
+    """d/dtheta E[sum_m c_m k_m] for k_m ~ Bernoulli(sigmoid(theta_m)) is c_m sigmoid'(theta_m)."""
+    theta0, c = torch.tensor([0.3, -1.0, 2.0]), torch.tensor([1.0, -2.0, 0.5])
+    gen, baseline, estimates = torch.Generator().manual_seed(0), torch.tensor(float("nan")), []
+    for _ in range(400):
+        theta = theta0.clone().requires_grad_(True)
+        keep = (torch.rand(16, 3, generator=gen) < torch.sigmoid(theta0)).float()
+        returns = (keep * c).sum(1)
+        advantages, new_baseline = moving_average_advantages(returns, baseline, 0.9)
+        log_prob = -torch.nn.functional.binary_cross_entropy_with_logits(theta.expand(16, 3), keep,
+                                                                         reduction="none").sum(1)
+        if not torch.isnan(baseline):  # the first batch's baseline is its own mean; skip it
+            (grad,) = torch.autograd.grad((advantages * log_prob).mean(), theta)
+            estimates.append(grad)
+        baseline = new_baseline
+    estimates = torch.stack(estimates)
+    p = torch.sigmoid(theta0)
+    error = estimates.mean(0) - c * p * (1 - p)
+    assert (error.abs() < 4 * estimates.std(0) / math.sqrt(len(estimates))).all(), error
+
+
+def test_data_selector_features_match_the_environment_and_work_in_a_plain_loop(tmp_path):
+    trainer = LearnedTeacherTrainer(tiny(tmp_path, run_name="run"))
+    trainer.fit(max_iterations=1, progress=False)
+    select = DataSelector(tmp_path / "run", sample=False)
+    # the features a user's nn.Linear gets are the environment's for the same logistic student
+    process = TeachingProcess("logistic", {"batch_size": 6})
+    task = process.tasks_from_keys(mrandom.env_keys(0, 1), split=1)
+    state = process.start(task)
+    model = torch.nn.Linear(64, 10)
+    with torch.no_grad():
+        model.weight.copy_(task.init[0, :640].view(64, 10).T)
+        model.bias.copy_(task.init[0, 640:])
+    x, y = process.examples(task, process.current_ids(state))
+    expected = process.observe(state, task)[0]
+    select.max_updates, select.best_acc = process.max_updates, float(state.best_acc[0])
+    assert torch.allclose(select.features(model, x[0], y[0]), expected, atol=1e-5)
+    # and it drops into an ordinary training loop
+    data = load_digits()
+    torch.manual_seed(0)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
+    losses = []
+    for _ in range(60):
+        index = torch.randint(0, 1000, (20,))
+        keep = select(model, data.x[index], data.y[index])
+        assert keep.shape == (20,) and keep.dtype == torch.bool
+        if not keep.any():
+            continue
+        loss = torch.nn.functional.cross_entropy(model(data.x[index][keep]), data.y[index][keep])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        select.record(float(loss.detach()))
+        losses.append(float(loss.detach()))
+    assert sum(losses[-10:]) < sum(losses[:10]) and select.updates == len(losses)
+    with pytest.raises(ValueError, match="features per example"):
+        select(torch.zeros(5, 9))
+
+
+@pytest.mark.parametrize("estimator", ["reinforce", "ppo", "lookahead"])
+def test_resume_logs_the_same_scalars_as_an_uninterrupted_run(tmp_path, estimator):
+    def config(folder):
+        return tiny(tmp_path / folder, run_name="run", estimator=estimator, total_steps=10**9)
+
+    whole = LearnedTeacherTrainer(config("a"))
+    whole.fit(max_iterations=4, progress=False)
+    first = LearnedTeacherTrainer(config("b"))
+    first.fit(max_iterations=2, progress=False)
+    first.train_iteration()  # lost to the interruption
+    resumed = LearnedTeacherTrainer.resume(tmp_path / "b" / "run")
+    resumed.fit(max_iterations=2, progress=False)
+
+    def logged(run):
+        return [{k: v for k, v in row.items() if not k.startswith("perf/steps")} for row in read_scalars(run)]
+
+    assert logged(tmp_path / "a" / "run") == logged(tmp_path / "b" / "run")
+    assert len(logged(tmp_path / "a" / "run")) == 4 and "eval/instances_ratio" in logged(tmp_path / "a" / "run")[1]
+
+
+def test_lookahead_meta_training_lowers_its_objective_on_held_out_students(tmp_path):
+    """Noisy stream, clean dev set: the differentiable teacher learns example weights that lower the one-step-ahead
+    dev loss of students it never saw."""
+    env = {"student": "synthetic", "dims": 2, "hidden": 4, "noise": 0.3, "batch_size": 10, "max_updates": 10}
+    trainer = LearnedTeacherTrainer(tiny(tmp_path, env_kwargs=env, estimator="lookahead", students=16, lr=0.02,
+                                         checkpoint_every=1000))
+    held_out = trainer.env.sample_tasks(32, torch.Generator().manual_seed(7), split="test")
+    before = trainer.lookahead_pass(held_out, 3, train=False)["charts/dev_loss"]
+    trainer.fit(max_iterations=15, progress=False)
+    after = trainer.lookahead_pass(held_out, 3, train=False)["charts/dev_loss"]
+    assert after < before - 1e-3, (before, after)
+
+
+@pytest.mark.parametrize("values, words", [
+    ({"estimator": "sgd"}, "'estimator' must be one of"),
+    ({"init_keep": 1.0}, "'init_keep' must lie in"),
+    ({"students": 0}, "'students' must be at least 1"),
+    ({"env": "metarl/Navigation2D-v0", "env_kwargs": {}}, "not a teaching family"),
+])
+def test_bad_configs_name_the_key(values, words):
+    with pytest.raises(ConfigError, match=words):
+        LearnedTeacherTrainer(build_config(LearnedTeacherConfig, {"device": "cpu"}, values))
+
+
+def test_command_line_train_eval_and_errors(tmp_path, capsys):
+    logdir = tmp_path / "runs"
+    argv = ["train", "learned-teacher", "--env", "metarl/Teach-v0", "--env-kwargs",
+            "batch_size=10,max_updates=20,horizon=40,tau=0.7", "--total-steps", "100", "--logdir", str(logdir),
+            "--set", "students=4", "--set", "eval_students=4", "--set", "checkpoint_every=1", "--no-progress",
+            "--device", "cpu"]
+    assert main(argv) == 0
+    (run_dir,) = list(logdir.iterdir())
+    assert run_dir.name.startswith("Teach-logistic__learned-teacher-reinforce__0__")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(run_dir)).Reload()
+    for tag in ("charts/return", "charts/keep_rate", "eval/instances_ratio"):
+        assert tag in events.Tags()["scalars"]
+    assert "adaptation/held_out_students" in events.Tags()["images"]
+    capsys.readouterr()
+    assert main(["eval", str(run_dir), "--trials", "4", "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    for text in ("learned", "noteach", "randteach", "spl", "4 test students"):
+        assert text in out
+    assert main(["train", "learned-teacher", "--set", "estimator=magic", "--logdir", str(logdir)]) == 2
+    assert "'estimator' must be one of" in capsys.readouterr().err
