@@ -97,7 +97,8 @@ def format_table(rows: Sequence[tuple[str, AdaptationScores | None, str]], steps
         if scores is None:
             lines.append(f"  {name:28s}  {note}")
             continue
-        cells = "".join(f"{f'{m:.2f} ± {c:.2f}':>{width}s}" for m, c in zip(scores.means, scores.ci95, strict=True))
+        cells = "".join(f" {f'{m:.2f} ± {c:.2f}':>{width - 1}s}"  # a space between cells, however wide
+                        for m, c in zip(scores.means, scores.ci95, strict=True))
         lines.append(f"  {name:28s}{cells}{('  ' + note) if note else ''}")
     if published is not None:
         cells = "".join(f"{v:>{width}.2f}" for v in published[:steps + 1])
