@@ -67,24 +67,46 @@ def test_ppo_loss_clips_and_reports_diagnostics():
     assert float(out.clip_fraction) == 1.0 and float(out.approx_kl) > 0
 
 
-@pytest.mark.parametrize("space", ["discrete", "box"])
-def test_action_head_log_prob_matches_torch_distributions(space):
+@pytest.mark.parametrize("space", ["discrete", "box", "multibinary"])
+def test_action_head_log_prob_entropy_and_kl_match_torch_distributions(space):
     import gymnasium
 
     gen = torch.Generator().manual_seed(0)
+
+    def reference_of(params):
+        if space == "discrete":
+            return torch.distributions.Categorical(logits=params)
+        if space == "multibinary":
+            return torch.distributions.Independent(torch.distributions.Bernoulli(logits=params), 1)
+        return torch.distributions.Independent(torch.distributions.Normal(params, head.log_std.exp()), 1)
+
     if space == "discrete":
         head = ActionHead(gymnasium.spaces.Discrete(4), 6)
         params = head(torch.randn(500, 6, generator=gen)) * 100
-        reference = torch.distributions.Categorical(logits=params)
+    elif space == "multibinary":
+        head = ActionHead(gymnasium.spaces.MultiBinary(3), 6)
+        params = head(torch.randn(500, 6, generator=gen)) * 100
     else:
         head = ActionHead(gymnasium.spaces.Box(-1, 1, (2,)), 6, init_log_std=-0.5)
         params = head(torch.randn(500, 6, generator=gen))
-        reference = torch.distributions.Normal(params, head.log_std.exp())
+    reference = reference_of(params)
     action = head.sample(params, gen)
-    expected = reference.log_prob(action) if space == "discrete" else reference.log_prob(action).sum(-1)
-    entropy = reference.entropy() if space == "discrete" else reference.entropy().sum(-1)
-    assert torch.allclose(head.log_prob(params, action), expected, atol=1e-5)
-    assert torch.allclose(head.entropy(params), entropy, atol=1e-5)
+    assert torch.allclose(head.log_prob(params, action), reference.log_prob(action.float()), atol=1e-4)
+    assert torch.allclose(head.entropy(params), reference.entropy(), atol=1e-4)
+    other = params + torch.randn(params.shape, generator=gen)
+    expected_kl = torch.distributions.kl_divergence(reference, reference_of(other))
+    assert torch.allclose(head.kl(params, other), expected_kl, atol=1e-4)
+
+
+def test_bernoulli_sampling_follows_the_distribution_and_mode_thresholds_at_zero():
+    import gymnasium
+
+    head = ActionHead(gymnasium.spaces.MultiBinary(3), 1)
+    logits = torch.logit(torch.tensor([0.2, 0.5, 0.9])).expand(20000, 3)
+    action = head.sample(logits, torch.Generator().manual_seed(0))
+    assert action.dtype == torch.long and action.shape == (20000, 3)
+    assert torch.allclose(action.float().mean(0), torch.tensor([0.2, 0.5, 0.9]), atol=0.015)
+    assert head.mode(torch.tensor([[-1.0, 2.0, 0.5]])).tolist() == [[0, 1, 1]]
 
 
 def test_gumbel_sampling_follows_the_distribution():

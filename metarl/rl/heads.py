@@ -1,4 +1,4 @@
-"""Action heads: categorical for ``Discrete`` spaces, diagonal Gaussian for ``Box`` spaces.
+"""Action heads: categorical for ``Discrete``, independent Bernoulli for ``MultiBinary``, diagonal Gaussian for ``Box``.
 
 Sampling takes an explicit ``torch.Generator`` so a training run is reproducible from its seed and
 its checkpoint (the generator state is saved), independent of the global RNG. The Gaussian methods
@@ -12,6 +12,7 @@ import math
 
 import gymnasium
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from metarl.errors import BadArgumentError
@@ -30,7 +31,12 @@ class ActionHead(nn.Module):
 
     def __init__(self, space: gymnasium.Space, features: int, init_log_std: float = 0.0) -> None:
         super().__init__()
-        if isinstance(space, gymnasium.spaces.Discrete):
+        self.bernoulli = isinstance(space, gymnasium.spaces.MultiBinary)
+        if self.bernoulli:  # discrete actions without a Gaussian scale: one logit per binary component
+            self.discrete = True
+            self.action_shape = tuple(space.shape)
+            self.linear = nn.Linear(features, math.prod(space.shape))
+        elif isinstance(space, gymnasium.spaces.Discrete):
             self.discrete = True
             self.action_shape: tuple[int, ...] = ()
             self.linear = nn.Linear(features, int(space.n))
@@ -41,12 +47,12 @@ class ActionHead(nn.Module):
             self.linear = nn.Linear(features, size)
             self.log_std = nn.Parameter(torch.full((size,), float(init_log_std)))
         else:
-            raise BadArgumentError(f"action space {space} is not supported: use Discrete or Box")
+            raise BadArgumentError(f"action space {space} is not supported: use Discrete, MultiBinary or Box")
         nn.init.orthogonal_(self.linear.weight, gain=0.01)
         nn.init.zeros_(self.linear.bias)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        """Distribution parameters: logits (..., n), or the Gaussian mean (..., d)."""
+        """Distribution parameters: logits (..., n), one logit per component (MultiBinary), or the mean (..., d)."""
         return self.linear(features)
 
     def _log_std(self, params: torch.Tensor, log_std: torch.Tensor | None) -> torch.Tensor:
@@ -54,7 +60,10 @@ class ActionHead(nn.Module):
 
     def sample(self, params: torch.Tensor, generator: torch.Generator | None = None,
                log_std: torch.Tensor | None = None) -> torch.Tensor:
-        """One action per row: int64 (...,) or float (..., *shape)."""
+        """One action per row: int64 (...,), int64 (..., *shape) of 0/1, or float (..., *shape)."""
+        if self.bernoulli:
+            uniform = torch.rand(params.shape, generator=generator, device=params.device)
+            return (uniform < torch.sigmoid(params)).long().reshape(*params.shape[:-1], *self.action_shape)
         if self.discrete:
             uniform = torch.rand(params.shape, generator=generator, device=params.device).clamp_(min=1e-20)
             return (params - (-uniform.log()).log()).argmax(-1)  # Gumbel-max
@@ -64,12 +73,17 @@ class ActionHead(nn.Module):
 
     def mode(self, params: torch.Tensor) -> torch.Tensor:
         """The most likely action of each row."""
+        if self.bernoulli:
+            return (params > 0).long().reshape(*params.shape[:-1], *self.action_shape)
         if self.discrete:
             return params.argmax(-1)
         return params.reshape(*params.shape[:-1], *self.action_shape)
 
     def log_prob(self, params: torch.Tensor, action: torch.Tensor, log_std: torch.Tensor | None = None
                  ) -> torch.Tensor:
+        if self.bernoulli:
+            action = action.reshape(params.shape).to(params.dtype)
+            return (action * F.logsigmoid(params) + (1.0 - action) * F.logsigmoid(-params)).sum(-1)
         if self.discrete:
             return torch.log_softmax(params, -1).gather(-1, action.long().unsqueeze(-1)).squeeze(-1)
         action = action.reshape(params.shape)
@@ -78,6 +92,9 @@ class ActionHead(nn.Module):
         return (-0.5 * z.square() - log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
 
     def entropy(self, params: torch.Tensor, log_std: torch.Tensor | None = None) -> torch.Tensor:
+        if self.bernoulli:
+            p = torch.sigmoid(params)
+            return -(p * F.logsigmoid(params) + (1.0 - p) * F.logsigmoid(-params)).sum(-1)
         if self.discrete:
             log_p = torch.log_softmax(params, -1)
             return -(log_p.exp() * log_p).sum(-1)
@@ -92,6 +109,10 @@ class ActionHead(nn.Module):
             >>> float(head.kl(torch.zeros(1, 3), torch.zeros(1, 3))[0])
             0.0
         """
+        if self.bernoulli:
+            p = torch.sigmoid(old)
+            return (p * (F.logsigmoid(old) - F.logsigmoid(new))
+                    + (1.0 - p) * (F.logsigmoid(-old) - F.logsigmoid(-new))).sum(-1)
         if self.discrete:
             old_log_p, new_log_p = torch.log_softmax(old, -1), torch.log_softmax(new, -1)
             return (old_log_p.exp() * (old_log_p - new_log_p)).sum(-1)
