@@ -27,12 +27,12 @@ import time
 from pathlib import Path
 
 import torch
-from metarl.agents.learned_optimizer import LearnedOptimizerConfig, LearnedOptimizerTrainer
+from metarl.agents.learned_optimizer import LearnedOptimizerTrainer
 from metarl.agents.learned_optimizer.evaluate import paired_interval
 from metarl.agents.learned_optimizer.rollout import BASELINES, TorchRule, lstm_rule, run, tune_learning_rates
 
 from metarl.registry import make
-from metarl.training import build_config, load_yaml
+from metarl.training.recipes import recipe_trainer, timed_fit
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 RECIPES = {("quadratic", "unrolled"): "learned_optimizer_quadratic.yaml",
@@ -41,27 +41,14 @@ RECIPES = {("quadratic", "unrolled"): "learned_optimizer_quadratic.yaml",
            ("mlp", "unrolled"): "learned_optimizer_mlp.yaml"}
 SETTINGS = {"quadratic": ("quadratic", {}), "mlp": ("mlp", {}), "mlp-h200": ("mlp", {"horizon": 200}),
             "mlp-wide-deep": ("mlp", {"hidden": 40, "layers": 2})}
-TIME_FILE = "benchmark_time.json"
 
 
 def train(family: str, estimator: str, args: argparse.Namespace) -> tuple[LearnedOptimizerTrainer, dict]:
     """Meta-train (or resume) one run for at most ``--max-minutes`` more; returns it and its cost so far."""
-    recipe = load_yaml(CONFIGS / RECIPES[family, estimator])
-    recipe.pop("agent", None)
     name = f"{family}-{estimator}__{args.seed}"
-    run_dir = Path(args.logdir) / name
     values = {"device": args.device, "seed": args.seed, "logdir": args.logdir, "run_name": name, "figures": False}
-    if (run_dir / "checkpoint.pt").exists():
-        trainer = LearnedOptimizerTrainer.resume(run_dir, {"device": args.device})
-    else:
-        trainer = LearnedOptimizerTrainer(build_config(LearnedOptimizerConfig, recipe, values))
-    timing_path = run_dir / TIME_FILE
-    spent = json.loads(timing_path.read_text())["seconds"] if timing_path.exists() else 0.0
-    if not args.eval_only and trainer.global_step < trainer.config.total_steps:
-        start = time.perf_counter()
-        trainer.fit(progress=not args.no_progress, max_seconds=args.max_minutes * 60)
-        spent += time.perf_counter() - start
-        timing_path.write_text(json.dumps({"seconds": spent}))
+    trainer = recipe_trainer(CONFIGS / RECIPES[family, estimator], values, LearnedOptimizerTrainer)
+    spent = timed_fit(trainer, 0.0 if args.eval_only else args.max_minutes * 60, progress=not args.no_progress)
     timing = {"run": name, "iterations": trainer.iteration, "optimizee_steps": trainer.global_step,
               "minutes": spent / 60, "finished": trainer.global_step >= trainer.config.total_steps}
     print(f"{name}: {trainer.iteration} iterations, {trainer.global_step:,} optimizee steps, {spent / 60:.1f} min of "

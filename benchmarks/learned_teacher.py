@@ -25,35 +25,21 @@ from pathlib import Path
 
 import torch
 from metarl.agents.learned_optimizer.evaluate import paired_interval
-from metarl.agents.learned_teacher import LearnedTeacherConfig, LearnedTeacherTrainer
+from metarl.agents.learned_teacher import LearnedTeacherTrainer
 from metarl.agents.learned_teacher.evaluate import held_out
 
-from metarl.training import build_config, load_yaml
+from metarl.training.recipes import recipe_trainer, timed_fit
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 TARGET = 0.7
-TIME_FILE = "benchmark_time.json"
 
 
 def train(args: argparse.Namespace) -> tuple[LearnedTeacherTrainer, float]:
     """Meta-train (or resume) the recipe's run for at most ``--max-minutes`` more; returns it and its seconds."""
-    recipe = load_yaml(CONFIGS / args.recipe)
-    recipe.pop("agent", None)
     name = f"{Path(args.recipe).stem}__{args.seed}"
-    run_dir = Path(args.logdir) / name
     values = {"device": args.device, "seed": args.seed, "logdir": args.logdir, "run_name": name, "figures": False}
-    if (run_dir / "checkpoint.pt").exists():
-        trainer = LearnedTeacherTrainer.resume(run_dir, {"device": args.device})
-    else:
-        trainer = LearnedTeacherTrainer(build_config(LearnedTeacherConfig, recipe, values))
-    timing = run_dir / TIME_FILE
-    spent = json.loads(timing.read_text())["seconds"] if timing.exists() else 0.0
-    if trainer.global_step < trainer.config.total_steps and args.max_minutes > 0:
-        began = time.perf_counter()
-        trainer.fit(progress=not args.no_progress, max_seconds=60.0 * args.max_minutes)
-        spent += time.perf_counter() - began
-        timing.write_text(json.dumps({"seconds": spent}))
-    return trainer, spent
+    trainer = recipe_trainer(CONFIGS / args.recipe, values, LearnedTeacherTrainer)
+    return trainer, timed_fit(trainer, 60.0 * args.max_minutes, progress=not args.no_progress)
 
 
 def evaluate(trainer: LearnedTeacherTrainer, args: argparse.Namespace) -> dict:

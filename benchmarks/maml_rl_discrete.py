@@ -25,32 +25,28 @@ import time
 from pathlib import Path
 
 import torch
-from metarl.agents.maml_rl import MAMLConfig, MAMLTrainer
-from metarl.agents.rl2 import RL2Config, RL2Trainer
+from metarl.agents.maml_rl import MAMLTrainer
+from metarl.agents.rl2 import RL2Trainer
 from metarl.agents.rl2.evaluate import evaluate_policy
 
 from metarl.published import published_scores
 from metarl.solvers import solver_table
-from metarl.training import build_config, load_yaml
+from metarl.training.recipes import recipe_trainer
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 SETTINGS = {"bandit-k5-n10": ("maml_rl_bandit.yaml", "rl2_bandit_k5_n10.yaml"),
             "tabular-n10": ("maml_rl_tabular.yaml", "rl2_tabular_n10.yaml")}
 
 
-def recipe_config(config_type: type, file: str, args: argparse.Namespace, run: str, **values: object) -> object:
-    recipe = load_yaml(CONFIGS / file)
-    recipe.pop("agent", None)
-    return build_config(config_type, recipe, {"device": args.device, "seed": args.seed, "logdir": args.logdir,
-                                              "run_name": f"{run}__{args.seed}", **values})
+def run_values(args: argparse.Namespace, run: str) -> dict:
+    return {"device": args.device, "seed": args.seed, "logdir": args.logdir, "run_name": f"{run}__{args.seed}"}
 
 
 def train_maml(name: str, args: argparse.Namespace) -> tuple[MAMLTrainer, float]:
-    config = recipe_config(MAMLConfig, SETTINGS[name][0], args, f"{name}-maml-rl")
+    trainer = recipe_trainer(CONFIGS / SETTINGS[name][0], run_values(args, f"{name}-maml-rl"), MAMLTrainer,
+                             resume=False)
     if args.iterations is not None:
-        steps = args.iterations * MAMLTrainer(config).steps_per_iteration
-        config = recipe_config(MAMLConfig, SETTINGS[name][0], args, f"{name}-maml-rl", total_steps=steps)
-    trainer = MAMLTrainer(config)
+        trainer.config.total_steps = args.iterations * trainer.steps_per_iteration
     start = time.perf_counter()
     trainer.fit(progress=not args.no_progress, max_seconds=args.max_minutes * 60)
     return trainer, time.perf_counter() - start
@@ -60,7 +56,7 @@ def rl2_trainer(name: str, args: argparse.Namespace) -> tuple[RL2Trainer, float,
     given = dict(item.split("=", 1) for item in args.rl2 or [])
     if name in given:
         return RL2Trainer.resume(given[name], {"device": args.device}), 0.0, f"checkpoint {given[name]}"
-    trainer = RL2Trainer(recipe_config(RL2Config, SETTINGS[name][1], args, f"{name}-rl2"))
+    trainer = recipe_trainer(CONFIGS / SETTINGS[name][1], run_values(args, f"{name}-rl2"), RL2Trainer, resume=False)
     start = time.perf_counter()
     trainer.fit(progress=not args.no_progress, max_seconds=args.rl2_minutes * 60)
     return trainer, time.perf_counter() - start, f"trained {trainer.global_step:,} steps"

@@ -26,32 +26,25 @@ import time
 from pathlib import Path
 
 import torch
-from metarl.agents.maml_rl import MAMLConfig, MAMLTrainer
+from metarl.agents.maml_rl import MAMLTrainer
 from metarl.agents.maml_rl.evaluate import format_table
 
 from metarl.published import MAML_NAVIGATION
-from metarl.training import build_config, load_yaml, parse_assignments
-from metarl.training.loop import CHECKPOINT_FILE
+from metarl.training import parse_assignments
+from metarl.training.recipes import recipe_trainer
 
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "maml_rl_navigation.yaml"
 
 
 def train(name: str, args: argparse.Namespace, **overrides: object) -> tuple[MAMLTrainer, dict]:
     """Train one run of the recipe (or continue it from its checkpoint); returns the trainer and its timing."""
-    recipe = load_yaml(CONFIG)
-    recipe.pop("agent", None)
     values = {"device": args.device, "seed": args.seed, "logdir": args.logdir, "run_name": f"{name}__{args.seed}",
               "outer": args.outer, **parse_assignments(args.set), **overrides}
-    config = build_config(MAMLConfig, recipe, values)
+    trainer = recipe_trainer(CONFIG, values, MAMLTrainer, resume=args.resume)
     if args.iterations is not None:
-        steps = args.iterations * MAMLTrainer(config).steps_per_iteration
-        config = build_config(MAMLConfig, recipe, {**values, "total_steps": steps})
-    run_dir = Path(config.logdir) / config.run_name
-    if args.resume and (run_dir / CHECKPOINT_FILE).exists():
-        trainer = MAMLTrainer.resume(run_dir, {"device": args.device, "total_steps": config.total_steps})
-        print(f"{name}: continuing {run_dir} from meta-iteration {trainer.iteration}", flush=True)
-    else:
-        trainer = MAMLTrainer(config)
+        trainer.config.total_steps = args.iterations * trainer.steps_per_iteration
+    if trainer.iteration:
+        print(f"{name}: continuing {trainer.run_dir} from meta-iteration {trainer.iteration}", flush=True)
     first_iteration = trainer.iteration
     start = time.perf_counter()
     trainer.fit(progress=not args.no_progress)

@@ -19,12 +19,12 @@ import time
 from pathlib import Path
 
 import torch
-from metarl.agents.rl2 import RL2Config, RL2Trainer
+from metarl.agents.rl2 import RL2Trainer
 from metarl.agents.rl2.evaluate import evaluate_policy
 
 from metarl.published import RL2_TABLE1, RL2_TABLE2
 from metarl.solvers import solver_table
-from metarl.training import build_config, load_yaml
+from metarl.training.recipes import recipe_trainer
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 # name -> (config file, published RL² score, target)
@@ -37,11 +37,9 @@ SETTINGS = {
 
 def run_setting(name: str, args: argparse.Namespace) -> dict:
     file, published, fraction = SETTINGS[name]
-    recipe = load_yaml(CONFIGS / file)
-    recipe.pop("agent", None)
-    config = build_config(RL2Config, recipe, {"device": args.device, "seed": args.seed, "logdir": args.logdir,
-                                              "run_name": f"{name}__{args.seed}"})
-    trainer = RL2Trainer(config)
+    trainer = recipe_trainer(CONFIGS / file, {"device": args.device, "seed": args.seed, "logdir": args.logdir,
+                                              "run_name": f"{name}__{args.seed}"}, RL2Trainer, resume=False)
+    config = trainer.config
     start = time.perf_counter()
     trainer.fit(progress=not args.no_progress, max_seconds=args.max_minutes * 60)
     seconds = time.perf_counter() - start

@@ -1,0 +1,40 @@
+"""Runs built from recipes: values on top of the file, continuation from a checkpoint, time that adds up."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from metarl.agents.rl2 import RL2Trainer
+from metarl.training.recipes import TIME_FILE, recipe_trainer, timed_fit
+
+RECIPE = Path(__file__).resolve().parents[1] / "configs" / "rl2_demo.yaml"
+
+
+def values(tmp_path: Path, **more: object) -> dict:
+    return {"logdir": str(tmp_path), "run_name": "demo__0", "device": "cpu", "num_envs": 8, "total_steps": 160,
+            **more}
+
+
+def test_values_override_the_recipe_and_the_agent_key_picks_the_trainer(tmp_path: Path) -> None:
+    trainer = recipe_trainer(RECIPE, values(tmp_path, lr=0.01))
+    assert isinstance(trainer, RL2Trainer)
+    assert (trainer.config.lr, trainer.config.num_envs, trainer.config.hidden) == (0.01, 8, 64)
+
+
+def test_a_saved_run_continues_and_its_time_adds_up(tmp_path: Path) -> None:
+    first = recipe_trainer(RECIPE, values(tmp_path))
+    spent = timed_fit(first, progress=False)
+    assert first.global_step >= 160 and spent > 0
+    assert json.loads((tmp_path / "demo__0" / TIME_FILE).read_text())["seconds"] == pytest.approx(spent)
+
+    again = recipe_trainer(RECIPE, values(tmp_path, total_steps=320))
+    assert (again.iteration, again.global_step, again.run_dir) == (first.iteration, first.global_step, first.run_dir)
+    assert again.config.total_steps == 320
+    total = timed_fit(again, progress=False)
+    assert again.global_step >= 320 and total > spent
+
+    assert timed_fit(recipe_trainer(RECIPE, values(tmp_path, total_steps=320)), progress=False) == total
+    fresh = recipe_trainer(RECIPE, values(tmp_path), resume=False)
+    assert fresh.global_step == 0
