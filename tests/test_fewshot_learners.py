@@ -138,6 +138,21 @@ def test_resume_logs_the_same_scalars_as_an_uninterrupted_run(name, family, tmp_
     assert load_checkpoint(tmp_path / "a" / "run")["progress"]["global_step"] == 6 * per_iteration
 
 
+@pytest.mark.parametrize("name, family", [("maml", "sinusoid"), ("protonet", "glyphs")])
+def test_keep_best_keeps_the_state_of_the_best_validation_score(name, family, tmp_path):
+    per_iteration = PER_LEARNER[(family, name)].get("meta_batch", 1)
+    trainer = tiny(name, family, tmp_path, total_steps=6 * per_iteration, validate_every=1, keep_best=True,
+                   run_name="run")
+    trainer.fit(progress=False)
+    metric = "mse" if family == "sinusoid" else "accuracy"
+    values = [row[f"validation/{metric}"] for row in read_scalars(tmp_path / "run")]
+    best_value = min(values) if metric == "mse" else max(values)
+    best = type(trainer).resume(tmp_path / "run" / "best.pt")
+    assert best.iteration == values.index(best_value) + 1 and best.best == best_value
+    assert best.validate()[f"validation/{metric}"] == pytest.approx(best_value)
+    assert load_checkpoint(tmp_path / "run")["progress"]["iteration"] == 6
+
+
 def test_every_recipe_builds_its_config():
     agents = set()
     for path in sorted(CONFIGS.glob("*.yaml")):

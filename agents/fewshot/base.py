@@ -24,12 +24,16 @@ from metarl.backbones import FewShotNet, build_net
 from metarl.errors import ConfigError
 from metarl.fewshot import Episodes
 from metarl.registry import make
+from metarl.training.checkpoint import save_checkpoint
+from metarl.training.config import config_dict
 from metarl.training.loop import Trainer, check_finite
 
 EVAL_ELEMENTS = 100_000
 """Input numbers per evaluation chunk (bounds the memory of scoring many episodes at once)."""
 VALIDATION_SEED = 0
 """Seed of the validation episodes: every run and every validation sees the same ones."""
+BEST_FILE = "best.pt"
+"""The checkpoint of the best validation score, beside the last one, when ``keep_best`` is on."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,6 +87,8 @@ class EpisodicTrainer(Trainer):
         self.metric = "accuracy" if self.classification else "mse"
         self.metrics = (f"validation/{self.metric}",)
         self.generator = torch.Generator().manual_seed(cfg.seed)
+        self.best = -math.inf if self.classification else math.inf
+        """The best ``validation/<metric>`` so far (accuracy: highest; MSE: lowest)."""
         self.net = self.build_model()
         self.optimizer = self.build_optimizer()
 
@@ -140,7 +146,19 @@ class EpisodicTrainer(Trainer):
         self.global_step += self.config.meta_batch
         if (self.iteration + 1) % self.config.validate_every == 0:
             scalars.update(self.validate())
+            if self.config.keep_best:
+                self._keep_if_best(scalars[f"validation/{self.metric}"])
         return scalars
+
+    def _keep_if_best(self, value: float) -> None:
+        better = value > self.best if self.classification else value < self.best
+        if not (math.isfinite(value) and better):
+            return
+        self.best = value
+        self.prepare_run_dir()
+        save_checkpoint(self.run_dir / BEST_FILE, agent=self.agent, config=config_dict(self.config),
+                        progress={"iteration": self.iteration + 1, "global_step": self.global_step},
+                        state=self.state_dict())
 
     def validate(self) -> dict[str, float]:
         """Scores on the fixed validation episodes: the final column with its 95% interval, and each column k."""
@@ -209,7 +227,7 @@ class EpisodicTrainer(Trainer):
 
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict[str, Any]:
-        state = {"net": self.net.state_dict(), "generator": self.generator.get_state()}
+        state = {"net": self.net.state_dict(), "generator": self.generator.get_state(), "best": self.best}
         if self.optimizer is not None:
             state["optimizer"] = self.optimizer.state_dict()
         return state
@@ -217,6 +235,7 @@ class EpisodicTrainer(Trainer):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.net.load_state_dict(state["net"])
         self.generator.set_state(state["generator"].cpu())
+        self.best = float(state.get("best", self.best))
         if self.optimizer is not None:
             self.optimizer.load_state_dict(state["optimizer"])
 

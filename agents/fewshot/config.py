@@ -58,6 +58,9 @@ class FewShotConfig(TrainConfig):
     """Iterations between validations (each logs ``validation/*`` with a 95% interval)."""
     validation_episodes: int = 200
     """Validation episodes (the same ones every time)."""
+    keep_best: bool = False
+    """Also keep the state with the best ``validation/<metric>`` so far as ``best.pt`` in the run directory (a
+    checkpoint like the last one: ``metarl eval RUN/best.pt``); the run itself continues from its last state."""
     checkpoint_every: int = 200
 
     def __post_init__(self) -> None:
