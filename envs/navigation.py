@@ -24,8 +24,9 @@ class NavigationTask(Task):
 class Navigation2D(BatchedEnv):
     """A point starts at the origin and moves by its (clipped) velocity action towards a hidden goal.
 
-    Reward is minus the distance to the goal after the move. An inner episode terminates within
-    ``goal_radius`` of the goal and is truncated after ``horizon`` steps. Actions outside
+    Reward is minus the distance to the goal after the move. An inner episode terminates when the point
+    is within ``goal_radius`` of the goal along both axes (the square of the original MAML code, not a
+    disc) and is truncated after ``horizon`` steps. Actions outside
     [-max_speed, max_speed]^2 are clipped, as in the MAML setting; NaN actions are an error.
 
     Example:
@@ -43,7 +44,8 @@ class Navigation2D(BatchedEnv):
         "episodes": Param(1, low=1, high=100_000, doc="inner episodes per trial"),
         "goal_range": Param(0.5, low=0.0, high=1e6, doc="goals are uniform in [-goal_range, goal_range]^2"),
         "max_speed": Param(0.1, low=1e-9, high=1e6, doc="actions are clipped to [-max_speed, max_speed]^2"),
-        "goal_radius": Param(0.01, low=0.0, high=1e6, doc="an inner episode terminates within this distance"),
+        "goal_radius": Param(0.01, low=0.0, high=1e6,
+                             doc="an inner episode terminates within this distance of the goal along both axes"),
     }
     task_type = NavigationTask
 
@@ -83,7 +85,7 @@ class Navigation2D(BatchedEnv):
         self._position = self._position + action.clamp(-v, v)
         offset = self._position - self.task.goal
         distance = torch.mv(offset * offset, self._ones).sqrt_()  # row norms via one BLAS call
-        return distance.neg(), distance < self.config["goal_radius"]
+        return distance.neg(), offset.abs().amax(1) < self.config["goal_radius"]
 
     def _observe(self) -> torch.Tensor:
         return self._position  # never modified in place: each step makes a new tensor

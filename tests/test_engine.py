@@ -248,3 +248,14 @@ def test_cpu_and_cuda_trajectories_agree(env_id):
     for cpu, cuda in zip(*runs, strict=True):
         assert torch.allclose(cpu.reward, cuda.reward.cpu(), atol=1e-5)
         assert torch.equal(cpu.trial_end, cuda.trial_end.cpu())
+
+
+def test_navigation_terminates_inside_the_square_around_the_goal():
+    """The original code's test is |dx| < r and |dy| < r: a corner of the square is inside, beyond the disc."""
+    env = metarl.make("metarl/Navigation2D-v0", num_envs=3, seed=0, check=False)
+    env.reset()
+    goal = torch.tensor([[0.0, 0.0], [0.0, 0.0], [0.0, 0.0]])
+    env.reset(task=env.task_type(goal=goal))
+    step = env.step(torch.tensor([[0.009, 0.009], [0.011, 0.0], [0.0, -0.005]]))
+    assert step.terminated.tolist() == [True, False, True]
+    assert torch.allclose(step.reward, -torch.tensor([0.009 * 2 ** 0.5, 0.011, 0.005]))

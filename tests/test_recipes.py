@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from metarl.agents.rl2 import RL2Trainer
+
 from metarl.training.recipes import TIME_FILE, recipe_trainer, timed_fit
 
 RECIPE = Path(__file__).resolve().parents[1] / "configs" / "rl2_demo.yaml"
