@@ -263,3 +263,19 @@ def test_training_step_runs_on_each_device(device):
     assert next(trainer.policy.parameters()).device.type == device.type
     assert scalars["losses/line_search_accepted"] in (0.0, 1.0) and trainer.global_step == TINY_STEPS
     assert trainer.evaluate(trainer.policy, tasks=2).returns.shape == (2, 4)
+
+
+def test_tune_later_steps_keeps_the_first_step_and_picks_the_best_later_size():
+    from metarl.agents.maml_rl.evaluate import AdaptationScores, tune_later_steps
+
+    asked = []
+
+    def score(sizes):  # returns peak when the later steps are 0.025
+        asked.append(sizes)
+        later = -abs(sizes[1] - 0.025) * 100
+        return AdaptationScores(torch.tensor([[-40.0, -10.0, later, later]]))
+
+    sizes, tried = tune_later_steps(score, 0.1, 3, factors=(1.0, 0.5, 0.25, 0.125))
+    assert sizes == [0.1, 0.025, 0.025]
+    assert all(s[0] == 0.1 and s[1] == s[2] for s in asked) and sorted(tried) == [0.0125, 0.025, 0.05, 0.1]
+    assert tune_later_steps(score, 0.1, 1) == ([0.1], {})

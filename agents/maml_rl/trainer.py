@@ -15,6 +15,7 @@ iteration: one policy for every task, TRPO (or PPO) on all the trajectories, no 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -181,12 +182,14 @@ class MAMLTrainer(Trainer):
         return text
 
     # ------------------------------------------------------------------ evaluation
-    def evaluate(self, policy: MLPPolicy, tasks: int, split: str = "test", seed: int = 0) -> Any:
-        """:func:`evaluate_adaptation` of ``policy`` with this run's evaluation settings."""
+    def evaluate(self, policy: MLPPolicy, tasks: int, split: str = "test", seed: int = 0,
+                 step_sizes: Sequence[float] | None = None) -> Any:
+        """:func:`evaluate_adaptation` of ``policy`` with this run's evaluation settings (``step_sizes``: instead of
+        ``eval_step_sizes``)."""
         cfg = self.config
-        return evaluate_adaptation(policy, cfg.env, cfg.env_kwargs, tasks, cfg.eval_trajectories, cfg.eval_step_sizes,
-                                   split, seed, self.device, cfg.gamma, cfg.gae_lambda, cfg.baseline_reg,
-                                   cfg.normalize_advantages)
+        return evaluate_adaptation(policy, cfg.env, cfg.env_kwargs, tasks, cfg.eval_trajectories,
+                                   cfg.eval_step_sizes if step_sizes is None else step_sizes, split, seed, self.device,
+                                   cfg.gamma, cfg.gae_lambda, cfg.baseline_reg, cfg.normalize_advantages)
 
     def random_policy(self, seed: int = 0) -> MLPPolicy:
         """A freshly initialised policy of this run's architecture (the "random init" baseline)."""
