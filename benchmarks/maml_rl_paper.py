@@ -32,9 +32,10 @@ from pathlib import Path
 
 import torch
 from metarl.agents.maml_rl import MAMLTrainer
-from metarl.agents.maml_rl.evaluate import format_table, tune_later_steps
+from metarl.agents.maml_rl.evaluate import AdaptationScores, format_table
 
 from metarl.published import MAML_NAVIGATION
+from metarl.rl.functional import tune_later_steps
 from metarl.training import parse_assignments
 from metarl.training.recipes import recipe_trainer
 
@@ -65,6 +66,12 @@ def train(name: str, args: argparse.Namespace, **overrides: object) -> tuple[MAM
           f"this call {seconds / 60:.1f} min ({timing['seconds_per_iteration']:.2f} s per iteration, "
           f"{timing['steps_per_second']:,.0f} steps/s)", flush=True)
     return trainer, timing
+
+
+def mean_after_first(scores: AdaptationScores) -> float:
+    """Mean return after steps 2, 3, ...: what the later step size decides."""
+    later = scores.means[2:]
+    return sum(later) / len(later)
 
 
 def main() -> None:
@@ -107,7 +114,8 @@ def main() -> None:
         sizes, tried = cfg.eval_step_sizes, {}
         if args.later_steps == "tune":
             sizes, tried = tune_later_steps(
-                lambda s, policy=policy: maml.evaluate(policy, VALIDATION_GOALS, "validation", step_sizes=s),
+                lambda s, policy=policy: mean_after_first(maml.evaluate(policy, VALIDATION_GOALS, "validation",
+                                                                        step_sizes=s)),
                 cfg.eval_step_sizes[0], len(cfg.eval_step_sizes))
         schedules[name] = {"step_sizes": sizes, "validation_by_later_step": tried}
         rows.append((name, maml.evaluate(policy, args.eval_tasks, step_sizes=sizes),

@@ -4,8 +4,10 @@ Trains MAML from ``configs/maml_sinusoid.yaml`` (K = 10 support points, one inne
 per meta-batch, Adam 1e-3; the paper runs 70,000 meta-iterations) and the pretrained-on-all-tasks baseline
 from ``configs/pretrain_sinusoid.yaml`` with the same number of tasks. Both are then adapted on held-out
 test tasks with ``--eval-shots`` points (default 5) and scored by the MSE on ``--eval-queries`` points
-after each of ``--steps`` gradient steps: MAML with its inner step size, the baseline with the step size
-that does best on validation tasks among ``--baseline-step-sizes`` (the paper tuned it automatically).
+after each of ``--steps`` gradient steps: MAML with its inner step size first and, after it, the step size
+that does best on validation tasks among 1, 1/2, ..., 1/16 of it (``--later-steps same``: the inner step
+size throughout), the baseline with the step size that does best on validation tasks among
+``--baseline-step-sizes`` (the paper tuned it automatically).
 Prints the table with 95% intervals beside the paper (MAML 0.67 / 0.38 / 0.35 after 1 / 5 / 10 steps,
 pretrained 2.41 / 2.23 / 2.19) and whether our MAML meets the paper's numbers. With ``--keep-best`` MAML
 also keeps its parameters with the best validation MSE (after the last scored step, on 500 validation
@@ -32,31 +34,56 @@ from metarl.agents.fewshot.base import BEST_FILE
 from metarl.agents.fewshot.scoring import scored_steps
 
 from metarl.published import MAML_SINUSOID
-from metarl.training import build_config, load_yaml
+from metarl.rl.functional import tune_later_steps
+from metarl.training import load_yaml
+from metarl.training.recipes import recipe_trainer
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
 
 def train(recipe: str, args: argparse.Namespace) -> tuple[EpisodicTrainer, dict]:
-    """Train one recipe for ``--iterations`` meta-iterations (or its own length); returns the trainer and its timing."""
+    """Train one recipe for ``--iterations`` meta-iterations (or its own length); returns the trainer and its timing.
+
+    With ``--resume`` a run already in ``--logdir`` continues, or is reused as it is when finished.
+    """
     values = load_yaml(CONFIGS / recipe)
-    cls = trainer_class(values.pop("agent"))
-    values.update({"device": args.device, "seed": args.seed, "logdir": args.logdir,
-                   "run_name": f"{cls.agent}__{args.seed}", "eval_shots": args.eval_shots,
-                   "eval_queries": args.eval_queries, "eval_steps": max(args.steps)})
+    cls = trainer_class(values["agent"])
+    values = {"device": args.device, "seed": args.seed, "logdir": args.logdir, "run_name": f"{cls.agent}__{args.seed}",
+              "eval_shots": args.eval_shots, "eval_queries": args.eval_queries, "eval_steps": max(args.steps)}
     if args.iterations is not None:
-        values["total_steps"] = args.iterations * values["meta_batch"]
+        values["total_steps"] = args.iterations * load_yaml(CONFIGS / recipe)["meta_batch"]
     if args.keep_best:
         values["keep_best"] = True
-    trainer = cls(build_config(cls.config_type, values))
+    trainer = recipe_trainer(CONFIGS / recipe, values, cls, resume=args.resume)
+    first = trainer.iteration
     start = time.perf_counter()
     trainer.fit(progress=not args.no_progress)
     seconds = time.perf_counter() - start
+    trained = trainer.iteration - first
     timing = {"iterations": trainer.iteration, "tasks": trainer.global_step, "minutes": seconds / 60,
-              "iterations_per_second": trainer.iteration / seconds, "run_dir": str(trainer.run_dir)}
-    print(f"{cls.agent}: {trainer.iteration:,} iterations ({trainer.global_step:,} tasks) in {seconds / 60:.1f} min "
-          f"({timing['iterations_per_second']:.0f} iterations/s)", flush=True)
+              "iterations_this_call": trained, "iterations_per_second": trained / seconds if trained else None,
+              "run_dir": str(trainer.run_dir)}
+    rate = f"{trained / seconds:.0f} iterations/s" if trained else "reused, nothing trained"
+    print(f"{cls.agent}: {trainer.iteration:,} iterations ({trainer.global_step:,} tasks); this call {trained:,} "
+          f"iterations in {seconds / 60:.1f} min ({rate})", flush=True)
     return trainer, timing
+
+
+def tune_later_lr(trainer: EpisodicTrainer, steps: list[int], tasks: int) -> dict[float, float]:
+    """Set MAML's ``eval_later_lr`` to the later step size with the lowest validation MSE (mean over the reported
+    steps after the first); returns the validation MSE of every size tried."""
+    later = [k for k in steps if k > 1]
+
+    def validation_mse(schedule: list[float]) -> float:
+        trainer.config.eval_later_lr = schedule[1]
+        scores = trainer.evaluate(tasks, "validation", seed=1)
+        return sum(scores.at(k)[0] for k in later) / len(later)
+
+    if not later:
+        return {}
+    schedule, tried = tune_later_steps(validation_mse, trainer.eval_lr, max(steps), maximize=False)
+    trainer.config.eval_later_lr = schedule[1]
+    return tried
 
 
 def tune_step_size(trainer: EpisodicTrainer, sizes: list[float], steps: list[int], tasks: int
@@ -92,6 +119,11 @@ def main() -> None:
     parser.add_argument("--keep-best", action="store_true",
                         help="also score MAML's parameters with the best validation MSE (model selection on validation "
                              "tasks; the target is then checked on them)")
+    parser.add_argument("--later-steps", choices=["tune", "same"], default="tune",
+                        help="MAML's step size after the first test-time step: chosen on validation tasks among 1 to "
+                             "1/16 of the first, or the same as the first")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue (or reuse, when finished) the runs already in --logdir instead of starting over")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--logdir", default="runs/maml-sinusoid")
@@ -107,14 +139,19 @@ def main() -> None:
     maml, maml_time = train("maml_sinusoid.yaml", args)
     pretrained, pretrained_time = train("pretrain_sinusoid.yaml", args)
     step_size, tried = tune_step_size(pretrained, args.baseline_step_sizes, args.steps, min(args.eval_tasks, 500))
-    rows = {"maml (this run)": maml.evaluate(args.eval_tasks, "test", seed=0)}
-    chosen = "maml (this run)"
+    learners = {"maml (this run)": maml}
     if args.keep_best and (maml.run_dir / BEST_FILE).exists():
         best = type(maml).resume(maml.run_dir / BEST_FILE, {"device": args.device})
-        chosen = f"maml, best validation (it {best.iteration:,})"
-        rows[chosen] = best.evaluate(args.eval_tasks, "test", seed=0)
+        learners[f"maml, best validation (it {best.iteration:,})"] = best
+    rows, later_tried = {}, {}
+    for name, learner in learners.items():
+        if args.later_steps == "tune":
+            later_tried[name] = tune_later_lr(learner, args.steps, min(args.eval_tasks, 500))
+            name = f"{name}, later {learner.config.eval_later_lr:g}"
+        rows[name] = learner.evaluate(args.eval_tasks, "test", seed=0)
+    last, chosen = list(rows)[0], list(rows)[-1]
     rows[f"pretrained, step {step_size:g}"] = pretrained.evaluate(args.eval_tasks, "test", seed=0)
-    baselines = rows["maml (this run)"].baselines
+    baselines = rows[last].baselines
     columns = [0, *args.steps]
     paper = MAML_SINUSOID if args.eval_shots == MAML_SINUSOID["shots"] else None
 
@@ -124,21 +161,21 @@ def main() -> None:
     print(f"Sinusoid, trained with K = {maml.train_shape.shots}, evaluated {args.eval_shots}-shot: MSE on "
           f"{args.eval_queries} points of {args.eval_tasks} test tasks after k gradient steps (± 95% interval); "
           f"MAML step {maml.config.inner_lr:g}, pretrained step the best on validation tasks of {sizes}")
-    print(f"  {'':26s}" + "".join(f"{f'{k} step' + ('s' if k != 1 else ''):>{width}s}" for k in columns))
+    print(f"  {'':44s}" + "".join(f"{f'{k} step' + ('s' if k != 1 else ''):>{width}s}" for k in columns))
     for name, scores in rows.items():
-        print(f"  {name:26s}" + "".join(f"{c:>{width}s}" for c in cells(scores, columns)))
+        print(f"  {name:44s}" + "".join(f"{c:>{width}s}" for c in cells(scores, columns)))
     for name, values in baselines.items():
         base = Scores(values.unsqueeze(1))
-        print(f"  {name:26s}{f'{base.means[0]:.3f} ± {base.ci95[0]:.3f}':>{width}s}")
+        print(f"  {name:44s}{f'{base.means[0]:.3f} ± {base.ci95[0]:.3f}':>{width}s}")
     met = {}
     if paper is not None:
         for label, key in (("MAML (paper)", "maml"), ("pretrained (paper)", "pretrained")):
-            print(f"  {label:26s}" + "".join(f"{paper[key][k]:>{width}.2f}" if k in paper[key]
+            print(f"  {label:44s}" + "".join(f"{paper[key][k]:>{width}.2f}" if k in paper[key]
                                              else f"{'-':>{width}s}" for k in columns))
         ours = rows[chosen]
         met = {k: ours.at(k)[0] <= paper["maml"][k] for k in columns if k in paper["maml"]}
         marks = [("met" if met[k] else "not met") if k in met else "-" for k in columns]
-        print(f"  {'target: MAML <= paper':26s}" + "".join(f"{m:>{width}s}" for m in marks) + f"   ({chosen})")
+        print(f"  {'target: MAML <= paper':44s}" + "".join(f"{m:>{width}s}" for m in marks) + f"   ({chosen})")
     for name in [n for n in rows if n.startswith("maml")]:
         worse = [int((rows[name].values[:, rows[name].steps.index(k)] > rows[name].values[:, 0]).sum())
                  for k in args.steps]
@@ -150,8 +187,9 @@ def main() -> None:
         result = {"setting": {"train_shots": maml.train_shape.shots, "eval_shots": args.eval_shots,
                               "eval_queries": args.eval_queries, "eval_tasks": args.eval_tasks, "steps": columns,
                               "device": args.device, "threads": torch.get_num_threads()},
-                  "maml": {**summary(rows["maml (this run)"]), **maml_time},
+                  "maml": {"row": last, **summary(rows[last]), **maml_time},
                   "maml_scored": {"row": chosen, **summary(rows[chosen])},
+                  "maml_later_step_validation": later_tried,
                   "pretrained": {"step_size": step_size, "validation_by_step_size": tried,
                                  **summary(rows[f"pretrained, step {step_size:g}"]), **pretrained_time},
                   "baselines": {name: float(v.mean()) for name, v in baselines.items()},

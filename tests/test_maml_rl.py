@@ -136,7 +136,7 @@ def test_steps_after_an_episode_ends_are_masked():
     ended_at = mask.sum(0).long() - 1  # the last valid step
     last = distance.gather(0, ended_at.unsqueeze(0))[0]
     early = ended_at < 19
-    assert (last[early] < 0.3).all(), "a trajectory ends where it reaches the goal radius"
+    assert (last[early] < 0.3 * 2 ** 0.5).all(), "a trajectory ends inside the square around the goal"
     assert torch.allclose(batch.returns(), (batch.rewards * mask).sum(0))
     process(batch, 0.99, 1.0, 1e-5, normalize=True)
     assert (batch.advantages[mask == 0] == 0).all()
@@ -265,17 +265,17 @@ def test_training_step_runs_on_each_device(device):
     assert trainer.evaluate(trainer.policy, tasks=2).returns.shape == (2, 4)
 
 
-def test_tune_later_steps_keeps_the_first_step_and_picks_the_best_later_size():
-    from metarl.agents.maml_rl.evaluate import AdaptationScores, tune_later_steps
+@pytest.mark.parametrize("maximize", [True, False])
+def test_tune_later_steps_keeps_the_first_step_and_picks_the_best_later_size(maximize):
+    from metarl.rl.functional import tune_later_steps
 
     asked = []
 
-    def score(sizes):  # returns peak when the later steps are 0.025
+    def score(sizes):  # best when the later steps are 0.025
         asked.append(sizes)
-        later = -abs(sizes[1] - 0.025) * 100
-        return AdaptationScores(torch.tensor([[-40.0, -10.0, later, later]]))
+        return (-1 if maximize else 1) * abs(sizes[1] - 0.025)
 
-    sizes, tried = tune_later_steps(score, 0.1, 3, factors=(1.0, 0.5, 0.25, 0.125))
+    sizes, tried = tune_later_steps(score, 0.1, 3, factors=(1.0, 0.5, 0.25, 0.125), maximize=maximize)
     assert sizes == [0.1, 0.025, 0.025]
     assert all(s[0] == 0.1 and s[1] == s[2] for s in asked) and sorted(tried) == [0.0125, 0.025, 0.05, 0.1]
     assert tune_later_steps(score, 0.1, 1) == ([0.1], {})

@@ -87,12 +87,29 @@ class GradientConfig(FewShotConfig):
     """Gradient steps on the support set at validation and evaluation."""
     eval_lr: float | None = None
     """Their step size (None: the training step size ``inner_lr``)."""
+    eval_later_lr: float | None = None
+    """Step size of the steps after the first (None: the same as the first). An initialisation meta-trained for
+    one step can overshoot when the step is repeated; ``benchmarks/maml_sinusoid.py`` chooses this on
+    validation tasks."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
         check_ranges(self, at_least={"eval_steps": 0})
         if self.eval_lr is not None and not self.eval_lr > 0:
             raise ConfigError(f"config key 'eval_lr' must be positive (or null for inner_lr), got {self.eval_lr}")
+        if self.eval_later_lr is not None and not self.eval_later_lr > 0:
+            raise ConfigError(f"config key 'eval_later_lr' must be positive (or null for eval_lr), got "
+                              f"{self.eval_later_lr}")
+
+    def eval_schedule(self, first: float) -> list[float]:
+        """Step sizes of the ``eval_steps`` test-time steps: ``first``, then ``eval_later_lr`` (default ``first``).
+
+        Example:
+            >>> GradientConfig(eval_steps=3, eval_later_lr=0.005).eval_schedule(0.01)
+            [0.01, 0.005, 0.005]
+        """
+        later = first if self.eval_later_lr is None else self.eval_later_lr
+        return ([first] + [later] * (self.eval_steps - 1))[:self.eval_steps]
 
 
 @dataclasses.dataclass

@@ -22,7 +22,14 @@ from typing import ClassVar
 import torch
 from metarl.agents.fewshot.base import EpisodicTrainer
 from metarl.agents.fewshot.config import MAMLConfig, ReptileConfig
-from metarl.agents.fewshot.scoring import adaptation_scores, scored_steps, support_loss, task_losses, task_scores
+from metarl.agents.fewshot.scoring import (
+    adaptation_scores,
+    describe_schedule,
+    scored_steps,
+    support_loss,
+    task_losses,
+    task_scores,
+)
 
 from metarl.backbones import FewShotNet
 from metarl.errors import ConfigError
@@ -52,13 +59,14 @@ class GradientTrainer(EpisodicTrainer):
 
     def score(self, episodes: Episodes) -> torch.Tensor:
         return adaptation_scores(self.net, self.meta_params(episodes.batch_size, detached=True), episodes,
-                                 [self.eval_lr] * self.config.eval_steps)
+                                 self.config.eval_schedule(self.eval_lr))
 
     def score_steps(self) -> list[int]:
         return scored_steps(self.config.eval_steps)
 
     def describe_scores(self) -> str:
-        return f"query {self.metric} after k gradient steps of {self.eval_lr:g} on the support set"
+        return f"query {self.metric} after k gradient steps of {describe_schedule(self.config, self.eval_lr)} on the " \
+               "support set"
 
 
 class MAMLTrainer(GradientTrainer):

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from metarl.agents.fewshot.base import EpisodicTrainer
 from metarl.agents.fewshot.config import PretrainConfig
-from metarl.agents.fewshot.scoring import adaptation_scores, scored_steps
+from metarl.agents.fewshot.scoring import adaptation_scores, describe_schedule, scored_steps
 
 from metarl.backbones import FewShotNet
 from metarl.errors import ConfigError
@@ -76,7 +76,7 @@ class PretrainTrainer(EpisodicTrainer):
     def score(self, episodes: Episodes) -> torch.Tensor:
         cfg, tasks = self.config, episodes.batch_size
         head = self.initial_head()
-        steps = [cfg.eval_lr] * cfg.eval_steps
+        steps = cfg.eval_schedule(cfg.eval_lr)
         if cfg.finetune == "head":
             with torch.no_grad():
                 features = Episodes(per_task_call(self.net.body, None, episodes.support_x), episodes.support_y,
@@ -91,7 +91,8 @@ class PretrainTrainer(EpisodicTrainer):
 
     def describe_scores(self) -> str:
         part = "the head" if self.config.finetune == "head" else "the whole network"
-        return f"query {self.metric} after k gradient steps of {self.config.eval_lr:g} on {part} (support set)"
+        return (f"query {self.metric} after k gradient steps of {describe_schedule(self.config, self.config.eval_lr)} "
+                f"on {part} (support set)")
 
 
 __all__ = ["PretrainTrainer"]

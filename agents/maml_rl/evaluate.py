@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import torch
 from metarl.agents.maml_rl.sampling import collect, inner_loss, process
@@ -79,34 +79,6 @@ def evaluate_adaptation(policy: MLPPolicy, env_id: str, env_kwargs: dict, tasks:
         kept = min(chunk, tasks - start)
         results.append(torch.stack(returns, 1)[:kept].cpu())
     return AdaptationScores(torch.cat(results, 0))
-
-
-LATER_STEP_FACTORS = (1.0, 0.5, 0.25, 0.125, 0.0625)
-"""Later step sizes :func:`tune_later_steps` tries, as fractions of the first step."""
-
-
-def tune_later_steps(score: Callable[[list[float]], AdaptationScores], first: float, steps: int,
-                     factors: Sequence[float] = LATER_STEP_FACTORS) -> tuple[list[float], dict[float, float]]:
-    """The schedule ``[first, s, ..., s]`` of ``steps`` steps with the best mean return after steps 2 to ``steps``.
-
-    ``s`` is tried at ``first * f`` for each of ``factors``; ``score`` evaluates a schedule (on validation tasks:
-    the schedule is then applied to test tasks it has not seen). The paper halved the step after the first
-    and says only that this did better; a policy meta-trained for one step of ``first`` has no reason to
-    want that exact size later, so the size is chosen the same way for every policy compared.
-    Returns the schedule and the validation return of every size tried.
-
-    Example:
-        >>> sizes, tried = tune_later_steps(lambda s: trainer.evaluate(policy, 100, "validation", step_sizes=s),
-        ...                                 0.1, 3)  # doctest: +SKIP
-    """
-    if steps < 2:
-        return [first][:steps], {}
-    tried = {}
-    for factor in factors:
-        sizes = [first] + [first * factor] * (steps - 1)
-        tried[first * factor] = sum(score(sizes).means[2:]) / (steps - 1)
-    best = max(tried, key=tried.get)
-    return [first] + [best] * (steps - 1), tried
 
 
 def format_table(rows: Sequence[tuple[str, AdaptationScores | None, str]], steps: int,

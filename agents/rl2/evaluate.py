@@ -13,10 +13,12 @@ from metarl.registry import make
 
 @dataclasses.dataclass
 class TrialScores:
-    """Per-trial results: ``returns`` (N,) and ``episode_returns`` (N, episodes)."""
+    """Per-trial results: ``returns`` (N,), ``episode_returns`` (N, episodes) and ``step_rewards`` (N, trial steps),
+    zero after a trial has ended."""
 
     returns: torch.Tensor
     episode_returns: torch.Tensor
+    step_rewards: torch.Tensor
 
     @property
     def mean(self) -> float:
@@ -47,6 +49,7 @@ def evaluate_policy(model: RecurrentActorCritic, env_id: str, env_kwargs: dict, 
     returns = torch.zeros(trials, device=env.device)
     episode_returns = torch.zeros(trials, env.episodes, device=env.device)
     episode = torch.zeros(trials, dtype=torch.long, device=env.device)
+    step_rewards = torch.zeros(trials, env.trial_steps, device=env.device)
     rows = torch.arange(trials, device=env.device)
     for t in range(env.trial_steps):
         inputs = with_time_feature(obs, torch.full_like(episode, t), env.trial_steps) if time_feature else obs
@@ -55,10 +58,11 @@ def evaluate_policy(model: RecurrentActorCritic, env_id: str, env_kwargs: dict, 
         step = env.step(action)
         reward = step.reward * ~finished
         returns += reward
+        step_rewards[:, t] = reward
         episode_returns.index_put_((rows, episode.clamp(max=env.episodes - 1)), reward, accumulate=True)
         episode += step.episode_end
         finished |= step.trial_end
         obs, start = step.obs, step.trial_end
         if env.device.type == "cpu" and bool(finished.all()):  # a free check on CPU; on GPU it would sync
             break
-    return TrialScores(returns.cpu(), episode_returns.cpu())
+    return TrialScores(returns.cpu(), episode_returns.cpu(), step_rewards.cpu())

@@ -192,4 +192,32 @@ class AdaptationJacobian:
         return vectors
 
 
-__all__ = ["AdaptationJacobian", "Params", "adapt", "gradient_step", "per_task_call", "task_params"]
+LATER_STEP_FACTORS = (1.0, 0.5, 0.25, 0.125, 0.0625)
+"""Later step sizes :func:`tune_later_steps` tries, as fractions of the first step."""
+
+
+def tune_later_steps(score: Callable[[list[float]], float], first: float, steps: int,
+                     factors: Sequence[float] = LATER_STEP_FACTORS, maximize: bool = True
+                     ) -> tuple[list[float], dict[float, float]]:
+    """The test-time schedule ``[first, s, ..., s]`` of ``steps`` steps whose ``score`` is best.
+
+    ``s`` is tried at ``first * f`` for each of ``factors``; ``score`` rates a schedule on validation tasks
+    (highest best, or lowest with ``maximize=False``) so that the choice is then applied to test tasks it
+    has not seen. An initialisation meta-trained for one step of ``first`` sits where that step lands
+    well; repeating it can overshoot, and the MAML paper halved the step after the first for that reason.
+    Returns the schedule and the score of every later size tried.
+
+    Example:
+        >>> sizes, tried = tune_later_steps(lambda s: -abs(s[1] - 0.025), 0.1, 3)
+        >>> sizes
+        [0.1, 0.025, 0.025]
+    """
+    if steps < 2:
+        return [first][:steps], {}
+    tried = {first * f: float(score([first] + [first * f] * (steps - 1))) for f in factors}
+    best = (max if maximize else min)(tried, key=tried.get)
+    return [first] + [best] * (steps - 1), tried
+
+
+__all__ = ["LATER_STEP_FACTORS", "AdaptationJacobian", "Params", "adapt", "gradient_step", "per_task_call",
+           "task_params", "tune_later_steps"]
