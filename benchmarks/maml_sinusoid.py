@@ -148,6 +148,8 @@ def main() -> None:
         if args.later_steps == "tune":
             later_tried[name] = tune_later_lr(learner, args.steps, min(args.eval_tasks, 500))
             name = f"{name}, later {learner.config.eval_later_lr:g}"
+        else:
+            learner.config.eval_later_lr = None
         rows[name] = learner.evaluate(args.eval_tasks, "test", seed=0)
     last, chosen = list(rows)[0], list(rows)[-1]
     rows[f"pretrained, step {step_size:g}"] = pretrained.evaluate(args.eval_tasks, "test", seed=0)
