@@ -111,6 +111,11 @@ class GradientConfig(FewShotConfig):
         later = first if self.eval_later_lr is None else self.eval_later_lr
         return ([first] + [later] * (self.eval_steps - 1))[:self.eval_steps]
 
+    def describe_schedule(self, first: float) -> str:
+        """``"0.01"``, or ``"0.01 then 0.005"`` when the later test-time steps differ from the first."""
+        later = self.eval_later_lr
+        return f"{first:g}" if later is None or later == first else f"{first:g} then {later:g}"
+
 
 @dataclasses.dataclass
 class MAMLConfig(GradientConfig):

@@ -22,14 +22,7 @@ from typing import ClassVar
 import torch
 from metarl.agents.fewshot.base import EpisodicTrainer
 from metarl.agents.fewshot.config import MAMLConfig, ReptileConfig
-from metarl.agents.fewshot.scoring import (
-    adaptation_scores,
-    describe_schedule,
-    scored_steps,
-    support_loss,
-    task_losses,
-    task_scores,
-)
+from metarl.agents.fewshot.scoring import adaptation_scores, scored_steps, support_loss, task_losses, task_scores
 
 from metarl.backbones import FewShotNet
 from metarl.errors import ConfigError
@@ -65,8 +58,8 @@ class GradientTrainer(EpisodicTrainer):
         return scored_steps(self.config.eval_steps)
 
     def describe_scores(self) -> str:
-        return f"query {self.metric} after k gradient steps of {describe_schedule(self.config, self.eval_lr)} on the " \
-               "support set"
+        return (f"query {self.metric} after k gradient steps of {self.config.describe_schedule(self.eval_lr)} on the "
+                "support set")
 
 
 class MAMLTrainer(GradientTrainer):

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from metarl.agents.fewshot.base import EpisodicTrainer
 from metarl.agents.fewshot.config import PretrainConfig
-from metarl.agents.fewshot.scoring import adaptation_scores, describe_schedule, scored_steps
+from metarl.agents.fewshot.scoring import adaptation_scores, scored_steps
 
 from metarl.backbones import FewShotNet
 from metarl.errors import ConfigError
@@ -91,7 +91,7 @@ class PretrainTrainer(EpisodicTrainer):
 
     def describe_scores(self) -> str:
         part = "the head" if self.config.finetune == "head" else "the whole network"
-        return (f"query {self.metric} after k gradient steps of {describe_schedule(self.config, self.config.eval_lr)} "
+        return (f"query {self.metric} after k gradient steps of {self.config.describe_schedule(self.config.eval_lr)} "
                 f"on {part} (support set)")
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Sequence
-from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -64,12 +63,6 @@ def support_loss(module: nn.Module, support_x: torch.Tensor, support_y: torch.Te
         return task_losses(per_task_call(module, params, support_x), support_y).sum()
 
     return loss
-
-
-def describe_schedule(config: Any, first: float) -> str:
-    """``"0.01"``, or ``"0.01 then 0.005"`` when the config's later test-time steps differ from the first."""
-    later = getattr(config, "eval_later_lr", None)
-    return f"{first:g}" if later is None or later == first else f"{first:g} then {later:g}"
 
 
 def scored_steps(steps: int) -> list[int]:
