@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 from pathlib import Path
 
 import torch
@@ -25,6 +24,7 @@ from metarl.agents.rl2 import RL2Trainer
 from metarl.agents.rl2.evaluate import evaluate_policy
 
 from metarl.registry import make
+from metarl.stats import mean_ci95
 from metarl.training import parse_assignments
 from metarl.training.recipes import recipe_trainer, timed_fit
 
@@ -34,8 +34,7 @@ LAST = 10
 
 def mean_ci(values: torch.Tensor) -> tuple[float, float]:
     """Mean of per-trial values and the half-width of its normal 95% interval."""
-    values = values.double()
-    return float(values.mean()), 1.96 * float(values.std()) / math.sqrt(len(values))
+    return tuple(float(v) for v in mean_ci95(values))
 
 
 def occurrences(labels: torch.Tensor) -> torch.Tensor:

@@ -13,7 +13,6 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import math
 import time
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from metarl.agents.rl2.evaluate import evaluate_policy
 
 import metarl
 from metarl.published import published_scores
+from metarl.stats import mean_ci95
 from metarl.training import build_config, load_yaml
 
 ENV = "metarl/BernoulliBandit-v0"
@@ -95,8 +95,7 @@ def main() -> None:
           f"{args.trials} test tasks, {torch.get_num_threads()} threads")
     print(f"  {'agent':26s} {'steps':>9s} {'seconds':>8s} {'steps/s':>9s} {'mean trial return':>22s}")
     for name, steps, seconds, returns in rows:
-        half = 1.96 * float(returns.std()) / math.sqrt(len(returns))
-        mean = float(returns.mean())
+        mean, half = (float(v) for v in mean_ci95(returns))
         print(f"  {name:26s} {steps:9,d} {seconds:8.1f} {steps / seconds:9.0f} {mean:12.2f} ± {half:6.2f}")
     print(f"  {'random':26s} {'':9s} {'':8s} {'':9s} {float(random.mean()):12.2f}")
     if published is not None:

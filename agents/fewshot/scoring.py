@@ -8,7 +8,6 @@ one value per episode, so a meta-batch is a sum or mean over the episode dimensi
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Sequence
 
 import torch
@@ -17,6 +16,7 @@ from torch import nn
 
 from metarl.fewshot import Episodes
 from metarl.rl.functional import Params, adapt, per_task_call
+from metarl.stats import mean_ci95
 
 
 def is_classification(targets: torch.Tensor) -> bool:
@@ -141,15 +141,12 @@ class Scores:
 
     @property
     def means(self) -> list[float]:
-        return self.values.double().mean(0).tolist()
+        return mean_ci95(self.values)[0].tolist()
 
     @property
     def ci95(self) -> list[float]:
         """Half-width of the normal-approximation 95% interval of each mean (over episodes)."""
-        n = self.values.shape[0]
-        if n < 2:
-            return [math.nan] * self.values.shape[1]
-        return (1.96 * self.values.double().std(0) / math.sqrt(n)).tolist()
+        return mean_ci95(self.values)[1].tolist()
 
 
 def format_score(mean: float, ci95: float, classification: bool) -> str:

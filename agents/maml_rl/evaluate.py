@@ -10,7 +10,6 @@ same procedure on the same tasks and the same environment noise.
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Sequence
 
 import torch
@@ -18,6 +17,7 @@ from metarl.agents.maml_rl.sampling import collect, inner_loss, process
 
 from metarl.registry import make
 from metarl.rl import MLPPolicy, adapt, task_params
+from metarl.stats import mean_ci95
 
 MAX_EVAL_ENVS = 4000
 """Environments stepped at once in evaluation (tasks are evaluated in chunks of this many trajectories)."""
@@ -31,15 +31,12 @@ class AdaptationScores:
 
     @property
     def means(self) -> list[float]:
-        return self.returns.double().mean(0).tolist()
+        return mean_ci95(self.returns)[0].tolist()
 
     @property
     def ci95(self) -> list[float]:
         """Half-width of the normal-approximation 95% interval of each mean."""
-        n = self.returns.shape[0]
-        if n < 2:
-            return [math.nan] * self.returns.shape[1]
-        return (1.96 * self.returns.double().std(0) / math.sqrt(n)).tolist()
+        return mean_ci95(self.returns)[1].tolist()
 
 
 def evaluate_adaptation(policy: MLPPolicy, env_id: str, env_kwargs: dict, tasks: int = 100,

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 
 import torch
 from metarl.agents.rl2.policy import RecurrentActorCritic, with_time_feature
 
 from metarl.registry import make
+from metarl.stats import mean_ci95
 
 
 @dataclasses.dataclass
@@ -22,13 +22,12 @@ class TrialScores:
 
     @property
     def mean(self) -> float:
-        return float(self.returns.double().mean())
+        return float(mean_ci95(self.returns)[0])
 
     @property
     def ci95(self) -> float:
         """Half-width of the normal-approximation 95% interval of the mean."""
-        n = len(self.returns)
-        return 1.96 * float(self.returns.double().std()) / math.sqrt(n) if n > 1 else math.nan
+        return float(mean_ci95(self.returns)[1])
 
 
 @torch.no_grad()

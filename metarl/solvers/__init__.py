@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import abc
 import functools
-import math
 import time
 from collections.abc import Callable
 from typing import Any
@@ -23,6 +22,7 @@ import torch
 
 from metarl.engine import BatchedEnv, Step
 from metarl.errors import BadArgumentError
+from metarl.stats import mean_ci95
 
 
 class _Family(abc.ABC):
@@ -136,8 +136,8 @@ def solver_table(env_id: str, trials: int, seed: int, split: str, device: str, *
     for name in solver_names(env):
         start = time.perf_counter()
         returns = trial_returns(env, name, generator=torch.Generator().manual_seed(seed)).double().cpu()
-        half = 1.96 * float(returns.std()) / math.sqrt(len(returns))
+        mean, half = mean_ci95(returns)
         reference = published.get(name, published.get(name.removesuffix("-n01")))
-        rows.append({"solver": name, "mean": float(returns.mean()), "ci95": half, "published": reference,
+        rows.append({"solver": name, "mean": float(mean), "ci95": float(half), "published": reference,
                      "seconds": time.perf_counter() - start})
     return rows
