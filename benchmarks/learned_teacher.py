@@ -105,11 +105,15 @@ def main() -> None:
     parser.add_argument("--sb3-episodes", type=int, default=10)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--logdir", default="runs/learned-teacher-benchmark")
+    parser.add_argument("--train-only", action="store_true", help="meta-train (or resume) and stop, no evaluation")
     parser.add_argument("--json", help="also write the results here")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args()
 
     trainer, seconds = train(args)
+    if args.train_only:
+        print(f"{args.recipe}: {trainer.global_step:,} minibatches, {seconds / 60:.1f} min of meta-training")
+        return
     table = evaluate(trainer, args)
     env = trainer.env
     print(f"{trainer.config.env} ({', '.join(f'{k}={v}' for k, v in env.config.items())})")

@@ -5,7 +5,9 @@ import math
 
 import pytest
 import torch
-from metarl.agents.learned_teacher import DataSelector, LearnedTeacherConfig, LearnedTeacherTrainer
+from metarl.agents.learned_optimizer.network import flat_parameters, population_parameters
+from metarl.agents.learned_teacher import DataSelector, LearnedTeacherConfig, LearnedTeacherTrainer, TeacherNetwork
+from metarl.agents.learned_teacher.rollout import population_teacher
 from metarl.agents.learned_teacher.trainer import moving_average_advantages
 
 from metarl import random as mrandom
@@ -43,6 +45,18 @@ def test_policy_gradient_with_moving_average_baseline_is_unbiased():
     p = torch.sigmoid(theta0)
     error = estimates.mean(0) - c * p * (1 - p)
     assert (error.abs() < 4 * estimates.std(0) / math.sqrt(len(estimates))).all(), error
+
+
+def test_repeats_teach_each_student_several_times_against_its_own_baseline(tmp_path):
+    trainer = LearnedTeacherTrainer(tiny(tmp_path, students=3, repeats=2))
+    tasks = trainer._tasks()
+    assert tasks.batch_size == 6
+    assert torch.equal(tasks.init[0], tasks.init[1]) and torch.equal(tasks.data_key[4], tasks.data_key[5])
+    assert not torch.equal(tasks.init[1], tasks.init[2])
+    advantages = trainer._advantages(torch.tensor([1.0, 3.0, 2.0, 2.0, 0.0, 4.0]))
+    assert advantages.tolist() == [-2.0, 2.0, 0.0, 0.0, -4.0, 4.0]
+    scalars = trainer.train_iteration()
+    assert math.isfinite(scalars["losses/gradient_norm"]) and trainer.global_step > 0
 
 
 def test_data_selector_features_match_the_environment_and_work_in_a_plain_loop(tmp_path):
@@ -83,10 +97,29 @@ def test_data_selector_features_match_the_environment_and_work_in_a_plain_loop(t
         select(torch.zeros(5, 9))
 
 
-@pytest.mark.parametrize("estimator", ["reinforce", "ppo", "lookahead"])
+def test_population_teacher_is_each_member_with_shared_decision_noise():
+    net = TeacherNetwork(features=25, hidden=6)
+    params = dict(net.named_parameters())
+    vectors = flat_parameters(params) + 0.5 * torch.randn(3, sum(p.numel() for p in params.values()),
+                                                         generator=torch.Generator().manual_seed(0))
+    vectors[2] = vectors[0]
+    features = torch.rand(6, 5, 25, generator=torch.Generator().manual_seed(1))
+    members = population_parameters(params, vectors)
+    probabilities = []
+    for i in range(3):
+        member = TeacherNetwork(features=25, hidden=6)
+        member.load_state_dict({k: v[i] for k, v in members.items()})
+        probabilities.append(member(features[2 * i : 2 * i + 2]))
+    greedy = population_teacher(net, members, 3)(features, None)
+    assert torch.equal(greedy, (torch.cat(probabilities) >= 0.5))
+    sampled = population_teacher(net, members, 3, torch.Generator().manual_seed(2))(torch.cat([features[:2]] * 3), None)
+    assert torch.equal(sampled[:2], sampled[4:])  # same parameters, same students: the same decisions
+
+
+@pytest.mark.parametrize("estimator", ["reinforce", "ppo", "es", "lookahead"])
 def test_resume_logs_the_same_scalars_as_an_uninterrupted_run(tmp_path, estimator):
     def config(folder):
-        return tiny(tmp_path / folder, run_name="run", estimator=estimator, total_steps=10**9)
+        return tiny(tmp_path / folder, run_name="run", estimator=estimator, total_steps=10**9, pairs=2)
 
     whole = LearnedTeacherTrainer(config("a"))
     whole.fit(max_iterations=4, progress=False)
@@ -120,6 +153,8 @@ def test_lookahead_meta_training_lowers_its_objective_on_held_out_students(tmp_p
     ({"estimator": "sgd"}, "'estimator' must be one of"),
     ({"init_keep": 1.0}, "'init_keep' must lie in"),
     ({"students": 0}, "'students' must be at least 1"),
+    ({"repeats": 0}, "'repeats' must be at least 1"),
+    ({"estimator": "es", "sigma": 0.0}, "'sigma' must be"),
     ({"env": "metarl/Navigation2D-v0", "env_kwargs": {}}, "not a teaching family"),
 ])
 def test_bad_configs_name_the_key(values, words):

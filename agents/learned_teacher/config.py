@@ -23,12 +23,19 @@ class LearnedTeacherConfig(TrainConfig):
     env: str = "metarl/Teach-v0"
     env_kwargs: dict = dataclasses.field(default_factory=lambda: {"student": "logistic"})
     total_steps: int = 2_000_000
-    estimator: Literal["reinforce", "ppo", "lookahead"] = "reinforce"
+    estimator: Literal["reinforce", "ppo", "es", "lookahead"] = "reinforce"
     """reinforce: score-function gradient of the Bernoulli keep policy with a moving-average baseline (the
-    paper's); ppo: the clipped surrogate on the same episodes (several epochs per batch); lookahead: the keep
-    probabilities as example weights, trained by a one-step lookahead on the dev loss (differentiable)."""
+    paper's); ppo: the clipped surrogate on the same episodes (several epochs per batch); es: antithetic
+    evolution strategies in the teacher's parameters, every member of the population teaching the same
+    students with the same decision noise; lookahead: the keep probabilities as example weights, trained by a
+    one-step lookahead on the dev loss (differentiable)."""
     students: int = 32
     """Students (training tasks) taught per iteration."""
+    repeats: int = 1
+    """reinforce, ppo: times each student is taught per iteration, with independent keep decisions. With 2 or
+    more, a run's advantage is its return minus the mean return of the same student's other runs (a
+    leave-one-out baseline: the student's own difficulty drops out of the advantage) instead of the moving
+    average, which is still tracked and logged."""
     hidden: int = 32
     init_keep: float = 0.8
     """Keep probability of the untrained teacher (its output bias)."""
@@ -38,6 +45,10 @@ class LearnedTeacherConfig(TrainConfig):
     """reinforce, ppo: weight of the old value in the moving-average reward baseline."""
     ppo_epochs: int = 4
     clip: float = 0.2
+    pairs: int = 16
+    """es: antithetic pairs of perturbed teachers per iteration (each teaches all ``students``)."""
+    sigma: float = 0.05
+    """es: standard deviation of the parameter perturbations."""
     eval_students: int = 32
     """Held-out (test-split) students scored every ``checkpoint_every`` iterations and drawn in the figures."""
     figures: bool = True
@@ -45,7 +56,8 @@ class LearnedTeacherConfig(TrainConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        check_ranges(self, at_least={"students": 1, "hidden": 1, "ppo_epochs": 1, "eval_students": 1},
-                     positive=("lr", "max_grad_norm", "clip"), unit=("baseline_decay",))
+        check_ranges(self, at_least={"students": 1, "repeats": 1, "hidden": 1, "ppo_epochs": 1, "eval_students": 1,
+                                     "pairs": 1},
+                     positive=("lr", "max_grad_norm", "clip", "sigma"), unit=("baseline_decay",))
         if not 0.0 < self.init_keep < 1.0:
             raise ConfigError(f"config key 'init_keep' must lie in (0, 1), got {self.init_keep}")

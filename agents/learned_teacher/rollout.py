@@ -54,6 +54,34 @@ def teacher(net: TeacherNetwork, generator: torch.Generator | None = None) -> Se
     return select
 
 
+def population_teacher(net: TeacherNetwork, params: dict[str, torch.Tensor], members: int,
+                       generator: torch.Generator | None = None) -> Selector:
+    """A population of teachers: ``params`` holds ``members`` versions of ``net``'s parameters (leading dimension),
+    and the students come member-major (member i teaches students ``i * B / members`` onward). With
+    ``generator``, the decisions are Bernoulli with one uniform draw per student and example shared by every
+    member (common random numbers, so members differ only through their parameters); else greedy.
+
+    Example:
+        >>> from metarl.agents.learned_optimizer.network import population_parameters, flat_parameters
+        >>> net = TeacherNetwork(features=25, hidden=4)
+        >>> params = dict(net.named_parameters())
+        >>> vectors = flat_parameters(params).expand(3, -1)
+        >>> select = population_teacher(net, population_parameters(params, vectors), 3)
+        >>> select(torch.zeros(6, 5, 25), None).shape
+        torch.Size([6, 5])
+    """
+    probability = torch.func.vmap(lambda p, x: torch.func.functional_call(net, p, (x,)))
+
+    def select(features: torch.Tensor, state: TeachState) -> torch.Tensor:
+        B, M = features.shape[:2]
+        with torch.no_grad():
+            p = probability(params, features.view(members, B // members, *features.shape[1:]))
+        if generator is None:
+            return (p >= 0.5).view(B, M)
+        return (torch.rand(p.shape[1:], generator=generator).to(p.device) < p).view(B, M)
+    return select
+
+
 class Episode(NamedTuple):
     """What teaching a batch of students produced: the final state, the return ``(B,)``, the features
     ``(T, B, M, F)`` and decisions ``(T, B, M)`` of every step, which steps were live ``(T, B)``, and the mean test
@@ -68,12 +96,14 @@ class Episode(NamedTuple):
     kept_curve: torch.Tensor
 
 
-def teach(process: TeachingProcess, task: Task, select: Selector, horizon: int, until: str = "dev") -> Episode:
+def teach(process: TeachingProcess, task: Task, select: Selector, horizon: int, until: str = "dev",
+          record_features: bool = True) -> Episode:
     """Teach every student of ``task`` with ``select`` for at most ``horizon`` minibatches.
 
     ``until="dev"``: a student stops at the environment's terminal state (dev accuracy reaches tau, budget, or
     a non-finite student); ``"test"``: it stops once its test accuracy reaches tau (or the budget is used), as
-    the benchmark measures. Stopped students are frozen.
+    the benchmark measures. Stopped students are frozen. ``record_features=False`` leaves ``Episode.features``
+    empty (what the policy-gradient estimators need, and the bulk of the memory).
 
     Example:
         >>> episode = teach(process, task, no_teach, 800)  # doctest: +SKIP
@@ -90,7 +120,8 @@ def teach(process: TeachingProcess, task: Task, select: Selector, horizon: int, 
         new, reward, terminal = process.advance(state, keep, task)
         if until == "test":
             terminal = (new.test_kept >= 0) | (new.updates >= process.max_updates) | new.failed
-        features.append(obs)
+        if record_features:
+            features.append(obs)
         keeps.append(keep)
         live.append(~done)
         returns += torch.where(done, 0.0, reward)
@@ -100,7 +131,8 @@ def teach(process: TeachingProcess, task: Task, select: Selector, horizon: int, 
         kept_curve.append(state.kept.float().mean())
         if bool(done.all()):
             break
-    return Episode(state, returns, torch.stack(features), torch.stack(keeps), torch.stack(live),
+    recorded = torch.stack(features) if record_features else torch.empty(0, device=returns.device)
+    return Episode(state, returns, recorded, torch.stack(keeps), torch.stack(live),
                    torch.stack(test_curve), torch.stack(kept_curve))
 
 

@@ -1,12 +1,15 @@
-"""Meta-training of the L2T teacher (Fan et al. 2018) with one of three estimators.
+"""Meta-training of the L2T teacher (Fan et al. 2018) with one of four estimators.
 
 Each iteration draws ``students`` training-split students of the family and teaches them, through the family's
 own process (:mod:`metarl.teaching`), until each episode ends:
 
 - ``reinforce``: Bernoulli keep decisions from the teacher; every decision of a student's episode is credited
-  with the student's return minus a moving-average baseline (the paper's estimator); one Adam step;
+  with the student's return minus a moving-average baseline (the paper's estimator), or, with ``repeats`` of 2
+  or more, minus the mean return of the same student's other runs; one Adam step;
 - ``ppo``: the same episodes, ``ppo_epochs`` Adam steps on PPO's clipped surrogate (``metarl.rl.ppo``) with the
   same advantages;
+- ``es``: antithetic evolution strategies on the teacher's parameters; the members of each pair teach the same
+  students with the same decision noise, so the difference of their mean returns comes from the parameters;
 - ``lookahead``: the keep probabilities weight the examples of each arriving minibatch; the student takes the
   weighted SGD step, and the teacher is trained to minimise the dev loss one step ahead (differentiating
   through that step).
@@ -18,10 +21,12 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from metarl.agents.learned_optimizer.estimators import antithetic_gradient, leave_one_out_advantages
+from metarl.agents.learned_optimizer.network import flat_parameters, population_parameters
 from metarl.agents.learned_teacher.config import LearnedTeacherConfig
 from metarl.agents.learned_teacher.evaluate import curve_figure, format_report, held_out
 from metarl.agents.learned_teacher.network import TeacherNetwork
-from metarl.agents.learned_teacher.rollout import teach, teacher
+from metarl.agents.learned_teacher.rollout import Episode, population_teacher, teach, teacher
 
 from metarl.errors import ConfigError
 from metarl.registry import make
@@ -85,7 +90,13 @@ class LearnedTeacherTrainer(Trainer):
         return f"{self.env.family}-{self.env.config['student']}__{self.agent}-{self.config.estimator}"
 
     def _tasks(self) -> Task:
-        return self.env.sample_tasks(self.config.students, self.task_generator, split="train")
+        """This iteration's training students, each ``repeats`` times in a row (all of one student's runs share
+        its initial parameters and data stream)."""
+        cfg = self.config
+        tasks = self.env.sample_tasks(cfg.students, self.task_generator, split="train")
+        if cfg.repeats == 1 or cfg.estimator in ("es", "lookahead"):
+            return tasks
+        return tasks[torch.arange(cfg.students, device=self.device).repeat_interleave(cfg.repeats)]
 
     def _step_network(self) -> float:
         norm = torch.nn.utils.clip_grad_norm_(self.net.parameters(), self.config.max_grad_norm)
@@ -95,9 +106,12 @@ class LearnedTeacherTrainer(Trainer):
 
     # ------------------------------------------------------------------ estimators
     def _advantages(self, returns: torch.Tensor) -> torch.Tensor:
+        cfg = self.config
         advantages, self.baseline = moving_average_advantages(returns, self.baseline.to(returns.device),
-                                                              self.config.baseline_decay)
+                                                              cfg.baseline_decay)
         self.baseline = self.baseline.cpu()
+        if cfg.repeats > 1:
+            return leave_one_out_advantages(returns.view(cfg.students, cfg.repeats)).view(-1)
         return advantages
 
     def _policy_gradient(self, tasks: Task) -> dict[str, float]:
@@ -131,15 +145,39 @@ class LearnedTeacherTrainer(Trainer):
                 extra["losses/gradient_norm"] = self._step_network()
             extra.update({"losses/approx_kl": float(out.approx_kl), "losses/clip_fraction": float(out.clip_fraction),
                           "losses/entropy": float(out.entropy)})
+        return self._episode_scalars(episode, {"losses/baseline": float(self.baseline), **extra})
+
+    def _es(self, tasks: Task) -> dict[str, float]:
+        cfg = self.config
+        members, params = 2 * cfg.pairs, {name: p.detach() for name, p in self.net.named_parameters()}
+        runs = tasks[torch.arange(cfg.students, device=self.device).repeat(members)]  # member-major
+        episodes: list[Episode] = []
+
+        def objective(vectors: torch.Tensor) -> torch.Tensor:
+            select = population_teacher(self.net, population_parameters(params, vectors), members, self.noise)
+            episodes.append(teach(self.process, runs, select, self.horizon, record_features=False))
+            return episodes[-1].returns.view(members, cfg.students).mean(1)
+
+        grad, values = antithetic_gradient(objective, flat_parameters(params), cfg.sigma, cfg.pairs, self.noise)
+        check_finite("the evolution-strategies objective", values.mean())
+        self.optimizer.zero_grad(set_to_none=True)
+        first = 0
+        for p in self.net.parameters():  # ascend the mean return
+            p.grad = -grad[first : first + p.numel()].view_as(p).clone()
+            first += p.numel()
+        return self._episode_scalars(episodes[0], {"losses/gradient_norm": self._step_network(),
+                                                   "charts/population_spread": float(values.std())})
+
+    def _episode_scalars(self, episode: Episode, extra: dict[str, float]) -> dict[str, float]:
         self.global_step += int(episode.live.sum())
-        state = episode.state
+        state, live = episode.state, episode.live.unsqueeze(-1).expand_as(episode.keeps)
         reached = state.reached_at >= 0
-        return {"charts/return": float(episode.returns.mean()), "charts/keep_rate": float(keeps.float().mean()),
+        return {"charts/return": float(episode.returns.mean()),
+                "charts/keep_rate": float(episode.keeps[live].float().mean()),
                 "charts/reached_fraction": float(reached.float().mean()),
                 "charts/updates_to_tau": float(state.reached_at[reached].float().mean()) if bool(reached.any())
                 else float(self.process.max_updates),
-                "charts/kept_examples": float(state.kept.float().mean()), "losses/baseline": float(self.baseline),
-                **extra}
+                "charts/kept_examples": float(state.kept.float().mean()), **extra}
 
     def lookahead_pass(self, tasks: Task, steps: int, train: bool = True) -> dict[str, float]:
         """Teach ``tasks`` for ``steps`` minibatches with the keep probabilities as example weights; return the mean
@@ -190,6 +228,8 @@ class LearnedTeacherTrainer(Trainer):
         tasks = self._tasks()
         if self.config.estimator == "lookahead":
             scalars = self._lookahead(tasks)
+        elif self.config.estimator == "es":
+            scalars = self._es(tasks)
         else:
             scalars = self._policy_gradient(tasks)
         if (self.iteration + 1) % self.config.checkpoint_every == 0:
