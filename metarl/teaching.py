@@ -121,6 +121,7 @@ class TeachingProcess:
         model = make_optimizee(student, {"hidden": c["hidden"], "layers": c["layers"], "dims": c["dims"]}, device)
         assert isinstance(model, MLPClassifier)
         self.model, self.device = model, torch.device(device)
+        self._eval_cache: dict[int, tuple[Any, ...]] = {}
         self.M, self.lr, self.tau, self.max_updates = c["batch_size"], float(c["lr"]), float(c["tau"]), c["max_updates"]
         self.classes = model.outputs
         self.features = 2 * self.classes + 5
@@ -198,9 +199,17 @@ class TeachingProcess:
         index = (start[task.pool].unsqueeze(1) + offsets).clamp(max=data.x.shape[0] - 1)
         return data.x[index], data.y[index], valid
 
+    def _cached_eval_set(self, task: Task, part: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """:meth:`eval_set`, rebuilt only when ``task``'s tensors change (it is read after every student update)."""
+        key = tuple((id(t), t._version) for t in task.fields().values())
+        cached = self._eval_cache.get(part)
+        if cached is None or cached[0] != key:
+            cached = self._eval_cache[part] = (key, self.eval_set(task, part), task)  # the task keeps ids unique
+        return cached[1]
+
     def _accuracy(self, theta: torch.Tensor, task: Task, part: int) -> torch.Tensor:
         """Accuracy (B,) on the dev (``part`` 0) or test (1) set of each task."""
-        x, y, valid = self.eval_set(task, part)
+        x, y, valid = self._cached_eval_set(task, part)
         correct = (self.model.logits(theta, x).argmax(-1) == y).float() * valid
         return correct.sum(1) / valid.sum(1)
 

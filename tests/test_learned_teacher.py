@@ -116,10 +116,11 @@ def test_population_teacher_is_each_member_with_shared_decision_noise():
     assert torch.equal(sampled[:2], sampled[4:])  # same parameters, same students: the same decisions
 
 
-@pytest.mark.parametrize("estimator", ["reinforce", "ppo", "es", "lookahead"])
-def test_resume_logs_the_same_scalars_as_an_uninterrupted_run(tmp_path, estimator):
+@pytest.mark.parametrize("estimator, extra", [("reinforce", {}), ("ppo", {}), ("ppo", {"gae_lambda": 0.9}),
+                                               ("es", {"pairs": 2}), ("lookahead", {})])
+def test_resume_logs_the_same_scalars_as_an_uninterrupted_run(tmp_path, estimator, extra):
     def config(folder):
-        return tiny(tmp_path / folder, run_name="run", estimator=estimator, total_steps=10**9, pairs=2)
+        return tiny(tmp_path / folder, run_name="run", estimator=estimator, total_steps=10**9, **extra)
 
     whole = LearnedTeacherTrainer(config("a"))
     whole.fit(max_iterations=4, progress=False)

@@ -45,6 +45,11 @@ class LearnedTeacherConfig(TrainConfig):
     """reinforce, ppo: weight of the old value in the moving-average reward baseline."""
     ppo_epochs: int = 4
     clip: float = 0.2
+    gae_lambda: float = 1.0
+    """ppo: below 1, a critic of the student's state (update budget used, average training loss, best dev
+    accuracy) is fitted to the returns, and the decisions on each arriving minibatch get that step's GAE(lambda)
+    advantage, so a decision is credited mostly with the student updates that follow it; at 1 every decision of
+    an episode gets the episode's advantage."""
     pairs: int = 16
     """es: antithetic pairs of perturbed teachers per iteration (each teaches all ``students``)."""
     sigma: float = 0.05
@@ -58,6 +63,6 @@ class LearnedTeacherConfig(TrainConfig):
         super().__post_init__()
         check_ranges(self, at_least={"students": 1, "repeats": 1, "hidden": 1, "ppo_epochs": 1, "eval_students": 1,
                                      "pairs": 1},
-                     positive=("lr", "max_grad_norm", "clip", "sigma"), unit=("baseline_decay",))
+                     positive=("lr", "max_grad_norm", "clip", "sigma"), unit=("baseline_decay", "gae_lambda"))
         if not 0.0 < self.init_keep < 1.0:
             raise ConfigError(f"config key 'init_keep' must lie in (0, 1), got {self.init_keep}")

@@ -36,3 +36,20 @@ class TeacherNetwork(nn.Module):
     def log_prob(self, features: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
         """Log-probability ``(...,)`` of the keep decisions ``keep`` (0/1) under the Bernoulli policy."""
         return -nn.functional.binary_cross_entropy_with_logits(self.logits(features), keep.float(), reduction="none")
+
+
+class StudentCritic(nn.Module):
+    """Value of a student's state from its summary features ``(..., 3)`` (fraction of the update budget used,
+    average training loss, best dev accuracy: the student columns of the L2T features) -> ``(...,)``.
+
+    Example:
+        >>> StudentCritic(hidden=8)(torch.zeros(5, 3)).shape
+        torch.Size([5])
+    """
+
+    def __init__(self, hidden: int = 32) -> None:
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(3, hidden), nn.Tanh(), nn.Linear(hidden, 1))
+
+    def forward(self, state: torch.Tensor) -> torch.Tensor:
+        return self.body(state).squeeze(-1)

@@ -25,11 +25,12 @@ from metarl.agents.learned_optimizer.estimators import antithetic_gradient, leav
 from metarl.agents.learned_optimizer.network import flat_parameters, population_parameters
 from metarl.agents.learned_teacher.config import LearnedTeacherConfig
 from metarl.agents.learned_teacher.evaluate import curve_figure, format_report, held_out
-from metarl.agents.learned_teacher.network import TeacherNetwork
+from metarl.agents.learned_teacher.network import StudentCritic, TeacherNetwork
 from metarl.agents.learned_teacher.rollout import Episode, population_teacher, teach, teacher
 
 from metarl.errors import ConfigError
 from metarl.registry import make
+from metarl.rl import explained_variance, gae
 from metarl.rl.ppo import ppo_loss
 from metarl.tasks import Task
 from metarl.teaching import example_features
@@ -81,6 +82,10 @@ class LearnedTeacherTrainer(Trainer):
         self.process, self.horizon = self.env.process, self.env.horizon
         self.net = build_network(cfg, self.process.features, cfg.seed).to(self.device)
         self.optimizer = torch.optim.Adam(self.net.parameters(), lr=cfg.lr)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(cfg.seed + 2)
+            self.critic = StudentCritic(cfg.hidden).to(self.device)
+        self.critic_optimizer = torch.optim.Adam(self.critic.parameters(), lr=cfg.lr)
         self.task_generator = torch.Generator().manual_seed(cfg.seed)
         self.noise = torch.Generator().manual_seed(cfg.seed + 1)
         self.baseline = torch.full((), float("nan"))
@@ -120,8 +125,12 @@ class LearnedTeacherTrainer(Trainer):
         advantages = self._advantages(episode.returns)
         live = episode.live.unsqueeze(-1).expand_as(episode.keeps)
         features, keeps = episode.features[live], episode.keeps[live]
-        per_decision = advantages.view(1, -1, 1).expand_as(episode.keeps)[live]
         extra: dict[str, float] = {}
+        if cfg.estimator == "ppo" and cfg.gae_lambda < 1.0:
+            per_step, extra = self._critic_advantages(episode)
+            per_decision = per_step.unsqueeze(-1).expand_as(episode.keeps)[live]
+        else:
+            per_decision = advantages.view(1, -1, 1).expand_as(episode.keeps)[live]
         if cfg.estimator == "reinforce":
             self.optimizer.zero_grad(set_to_none=True)
             log_prob = torch.zeros_like(episode.keeps, dtype=torch.float32)
@@ -146,6 +155,33 @@ class LearnedTeacherTrainer(Trainer):
             extra.update({"losses/approx_kl": float(out.approx_kl), "losses/clip_fraction": float(out.clip_fraction),
                           "losses/entropy": float(out.entropy)})
         return self._episode_scalars(episode, {"losses/baseline": float(self.baseline), **extra})
+
+    def _critic_advantages(self, episode: Episode) -> tuple[torch.Tensor, dict[str, float]]:
+        """GAE advantages ``(T, B)`` of each arriving minibatch from the critic, after fitting it to the returns."""
+        cfg, C = self.config, self.process.classes
+        states, live = episode.features[:, :, 0, C : C + 3], episode.live
+        T, B = live.shape
+        columns = torch.arange(B, device=live.device)
+        last = live.sum(0) - 1
+        end = torch.zeros_like(live)
+        end[last, columns] = True
+        rewards = torch.zeros(T, B, device=live.device)
+        rewards[last, columns] = episode.returns
+        state = episode.state
+        terminal = (state.reached_at >= 0) | (state.updates >= self.process.max_updates) | state.failed
+        with torch.no_grad():
+            values = self.critic(states) * live
+        advantages, targets = gae(rewards, values, torch.zeros(B, device=live.device), end, end & terminal,
+                                  1.0, cfg.gae_lambda, truncation_values=values)
+        for _ in range(cfg.ppo_epochs):
+            value_loss = (self.critic(states[live]) - targets[live]).square().mean()
+            check_finite("the critic's loss", value_loss)
+            self.critic_optimizer.zero_grad(set_to_none=True)
+            value_loss.backward()
+            torch.nn.utils.clip_grad_norm_(self.critic.parameters(), cfg.max_grad_norm)
+            self.critic_optimizer.step()
+        return advantages, {"losses/value": float(value_loss.detach()),
+                            "losses/explained_variance": explained_variance(values[live], targets[live])}
 
     def _es(self, tasks: Task) -> dict[str, float]:
         cfg = self.config
@@ -260,12 +296,16 @@ class LearnedTeacherTrainer(Trainer):
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict[str, Any]:
         return {"network": self.net.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "critic": self.critic.state_dict(), "critic_optimizer": self.critic_optimizer.state_dict(),
                 "task_generator": self.task_generator.get_state(), "noise": self.noise.get_state(),
                 "baseline": self.baseline}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.net.load_state_dict(state["network"])
         self.optimizer.load_state_dict(state["optimizer"])
+        if "critic" in state:  # checkpoints from before the critic existed have none
+            self.critic.load_state_dict(state["critic"])
+            self.critic_optimizer.load_state_dict(state["critic_optimizer"])
         self.task_generator.set_state(state["task_generator"].cpu())
         self.noise.set_state(state["noise"].cpu())
         self.baseline = state["baseline"].cpu()
