@@ -53,6 +53,8 @@ def evaluate(trainer: LearnedTeacherTrainer, args: argparse.Namespace) -> dict:
             per_seed.setdefault(name, []).append(float(result.instances.mean()))
             reached.setdefault(name, []).append(float(result.reached.float().mean()))
             keep.setdefault(name, []).append(result.keep_rate)
+        print(f"  held-out seed {s + 1}/{args.seeds}: " + ", ".join(
+            f"{name} {per_seed[name][-1]:.0f}" for name in results) + " instances", flush=True)
     noteach = torch.tensor(per_seed["noteach"])
     table = {}
     for name, values in per_seed.items():

@@ -30,12 +30,12 @@ from pathlib import Path
 import torch
 from metarl.agents import trainer_class
 from metarl.agents.fewshot import EpisodicTrainer, Scores
-from metarl.agents.fewshot.base import BEST_FILE
 from metarl.agents.fewshot.scoring import scored_steps
 
 from metarl.published import MAML_SINUSOID
 from metarl.rl.functional import tune_later_steps
 from metarl.training import load_yaml
+from metarl.training.loop import BEST_FILE
 from metarl.training.recipes import recipe_trainer
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"

@@ -207,11 +207,25 @@ class TeachingProcess:
             cached = self._eval_cache[part] = (key, self.eval_set(task, part), task)  # the task keeps ids unique
         return cached[1]
 
-    def _accuracy(self, theta: torch.Tensor, task: Task, part: int) -> torch.Tensor:
-        """Accuracy (B,) on the dev (``part`` 0) or test (1) set of each task."""
+    def _accuracy(self, theta: torch.Tensor, task: Task, part: int, rows: torch.Tensor | None = None) -> torch.Tensor:
+        """Accuracy (B,) on the dev (``part`` 0) or test (1) set of each task (of the students ``rows`` only, with
+        ``theta`` holding just their parameters, when given)."""
         x, y, valid = self._cached_eval_set(task, part)
+        if rows is not None:
+            x, y, valid = x[rows], y[rows], valid[rows]
         correct = (self.model.logits(theta, x).argmax(-1) == y).float() * valid
         return correct.sum(1) / valid.sum(1)
+
+    def _updated_accuracy(self, theta: torch.Tensor, task: Task, part: int, updated: torch.Tensor,
+                          old: torch.Tensor) -> torch.Tensor:
+        """``old`` accuracies with those of the ``updated`` students measured anew. On CPU only those students are
+        scored (a selective teacher updates few per step); elsewhere all are, to keep the step free of host syncs."""
+        if theta.device.type != "cpu":
+            return torch.where(updated, self._accuracy(theta, task, part), old)
+        rows = updated.nonzero().squeeze(1)
+        if rows.numel() == 0:
+            return old
+        return old.index_put((rows,), self._accuracy(theta[rows], task, part, rows))
 
     # ------------------------------------------------------------------ the process
     def start(self, task: Task) -> TeachState:
@@ -266,8 +280,8 @@ class TeachingProcess:
         updates = state.updates + apply.long()
         avg_loss = torch.where(apply, state.avg_loss + (losses.nan_to_num(0.0) - state.avg_loss) / updates.clamp(min=1),
                                state.avg_loss)
-        dev_acc = torch.where(apply, self._accuracy(theta, task, 0), state.dev_acc)
-        test_acc = torch.where(apply, self._accuracy(theta, task, 1), state.test_acc)
+        dev_acc = self._updated_accuracy(theta, task, 0, apply, state.dev_acc)
+        test_acc = self._updated_accuracy(theta, task, 1, apply, state.test_acc)
         kept = state.kept + torch.where(apply, M, 0)
         first_test = (state.test_kept < 0) & apply & (test_acc >= self.tau)
         reached = (state.reached_at < 0) & apply & (dev_acc >= self.tau)

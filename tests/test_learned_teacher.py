@@ -134,7 +134,8 @@ def test_resume_logs_the_same_scalars_as_an_uninterrupted_run(tmp_path, estimato
         return [{k: v for k, v in row.items() if not k.startswith("perf/steps")} for row in read_scalars(run)]
 
     assert logged(tmp_path / "a" / "run") == logged(tmp_path / "b" / "run")
-    assert len(logged(tmp_path / "a" / "run")) == 4 and "eval/instances_ratio" in logged(tmp_path / "a" / "run")[1]
+    rows = logged(tmp_path / "a" / "run")
+    assert len(rows) == 4 and "validation/instances_ratio" in rows[1]
 
 
 def test_lookahead_meta_training_lowers_its_objective_on_held_out_students(tmp_path):
@@ -175,7 +176,7 @@ def test_command_line_train_eval_and_errors(tmp_path, capsys):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     events = EventAccumulator(str(run_dir)).Reload()
-    for tag in ("charts/return", "charts/keep_rate", "eval/instances_ratio"):
+    for tag in ("charts/return", "charts/keep_rate", "validation/instances_ratio"):
         assert tag in events.Tags()["scalars"]
     assert "adaptation/held_out_students" in events.Tags()["images"]
     capsys.readouterr()

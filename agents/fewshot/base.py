@@ -24,16 +24,12 @@ from metarl.backbones import FewShotNet, build_net
 from metarl.errors import ConfigError
 from metarl.fewshot import Episodes
 from metarl.registry import make
-from metarl.training.checkpoint import save_checkpoint
-from metarl.training.config import config_dict
 from metarl.training.loop import Trainer, check_finite
 
 EVAL_ELEMENTS = 100_000
 """Input numbers per evaluation chunk (bounds the memory of scoring many episodes at once)."""
 VALIDATION_SEED = 0
 """Seed of the validation episodes: every run and every validation sees the same ones."""
-BEST_FILE = "best.pt"
-"""The checkpoint of the best validation score, beside the last one, when ``keep_best`` is on."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -147,18 +143,8 @@ class EpisodicTrainer(Trainer):
         if (self.iteration + 1) % self.config.validate_every == 0:
             scalars.update(self.validate())
             if self.config.keep_best:
-                self._keep_if_best(scalars[f"validation/{self.metric}"])
+                self.keep_if_best(scalars[f"validation/{self.metric}"], self.classification)
         return scalars
-
-    def _keep_if_best(self, value: float) -> None:
-        better = value > self.best if self.classification else value < self.best
-        if not (math.isfinite(value) and better):
-            return
-        self.best = value
-        self.prepare_run_dir()
-        save_checkpoint(self.run_dir / BEST_FILE, agent=self.agent, config=config_dict(self.config),
-                        progress={"iteration": self.iteration + 1, "global_step": self.global_step},
-                        state=self.state_dict())
 
     def validate(self) -> dict[str, float]:
         """Scores on the fixed validation episodes: the final column with its 95% interval, and each column k."""

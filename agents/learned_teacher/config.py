@@ -48,14 +48,21 @@ class LearnedTeacherConfig(TrainConfig):
     gae_lambda: float = 1.0
     """ppo: below 1, a critic of the student's state (update budget used, average training loss, best dev
     accuracy) is fitted to the returns, and the decisions on each arriving minibatch get that step's GAE(lambda)
-    advantage, so a decision is credited mostly with the student updates that follow it; at 1 every decision of
-    an episode gets the episode's advantage."""
+    advantage with lambda counted per student update, so a decision is credited mostly with the updates that
+    follow it (counting minibatches instead would reward keeping more just for updating sooner); at 1 every
+    decision of an episode gets the episode's advantage."""
     pairs: int = 16
     """es: antithetic pairs of perturbed teachers per iteration (each teaches all ``students``)."""
     sigma: float = 0.05
     """es: standard deviation of the parameter perturbations."""
     eval_students: int = 32
-    """Held-out (test-split) students scored every ``checkpoint_every`` iterations and drawn in the figures."""
+    """Held-out students scored every ``checkpoint_every`` iterations: validation-split students for the
+    ``validation/`` scalars (and ``keep_best``), test-split students for the figures."""
+    keep_best: bool = False
+    """Also keep the state with the lowest ``validation/instances_ratio`` so far as ``best.pt`` in the run
+    directory (a checkpoint like the last one: ``metarl eval RUN/best.pt``); the run continues from its last
+    state. Policy-gradient teachers can overshoot late in training (keeping ever fewer examples until students
+    are cut off by the horizon); this is early stopping on students the test never sees."""
     figures: bool = True
     checkpoint_every: int = 10
 

@@ -17,6 +17,7 @@ own process (:mod:`metarl.teaching`), until each episode ends:
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -71,7 +72,7 @@ class LearnedTeacherTrainer(Trainer):
 
     agent = "learned-teacher"
     config_type = LearnedTeacherConfig
-    metrics = ("charts/return", "eval/instances_ratio")
+    metrics = ("charts/return", "validation/instances_ratio")
 
     def __init__(self, config: LearnedTeacherConfig) -> None:
         super().__init__(config)
@@ -169,10 +170,14 @@ class LearnedTeacherTrainer(Trainer):
         rewards[last, columns] = episode.returns
         state = episode.state
         terminal = (state.reached_at >= 0) | (state.updates >= self.process.max_updates) | state.failed
+        progress = states[..., 0]  # the student's updates so far / max_updates: its clock
+        updated = torch.zeros_like(live)
+        updated[:-1] = progress[1:] > progress[:-1]
+        lam = torch.where(updated | end, cfg.gae_lambda, 1.0)  # discount by student updates, not minibatches
         with torch.no_grad():
             values = self.critic(states) * live
         advantages, targets = gae(rewards, values, torch.zeros(B, device=live.device), end, end & terminal,
-                                  1.0, cfg.gae_lambda, truncation_values=values)
+                                  1.0, lam, truncation_values=values)
         for _ in range(cfg.ppo_epochs):
             value_loss = (self.critic(states[live]) - targets[live]).square().mean()
             check_finite("the critic's loss", value_loss)
@@ -269,10 +274,12 @@ class LearnedTeacherTrainer(Trainer):
         else:
             scalars = self._policy_gradient(tasks)
         if (self.iteration + 1) % self.config.checkpoint_every == 0:
-            results = held_out(self, self.config.eval_students, "test", EVAL_SEED, baselines=("noteach",))
-            scalars["eval/instances_to_tau"] = float(results["learned"].instances.mean())
-            scalars["eval/instances_ratio"] = float(results["learned"].instances.mean()
-                                                    / results["noteach"].instances.mean())
+            results = held_out(self, self.config.eval_students, "validation", EVAL_SEED, baselines=("noteach",))
+            ratio = float(results["learned"].instances.mean() / results["noteach"].instances.mean())
+            scalars["validation/instances_to_tau"] = float(results["learned"].instances.mean())
+            scalars["validation/instances_ratio"] = ratio
+            if self.config.keep_best:
+                self.keep_if_best(ratio, higher_is_better=False)
         return scalars
 
     def headline(self, scalars: dict[str, float]) -> str:
@@ -298,7 +305,7 @@ class LearnedTeacherTrainer(Trainer):
         return {"network": self.net.state_dict(), "optimizer": self.optimizer.state_dict(),
                 "critic": self.critic.state_dict(), "critic_optimizer": self.critic_optimizer.state_dict(),
                 "task_generator": self.task_generator.get_state(), "noise": self.noise.get_state(),
-                "baseline": self.baseline}
+                "baseline": self.baseline, "best": self.best}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.net.load_state_dict(state["network"])
@@ -309,3 +316,4 @@ class LearnedTeacherTrainer(Trainer):
         self.task_generator.set_state(state["task_generator"].cpu())
         self.noise.set_state(state["noise"].cpu())
         self.baseline = state["baseline"].cpu()
+        self.best = float(state.get("best", math.inf))

@@ -18,7 +18,7 @@ def gae(
     episode_end: torch.Tensor,
     terminated: torch.Tensor,
     gamma: float,
-    lam: float,
+    lam: float | torch.Tensor,
     truncation_values: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Advantages and value targets (returns), both (T, B).
@@ -29,6 +29,8 @@ def gae(
         episode_end: (T, B) bool, an episode ended at step t (terminated or truncated); the
             advantage of step t does not see anything after it.
         terminated: (T, B) bool, step t reached a terminal state: no bootstrap.
+        lam: the GAE λ, or a (T, B) tensor of one λ per step (1 where a step does not advance the clock
+            that λ should count, e.g. the updates of a student rather than the minibatches it is shown).
         truncation_values: (T, B) value of the state a truncated episode was cut off in, read where
             ``episode_end & ~terminated``. Required when such steps exist.
 

@@ -29,6 +29,10 @@ RESUME_OVERRIDES = {"total_steps", "device", "checkpoint_every"}
 """Config keys that may change when a run is resumed; the others are the run's identity."""
 
 
+BEST_FILE = "best.pt"
+"""The checkpoint of the best validation score, beside the last one, for agents with ``keep_best``."""
+
+
 @dataclasses.dataclass
 class TrainConfig:
     """Settings every agent has. Agents' config dataclasses extend this one."""
@@ -62,6 +66,8 @@ class Trainer(abc.ABC):
         self.iteration = 0
         self.global_step = 0
         self.run_dir: Path | None = None
+        self.best = math.inf
+        """The best validation score so far, for agents with ``keep_best`` (:meth:`keep_if_best`)."""
         self._resumed = False
 
     # ------------------------------------------------------------------ what agents implement
@@ -114,11 +120,27 @@ class Trainer(abc.ABC):
         self.run_dir = path
         return path
 
-    def save(self) -> Path:
-        save_checkpoint(self.checkpoint_path, agent=self.agent, config=config_dict(self.config),
-                        progress={"iteration": self.iteration, "global_step": self.global_step},
+    def save(self, path: Path | None = None, iteration: int | None = None) -> Path:
+        """Write the checkpoint (to ``path``, default the run's ``checkpoint.pt``) atomically; returns its path."""
+        path = self.checkpoint_path if path is None else path
+        save_checkpoint(path, agent=self.agent, config=config_dict(self.config),
+                        progress={"iteration": self.iteration if iteration is None else iteration,
+                                  "global_step": self.global_step},
                         state=self.state_dict())
-        return self.checkpoint_path
+        return path
+
+    def keep_if_best(self, value: float, higher_is_better: bool) -> None:
+        """Make ``value`` the trainer's ``best`` and save the state as ``best.pt`` (:data:`BEST_FILE`) when it beats it.
+
+        Called from inside :meth:`train_iteration`, so the saved counters are those after this iteration and
+        ``metarl eval RUN/best.pt`` or ``resume`` continue from it like from any checkpoint. The trainer keeps
+        ``self.best`` in its :meth:`state_dict`.
+        """
+        better = value > self.best if higher_is_better else value < self.best
+        if not (math.isfinite(value) and better):
+            return
+        self.best = value
+        self.save(self.prepare_run_dir() / BEST_FILE, iteration=self.iteration + 1)
 
     @classmethod
     def resume(cls, path: str | Path, overrides: dict[str, Any] | None = None) -> Trainer:
