@@ -28,6 +28,7 @@ from metarl.agents.learned_optimizer.evaluate import paired_interval
 from metarl.agents.learned_teacher import LearnedTeacherTrainer
 from metarl.agents.learned_teacher.evaluate import held_out
 
+from metarl.training.loop import BEST_FILE
 from metarl.training.recipes import recipe_trainer, timed_fit
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
@@ -108,6 +109,8 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--logdir", default="runs/learned-teacher-benchmark")
     parser.add_argument("--train-only", action="store_true", help="meta-train (or resume) and stop, no evaluation")
+    parser.add_argument("--checkpoint", choices=["last", "best"], default="last",
+                        help="evaluate the run's last state or its best.pt (recipes with keep_best)")
     parser.add_argument("--json", help="also write the results here")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args()
@@ -116,6 +119,13 @@ def main() -> None:
     if args.train_only:
         print(f"{args.recipe}: {trainer.global_step:,} minibatches, {seconds / 60:.1f} min of meta-training")
         return
+    if args.checkpoint == "best":
+        best = Path(trainer.run_dir) / BEST_FILE
+        if not best.exists():
+            parser.error(f"{best} does not exist: the recipe needs keep_best: true")
+        trainer = LearnedTeacherTrainer.resume(best, {"device": args.device})
+        print(f"evaluating {best} (lowest validation/instances_ratio {trainer.best:.3f}, at "
+              f"{trainer.global_step:,} minibatches)")
     table = evaluate(trainer, args)
     env = trainer.env
     print(f"{trainer.config.env} ({', '.join(f'{k}={v}' for k, v in env.config.items())})")

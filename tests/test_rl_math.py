@@ -58,6 +58,25 @@ def test_gae_columns_are_independent_and_truncation_needs_values():
         gae(r, v, torch.zeros(3), end, torch.zeros_like(end), GAMMA, LAM)
 
 
+def test_gae_with_a_per_step_lambda_skips_steps_that_change_nothing():
+    """λ = 1 (and γ = 1) on steps whose value does not change and that earn nothing: GAE there equals GAE on the
+    sequence with those steps removed, repeated (the learned teacher counts λ per student update this way)."""
+    clock = torch.tensor([0, 0, 1, 1, 1, 2, 3, 3])  # the process advances after steps 1, 4, 5 and at the end
+    values_of = torch.tensor([0.3, 0.9, -0.4, 1.2])
+    rewards_of = torch.tensor([0.5, 0.0, -1.0, 2.0])
+    values = values_of[clock].unsqueeze(1)
+    advances = torch.cat([clock[1:] != clock[:-1], torch.tensor([True])])
+    rewards = torch.where(advances, rewards_of[clock], 0.0).unsqueeze(1)
+    end = torch.zeros(8, 1, dtype=torch.bool)
+    end[-1] = True
+    lam = torch.where(advances, 0.7, 1.0).unsqueeze(1)
+    adv, ret = gae(rewards, values, torch.zeros(1), end, end, 1.0, lam)
+    short_end = torch.tensor([[False], [False], [False], [True]])
+    short_adv, short_ret = gae(rewards_of.unsqueeze(1), values_of.unsqueeze(1), torch.zeros(1), short_end, short_end,
+                               1.0, 0.7)
+    assert torch.allclose(adv, short_adv[clock]) and torch.allclose(ret, short_ret[clock])
+
+
 def test_ppo_loss_clips_and_reports_diagnostics():
     adv = torch.tensor([1.0, -1.0])
     old = torch.zeros(2)
