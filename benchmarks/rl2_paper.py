@@ -1,7 +1,7 @@
 """RL² against the RL² paper (Duan et al. 2016, Tables 1 and 2): train each setting, score it on held-out tasks.
 
 For every setting this trains RL² from its recipe in ``configs/`` (with a wall-clock cap), evaluates
-1000 held-out test trials (sampling actions, and taking the most likely action), and prints our score
+10,000 held-out test trials (sampling actions, and taking the most likely action), and prints our score
 with a 95% interval beside the published RL² score, the target (bandits: published - 1%; tabular
 MDPs: 97% of published), the best reference solver on the same tasks, the wall time and the
 training steps/s.
@@ -61,7 +61,7 @@ def row(r: dict) -> str:
     best = max((kv for kv in r["solvers"].items() if kv[0] != "optimal"), key=lambda kv: kv[1])
     ok = "yes" if r["reached"] else ("greedy" if r["reached_greedy"] else "no")
     return (f"{r['setting']:16s} {r['score']:8.2f} ± {r['ci95']:4.2f} {r['greedy']:8.2f} ± {r['greedy_ci95']:4.2f} "
-            f"{r['published']:7.1f} {r['target']:7.1f} {ok:>6s} {r['minutes']:7.1f} {r['steps']:11,d} "
+            f"{r['published']:7.1f} {r['target']:7.2f} {ok:>6s} {r['minutes']:7.1f} {r['steps']:11,d} "
             f"{r['steps_per_second']:8.0f}  {best[0]} {best[1]:.2f}")
 
 
@@ -69,7 +69,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
     parser.add_argument("--max-minutes", type=float, default=20.0, help="wall-clock cap on each setting's training")
-    parser.add_argument("--trials", type=int, default=1000)
+    parser.add_argument("--trials", type=int, default=10_000,
+                        help="held-out test trials: 10,000 give a 95%% interval of about ±0.04 on the 10-pull bandits, "
+                             "inside the 1%% target margin (1000 give ±0.14)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--logdir", default="runs/rl2-paper")

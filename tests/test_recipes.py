@@ -39,3 +39,16 @@ def test_a_saved_run_continues_and_its_time_adds_up(tmp_path: Path) -> None:
     assert timed_fit(recipe_trainer(RECIPE, values(tmp_path, total_steps=320)), progress=False) == total
     fresh = recipe_trainer(RECIPE, values(tmp_path), resume=False)
     assert fresh.global_step == 0
+
+
+@pytest.mark.parametrize("recipe", sorted(RECIPE.parent.glob("*.yaml")), ids=lambda p: p.stem)
+def test_every_recipe_is_a_valid_config_of_its_agent(recipe: Path) -> None:
+    from metarl.agents import trainer_class
+
+    from metarl.registry import make
+    from metarl.training.config import build_config, load_yaml
+
+    settings = load_yaml(recipe)
+    config = build_config(trainer_class(settings.pop("agent")).config_type, settings, {"device": "cpu"})
+    if hasattr(config, "env_kwargs"):
+        make(config.env, num_envs=1, **config.env_kwargs)  # the family accepts the recipe's arguments
