@@ -49,8 +49,8 @@ class LearnedTeacherConfig(TrainConfig):
     """ppo: below 1, a critic of the student's state (update budget used, average training loss, best dev
     accuracy) is fitted to the returns, and the decisions on each arriving minibatch get that step's GAE(lambda)
     advantage with lambda counted per student update, so a decision is credited mostly with the updates that
-    follow it (counting minibatches instead would reward keeping more just for updating sooner); at 1 every
-    decision of an episode gets the episode's advantage."""
+    follow it (counting minibatches instead would reward keeping more just for updating sooner; ``repeats``
+    then only adds runs); at 1 every decision of an episode gets the episode's advantage."""
     pairs: int = 16
     """es: antithetic pairs of perturbed teachers per iteration (each teaches all ``students``)."""
     sigma: float = 0.05
