@@ -129,8 +129,9 @@ def main() -> None:
     table = evaluate(trainer, args)
     env = trainer.env
     print(f"{trainer.config.env} ({', '.join(f'{k}={v}' for k, v in env.config.items())})")
-    print(f"teacher: {args.recipe}, {trainer.config.estimator}, {trainer.global_step:,} minibatches in "
-          f"{seconds / 60:.1f} min of meta-training; {args.seeds} seeds x {args.students} held-out students")
+    print(f"teacher: {args.recipe}, {trainer.config.estimator}, {args.checkpoint} state at {trainer.global_step:,} "
+          f"minibatches of a run of {seconds / 60:.1f} min of meta-training; {args.seeds} seeds x {args.students} "
+          "held-out students")
     print(f"  {'teacher':10s} {'instances to tau':>17s} {'reached':>8s} {'keep rate':>10s} {'/ noteach (95% CI)':>22s}")
     for name, row in table.items():
         interval = f"{row['ratio_to_noteach']:.3f} ± {row['ratio_half_width']:.3f}"
