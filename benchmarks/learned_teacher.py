@@ -12,8 +12,9 @@ teacher's own keep rate. A short stable-baselines3 PPO run on the single-env vie
 (``--sb3-steps``) shows that an off-the-shelf library can train the teacher too.
 
 Usage:
-    python benchmarks/learned_teacher.py --max-minutes 25 --json teach.json
-    python benchmarks/learned_teacher.py --recipe learned_teacher_digits_ppo.yaml --max-minutes 3 --seeds 10
+    python benchmarks/learned_teacher.py --checkpoint best --json teach.json   # PPO + critic, digits MLP students
+    python benchmarks/learned_teacher.py --recipe learned_teacher_digits_mlp.yaml --max-minutes 10 --sb3-steps 0
+    python benchmarks/learned_teacher.py --max-minutes 0 --checkpoint best    # score a trained run again
 """
 
 from __future__ import annotations
@@ -99,8 +100,9 @@ def sb3_teacher(args: argparse.Namespace, env_kwargs: dict) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--recipe", default="learned_teacher_digits.yaml", help="a learned-teacher config in configs/")
-    parser.add_argument("--max-minutes", type=float, default=25.0, help="meta-training wall time, this call")
+    parser.add_argument("--recipe", default="learned_teacher_digits_mlp_ppo_gae.yaml",
+                        help="a learned-teacher config in configs/")
+    parser.add_argument("--max-minutes", type=float, default=30.0, help="meta-training wall time, this call")
     parser.add_argument("--seeds", type=int, default=10, help="held-out student sets (paired across methods)")
     parser.add_argument("--students", type=int, default=32, help="held-out students per seed")
     parser.add_argument("--seed", type=int, default=0, help="meta-training seed")
