@@ -11,12 +11,12 @@ from metarl.agents.learned_optimizer import (
     LearnedOptimizerConfig,
     LearnedOptimizerTrainer,
 )
-from metarl.agents.learned_optimizer.estimators import antithetic_gradient, gaussian_log_prob, reinforce_surrogate
 from metarl.agents.learned_optimizer.evaluate import held_out_results
 from metarl.agents.learned_optimizer.rollout import TorchRule, lstm_rule, run
 
 from metarl.cli import main
 from metarl.errors import ConfigError
+from metarl.rl.estimators import antithetic_gradient, gaussian_log_prob, reinforce_surrogate
 from metarl.training import build_config, read_scalars
 
 QUADRATIC = {"optimizee": "quadratic", "horizon": 20}

@@ -19,13 +19,13 @@ from typing import Any
 
 import torch
 from metarl.agents.learned_optimizer.config import LearnedOptimizerConfig
-from metarl.agents.learned_optimizer.estimators import antithetic_gradient, gaussian_log_prob, reinforce_surrogate
 from metarl.agents.learned_optimizer.evaluate import curve_figure, format_report, held_out_results
 from metarl.agents.learned_optimizer.network import CoordinatewiseLSTM, flat_parameters, population_parameters
 from metarl.agents.learned_optimizer.rollout import Carry, lstm_rule, objective_values, start, unroll
 
 from metarl.errors import ConfigError
 from metarl.registry import make
+from metarl.rl.estimators import antithetic_gradient, gaussian_log_prob, reinforce_surrogate
 from metarl.tasks import Task
 from metarl.training.loop import Trainer, check_finite
 

@@ -22,7 +22,6 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from metarl.agents.learned_optimizer.estimators import antithetic_gradient, leave_one_out_advantages
 from metarl.agents.learned_optimizer.network import flat_parameters, population_parameters
 from metarl.agents.learned_teacher.config import LearnedTeacherConfig
 from metarl.agents.learned_teacher.evaluate import curve_figure, format_report, held_out
@@ -32,6 +31,7 @@ from metarl.agents.learned_teacher.rollout import Episode, population_teacher, t
 from metarl.errors import ConfigError
 from metarl.registry import make
 from metarl.rl import explained_variance, gae
+from metarl.rl.estimators import antithetic_gradient, leave_one_out_advantages
 from metarl.rl.ppo import ppo_loss
 from metarl.tasks import Task
 from metarl.teaching import example_features

@@ -1,7 +1,8 @@
-"""Gradient estimators for meta-objectives that cannot be differentiated: REINFORCE and antithetic ES.
+"""Gradient estimators for objectives that cannot be differentiated: REINFORCE with a leave-one-out baseline
+and antithetic evolution strategies, shared by the learned optimizer and the learned teacher.
 
 Both are plain functions of tensors, so their unbiasedness is checked on toy objectives with a known
-gradient (``tests/test_learned_optimizer.py``), and the trainer calls exactly the same code.
+gradient (``tests/test_learned_optimizer.py``), and the trainers call exactly the same code.
 """
 
 from __future__ import annotations
