@@ -5,7 +5,6 @@ import math
 
 import pytest
 import torch
-from metarl.agents.learned_optimizer.network import flat_parameters, population_parameters
 from metarl.agents.learned_teacher import DataSelector, LearnedTeacherConfig, LearnedTeacherTrainer, TeacherNetwork
 from metarl.agents.learned_teacher.rollout import population_teacher
 from metarl.agents.learned_teacher.trainer import moving_average_advantages
@@ -14,6 +13,7 @@ from metarl import random as mrandom
 from metarl.cli import main
 from metarl.digits import load_digits
 from metarl.errors import ConfigError
+from metarl.rl.estimators import flat_parameters, population_parameters
 from metarl.teaching import TeachingProcess
 from metarl.training import build_config, read_scalars
 

@@ -83,18 +83,4 @@ class CoordinatewiseLSTM(nn.Module):
         return update * self.output_scale, torch.stack(new_state)
 
 
-def flat_parameters(params: Params) -> torch.Tensor:
-    """The parameters as one vector (in ``params``' order)."""
-    return torch.cat([p.detach().reshape(-1) for p in params.values()])
-
-
-def population_parameters(params: Params, vectors: torch.Tensor) -> Params:
-    """``params`` shaped like the module's, from population vectors ``(P, D)`` (leading dimension P on each)."""
-    out, first = {}, 0
-    for name, p in params.items():
-        out[name] = vectors[:, first : first + p.numel()].reshape(vectors.shape[0], *p.shape)
-        first += p.numel()
-    return out
-
-
-__all__ = ["CoordinatewiseLSTM", "flat_parameters", "population_parameters"]
+__all__ = ["CoordinatewiseLSTM"]

@@ -20,12 +20,19 @@ from typing import Any
 import torch
 from metarl.agents.learned_optimizer.config import LearnedOptimizerConfig
 from metarl.agents.learned_optimizer.evaluate import curve_figure, format_report, held_out_results
-from metarl.agents.learned_optimizer.network import CoordinatewiseLSTM, flat_parameters, population_parameters
+from metarl.agents.learned_optimizer.network import CoordinatewiseLSTM
 from metarl.agents.learned_optimizer.rollout import Carry, lstm_rule, objective_values, start, unroll
 
 from metarl.errors import ConfigError
 from metarl.registry import make
-from metarl.rl.estimators import antithetic_gradient, gaussian_log_prob, reinforce_surrogate
+from metarl.rl.estimators import (
+    antithetic_gradient,
+    flat_parameters,
+    gaussian_log_prob,
+    population_parameters,
+    reinforce_surrogate,
+    set_gradients,
+)
 from metarl.tasks import Task
 from metarl.training.loop import Trainer, check_finite
 
@@ -177,10 +184,7 @@ class LearnedOptimizerTrainer(Trainer):
         grad, values = antithetic_gradient(objective, center, cfg.sigma, cfg.pairs, self.noise)
         check_finite("the evolution-strategies objective", values.mean())
         self.optimizer.zero_grad(set_to_none=True)
-        first = 0
-        for p in params.values():
-            p.grad = grad[first : first + p.numel()].view_as(p).clone()
-            first += p.numel()
+        set_gradients(list(params.values()), grad)
         norm = self._step_network()
         return self._scalars(runs, results["carry"], results["losses"], {"losses/gradient_norm": norm,
                                                                           "charts/objective": float(values.mean())})

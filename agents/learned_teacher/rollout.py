@@ -62,7 +62,7 @@ def population_teacher(net: TeacherNetwork, params: dict[str, torch.Tensor], mem
     member (common random numbers, so members differ only through their parameters); else greedy.
 
     Example:
-        >>> from metarl.agents.learned_optimizer.network import population_parameters, flat_parameters
+        >>> from metarl.rl.estimators import flat_parameters, population_parameters
         >>> net = TeacherNetwork(features=25, hidden=4)
         >>> params = dict(net.named_parameters())
         >>> vectors = flat_parameters(params).expand(3, -1)
@@ -103,7 +103,7 @@ def teach(process: TeachingProcess, task: Task, select: Selector, horizon: int, 
     ``until="dev"``: a student stops at the environment's terminal state (dev accuracy reaches tau, budget, or
     a non-finite student); ``"test"``: it stops once its test accuracy reaches tau (or the budget is used), as
     the benchmark measures. Stopped students are frozen. ``record_features=False`` leaves ``Episode.features``
-    empty (what the policy-gradient estimators need, and the bulk of the memory).
+    empty: only the policy-gradient estimators read them, and they are the bulk of the memory.
 
     Example:
         >>> episode = teach(process, task, no_teach, 800)  # doctest: +SKIP

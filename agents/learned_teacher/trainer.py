@@ -22,7 +22,6 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from metarl.agents.learned_optimizer.network import flat_parameters, population_parameters
 from metarl.agents.learned_teacher.config import LearnedTeacherConfig
 from metarl.agents.learned_teacher.evaluate import curve_figure, format_report, held_out
 from metarl.agents.learned_teacher.network import StudentCritic, TeacherNetwork
@@ -31,7 +30,13 @@ from metarl.agents.learned_teacher.rollout import Episode, population_teacher, t
 from metarl.errors import ConfigError
 from metarl.registry import make
 from metarl.rl import explained_variance, gae
-from metarl.rl.estimators import antithetic_gradient, leave_one_out_advantages
+from metarl.rl.estimators import (
+    antithetic_gradient,
+    flat_parameters,
+    leave_one_out_advantages,
+    population_parameters,
+    set_gradients,
+)
 from metarl.rl.ppo import ppo_loss
 from metarl.tasks import Task
 from metarl.teaching import example_features
@@ -173,7 +178,7 @@ class LearnedTeacherTrainer(Trainer):
         progress = states[..., 0]  # the student's updates so far / max_updates: its clock
         updated = torch.zeros_like(live)
         updated[:-1] = progress[1:] > progress[:-1]
-        lam = torch.where(updated | end, cfg.gae_lambda, 1.0)  # discount by student updates, not minibatches
+        lam = torch.where(updated, cfg.gae_lambda, 1.0)  # discount by student updates, not minibatches
         with torch.no_grad():
             values = self.critic(states) * live
         advantages, targets = gae(rewards, values, torch.zeros(B, device=live.device), end, end & terminal,
@@ -202,10 +207,7 @@ class LearnedTeacherTrainer(Trainer):
         grad, values = antithetic_gradient(objective, flat_parameters(params), cfg.sigma, cfg.pairs, self.noise)
         check_finite("the evolution-strategies objective", values.mean())
         self.optimizer.zero_grad(set_to_none=True)
-        first = 0
-        for p in self.net.parameters():  # ascend the mean return
-            p.grad = -grad[first : first + p.numel()].view_as(p).clone()
-            first += p.numel()
+        set_gradients(list(self.net.parameters()), -grad)  # ascend the mean return
         return self._episode_scalars(episodes[0], {"losses/gradient_norm": self._step_network(),
                                                    "charts/population_spread": float(values.std())})
 
