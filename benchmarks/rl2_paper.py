@@ -9,6 +9,7 @@ training steps/s.
 Usage:
     python benchmarks/rl2_paper.py                          # every setting
     python benchmarks/rl2_paper.py --settings bandit-k5-n100 --max-minutes 20 --json rl2.json
+    python benchmarks/rl2_paper.py --settings bandit-k5-n10 --set num_envs=2048 --set epochs=4   # a variant
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from metarl.agents.rl2.evaluate import evaluate_policy
 
 from metarl.published import RL2_TABLE1, RL2_TABLE2
 from metarl.solvers import solver_table
+from metarl.training.config import parse_assignments
 from metarl.training.recipes import recipe_trainer
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
@@ -37,8 +39,9 @@ SETTINGS = {
 
 def run_setting(name: str, args: argparse.Namespace) -> dict:
     file, published, fraction = SETTINGS[name]
-    trainer = recipe_trainer(CONFIGS / file, {"device": args.device, "seed": args.seed, "logdir": args.logdir,
-                                              "run_name": f"{name}__{args.seed}"}, RL2Trainer, resume=False)
+    values = {**parse_assignments(args.set), "device": args.device, "seed": args.seed, "logdir": args.logdir,
+              "run_name": f"{name}__{args.seed}"}
+    trainer = recipe_trainer(CONFIGS / file, values, RL2Trainer, resume=False)
     config = trainer.config
     start = time.perf_counter()
     trainer.fit(progress=not args.no_progress, max_seconds=args.max_minutes * 60)
@@ -77,6 +80,8 @@ def main() -> None:
     parser.add_argument("--logdir", default="runs/rl2-paper")
     parser.add_argument("--json", help="also write the results here")
     parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--set", action="append", metavar="KEY=VALUE",
+                        help="change a recipe value for this run, e.g. --set num_envs=2048 (repeatable)")
     args = parser.parse_args()
     results = []
     header = (f"{'setting':16s} {'RL², sampled':>15s} {'RL², greedy':>15s} {'paper':>7s} {'target':>7s} {'met':>6s} "
