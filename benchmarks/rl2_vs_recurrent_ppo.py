@@ -3,11 +3,13 @@
 RecurrentPPO trains on metarl's single-env Gymnasium view with the RL² observation (one SB3 episode
 is one trial, so its LSTM state persists across the trial), with the settings of the peer anchor
 (16 environments, n_steps = 4 trials, batch 16 trials); metarl's RL² uses its recipe for the
-setting from ``configs/`` with the same number of steps. Both agents are then scored on the same
-1000 held-out tasks, through the batched engine.
+setting from ``configs/`` with the same number of steps. With ``--same-time`` RL² also trains from
+its recipe for as long as RecurrentPPO took (what each agent gets from the same minutes). All agents
+are then scored on the same 1000 held-out tasks, through the batched engine.
 
 Usage:
     python benchmarks/rl2_vs_recurrent_ppo.py --arms 5 --pulls 10 --steps 50000
+    python benchmarks/rl2_vs_recurrent_ppo.py --arms 5 --pulls 10 --steps 50000 --same-time
 """
 
 from __future__ import annotations
@@ -64,21 +66,26 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=50_000, help="training steps for each agent")
     parser.add_argument("--trials", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--same-time", action="store_true",
+                        help="also train RL² from its recipe for RecurrentPPO's wall time")
     args = parser.parse_args()
     torch.set_num_threads(torch.get_num_threads())
     rows = []
 
     recipe = load_yaml(CONFIGS / f"rl2_bandit_k5_n{args.pulls}.yaml") if args.pulls in (10, 100) else {}
     recipe.pop("agent", None)
-    config = build_config(RL2Config, recipe, {
-        "env": ENV, "env_kwargs": {"arms": args.arms, "pulls": args.pulls}, "total_steps": args.steps,
-        "device": "cpu", "seed": args.seed, "logdir": "runs/bench-rl2-vs-rppo", "checkpoint_every": 10**9})
-    trainer = RL2Trainer(config)
-    start = time.perf_counter()
-    trainer.fit(progress=False)
-    ours_seconds = time.perf_counter() - start
-    ours = evaluate_policy(trainer.model, ENV, config.env_kwargs, args.trials, "test", args.seed).returns
-    rows.append(("metarl RL² (PPO, GRU)", trainer.global_step, ours_seconds, ours))
+    values = {"env": ENV, "env_kwargs": {"arms": args.arms, "pulls": args.pulls}, "device": "cpu",
+              "seed": args.seed, "logdir": "runs/bench-rl2-vs-rppo", "checkpoint_every": 10**9}
+
+    def train_rl2(label: str, seconds: float | None = None, **extra) -> None:
+        trainer = RL2Trainer(build_config(RL2Config, recipe, {**values, **extra}))
+        start = time.perf_counter()
+        trainer.fit(progress=False, max_seconds=seconds)
+        elapsed = time.perf_counter() - start
+        returns = evaluate_policy(trainer.model, ENV, trainer.config.env_kwargs, args.trials, "test", args.seed).returns
+        rows.append((label, trainer.global_step, elapsed, returns))
+
+    train_rl2("metarl RL² (PPO, GRU)", total_steps=args.steps)
 
     try:
         model, seconds = recurrent_ppo(args.arms, args.pulls, args.steps, args.seed)
@@ -87,6 +94,8 @@ def main() -> None:
     else:
         rows.append(("sb3-contrib RecurrentPPO", model.num_timesteps, seconds,
                      score_recurrent_ppo(model, args.arms, args.pulls, args.trials, args.seed)))
+        if args.same_time:
+            train_rl2("metarl RL², same seconds", seconds=seconds)
 
     random = metarl.solvers.trial_returns(metarl.make(ENV, num_envs=args.trials, seed=args.seed, split="test",
                                                       arms=args.arms, pulls=args.pulls), "random")
@@ -100,7 +109,7 @@ def main() -> None:
     print(f"  {'random':26s} {'':9s} {'':8s} {'':9s} {float(random.mean()):12.2f}")
     if published is not None:
         print(f"  {'RL² (paper, Table 1)':26s} {'':9s} {'':8s} {'':9s} {published:12.1f}")
-    if len(rows) == 2:
+    if len(rows) >= 2:
         ratio = rows[0][1] / rows[0][2] / (rows[1][1] / rows[1][2])
         print(f"training throughput ratio (metarl / RecurrentPPO): {ratio:.0f}x")
 
