@@ -27,7 +27,6 @@ from pathlib import Path
 import torch
 from metarl.agents.maml_rl import MAMLTrainer
 from metarl.agents.rl2 import RL2Trainer
-from metarl.agents.rl2.evaluate import evaluate_policy
 
 from metarl.published import published_scores
 from metarl.solvers import solver_table
@@ -67,8 +66,7 @@ def run_setting(name: str, args: argparse.Namespace) -> dict:
     cfg = maml.config
     adaptation = maml.evaluate(maml.policy, args.trials, "test", seed=0)
     rl2, rl2_seconds, rl2_source = rl2_trainer(name, args)
-    rl2_scores = evaluate_policy(rl2.model, rl2.config.env, rl2.config.env_kwargs, args.trials, "test", 0,
-                                 rl2.device, time_feature=rl2.config.time_feature)
+    rl2_scores = rl2.evaluate(args.trials, "test", 0)
     solvers = solver_table(cfg.env, args.trials, 0, "test", str(maml.device), **cfg.env_kwargs)
     published = published_scores(maml.env.family, maml.env.config).get("rl2")
     return {"setting": name, "env": cfg.env, "env_kwargs": cfg.env_kwargs,

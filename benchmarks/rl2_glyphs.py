@@ -21,7 +21,6 @@ from pathlib import Path
 
 import torch
 from metarl.agents.rl2 import RL2Trainer
-from metarl.agents.rl2.evaluate import evaluate_policy
 
 from metarl.registry import make
 from metarl.stats import mean_ci95
@@ -45,8 +44,7 @@ def occurrences(labels: torch.Tensor) -> torch.Tensor:
 
 def score(trainer: RL2Trainer, trials: int, seed: int) -> dict:
     cfg = trainer.config
-    scores = evaluate_policy(trainer.model, cfg.env, cfg.env_kwargs, trials, "test", seed, trainer.device,
-                             time_feature=cfg.time_feature)
+    scores = trainer.evaluate(trials, "test", seed)
     env = make(cfg.env, num_envs=trials, seed=seed, split="test", rl2=True, check=False, **cfg.env_kwargs)
     env.reset()
     labels = env.task.label.cpu()

@@ -21,11 +21,11 @@ from pathlib import Path
 
 import torch
 from metarl.agents.rl2 import RL2Trainer
-from metarl.agents.rl2.evaluate import evaluate_policy
 
+from metarl.errors import ConfigError
 from metarl.published import RL2_TABLE1, RL2_TABLE2
 from metarl.solvers import solver_table
-from metarl.training.config import parse_assignments
+from metarl.training.config import build_config, load_yaml, parse_assignments
 from metarl.training.recipes import recipe_trainer
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
@@ -36,20 +36,39 @@ SETTINGS = {
     **{f"tabular-n{n}": (f"rl2_tabular_n{n}.yaml", RL2_TABLE2[n]["rl2"], 0.97) for n in (10, 25)},
 }
 
+# recipe keys the script sets itself, and how to change them instead of --set
+OWN_FLAGS = {"seed": "pass --seed", "device": "pass --device", "logdir": "pass --logdir",
+             "run_name": "the run is named SETTING__SEED under --logdir"}
+
+
+def setting_values(name: str, args: argparse.Namespace) -> dict:
+    """The values put on top of ``name``'s recipe: the ``--set`` assignments, device, seed and run directory."""
+    assignments = parse_assignments(args.set)
+    clashes = sorted(assignments.keys() & OWN_FLAGS.keys())
+    if clashes:
+        raise ConfigError(f"--set {clashes[0]}=... is not used here; {OWN_FLAGS[clashes[0]]}")
+    return {**assignments, "device": args.device, "seed": args.seed, "logdir": args.logdir,
+            "run_name": f"{name}__{args.seed}"}
+
+
+def check_settings(args: argparse.Namespace) -> None:
+    """Build every chosen setting's config first, so a bad ``--set`` fails before the first setting trains."""
+    for name in args.settings:
+        settings = load_yaml(CONFIGS / SETTINGS[name][0])
+        settings.pop("agent", None)
+        build_config(RL2Trainer.config_type, settings, setting_values(name, args))
+
 
 def run_setting(name: str, args: argparse.Namespace) -> dict:
     file, published, fraction = SETTINGS[name]
-    values = {**parse_assignments(args.set), "device": args.device, "seed": args.seed, "logdir": args.logdir,
-              "run_name": f"{name}__{args.seed}"}
+    values = setting_values(name, args)
     trainer = recipe_trainer(CONFIGS / file, values, RL2Trainer, resume=False)
     config = trainer.config
     start = time.perf_counter()
     trainer.fit(progress=not args.no_progress, max_seconds=args.max_minutes * 60)
     seconds = time.perf_counter() - start
-    scores = evaluate_policy(trainer.model, config.env, config.env_kwargs, args.trials, "test", 0, trainer.device,
-                             time_feature=config.time_feature)
-    greedy = evaluate_policy(trainer.model, config.env, config.env_kwargs, args.trials, "test", 0, trainer.device,
-                             greedy=True, time_feature=config.time_feature)
+    scores = trainer.evaluate(args.trials, "test", 0)
+    greedy = trainer.evaluate(args.trials, "test", 0, greedy=True)
     solvers = solver_table(config.env, args.trials, 0, "test", str(trainer.device), **config.env_kwargs)
     target = round(published * fraction, 2)
     return {"setting": name, "score": scores.mean, "ci95": scores.ci95, "greedy": greedy.mean,
@@ -83,6 +102,10 @@ def main() -> None:
     parser.add_argument("--set", action="append", metavar="KEY=VALUE",
                         help="change a recipe value for this run, e.g. --set num_envs=2048 (repeatable)")
     args = parser.parse_args()
+    try:
+        check_settings(args)
+    except ConfigError as error:
+        parser.exit(2, f"{parser.prog}: error: {error}\n")
     results = []
     header = (f"{'setting':16s} {'RL², sampled':>15s} {'RL², greedy':>15s} {'paper':>7s} {'target':>7s} {'met':>6s} "
               f"{'minutes':>7s} {'steps':>11s} {'steps/s':>8s}  best reference solver (same tasks)")

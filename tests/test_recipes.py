@@ -52,3 +52,17 @@ def test_every_recipe_is_a_valid_config_of_its_agent(recipe: Path) -> None:
     config = build_config(trainer_class(settings.pop("agent")).config_type, settings, {"device": "cpu"})
     if hasattr(config, "env_kwargs"):
         make(config.env, num_envs=1, **config.env_kwargs)  # the family accepts the recipe's arguments
+
+
+@pytest.mark.parametrize(("assignment", "message"), [("lrr=3", "unknown config key 'lrr'"),
+                                                     ("lr=abc", "'lr' must be float"), ("lr", "expected key=value"),
+                                                     ("seed=1", "pass --seed")])
+def test_the_paper_benchmark_rejects_a_bad_set_before_training(assignment: str, message: str) -> None:
+    import subprocess
+    import sys
+
+    script = RECIPE.parents[1] / "benchmarks" / "rl2_paper.py"
+    done = subprocess.run([sys.executable, str(script), "--settings", "bandit-k5-n10", "--set", assignment],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert message in done.stderr and "Traceback" not in done.stderr

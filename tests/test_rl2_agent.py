@@ -50,7 +50,7 @@ def test_rollout_marks_trial_starts_not_inner_episode_starts(tmp_path):
     starts, trial_end = rollout["start"], rollout["trial_end"]
     assert starts[0].all(), "the first rollout starts every trial"
     assert torch.equal(starts[1:], trial_end[:-1]), "state resets exactly after a trial end"
-    inner_end_rows = rollout["obs"][:, :, -1].bool()  # previous inner-episode end, from the RL² observation
+    inner_end_rows = rollout["obs"][:, :, -2].bool()  # previous inner-episode end; the trial clock follows it
     assert (inner_end_rows & ~starts).any(), "inner-episode boundaries inside a trial do not reset the state"
 
 

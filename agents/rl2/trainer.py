@@ -13,7 +13,7 @@ import math
 from typing import Any, Literal
 
 import torch
-from metarl.agents.rl2.evaluate import evaluate_policy
+from metarl.agents.rl2.evaluate import TrialScores, evaluate_policy
 from metarl.agents.rl2.policy import RecurrentActorCritic, with_time_feature
 
 from metarl.envstate import env_state_dict, load_env_state
@@ -240,6 +240,17 @@ class RL2Trainer(Trainer):
         return {"adaptation/curve": adaptation_figure(self.last_adaptation["episode"], self.last_adaptation["step"],
                                                       title=f"{self.env.id} at {self.global_step:,} steps")}
 
+    def evaluate(self, trials: int = 1000, split: str = "test", seed: int = 0, greedy: bool = False) -> TrialScores:
+        """One trial of the current policy on each of ``trials`` tasks of ``split``, its inputs built as in training.
+
+        Example:
+            >>> trainer.evaluate(10_000, "test").mean  # doctest: +SKIP
+        """
+        cfg = self.config
+        self.model.eval()
+        return evaluate_policy(self.model, cfg.env, cfg.env_kwargs, trials, split, seed, self.device, greedy,
+                               time_feature=cfg.time_feature)
+
     def evaluation_report(self, trials: int = 1000, split: str = "test", seed: int = 0,
                           greedy: bool = False) -> list[str]:
         """The policy's mean trial return on held-out tasks, the reference solvers' on the same tasks, the paper's."""
@@ -247,9 +258,7 @@ class RL2Trainer(Trainer):
         from metarl.solvers import solver_table
 
         cfg, env = self.config, self.env
-        self.model.eval()
-        scores = evaluate_policy(self.model, cfg.env, cfg.env_kwargs, trials, split, seed, self.device, greedy,
-                                 time_feature=cfg.time_feature)
+        scores = self.evaluate(trials, split, seed, greedy)
         published = published_scores(env.family, env.config)
         settings = ", ".join(f"{k}={v}" for k, v in env.config.items())
         lines = [f"{cfg.env} ({settings}): {trials} trials on {split} tasks (seed {seed}), "
