@@ -25,8 +25,8 @@ from metarl.agents.rl2 import RL2Trainer
 from metarl.errors import ConfigError
 from metarl.published import RL2_TABLE1, RL2_TABLE2
 from metarl.solvers import solver_table
-from metarl.training.config import build_config, load_yaml, parse_assignments
-from metarl.training.recipes import recipe_trainer
+from metarl.training.config import parse_assignments
+from metarl.training.recipes import recipe_config, recipe_trainer
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 # name -> (config file, published RL² score, target)
@@ -54,9 +54,7 @@ def setting_values(name: str, args: argparse.Namespace) -> dict:
 def check_settings(args: argparse.Namespace) -> None:
     """Build every chosen setting's config first, so a bad ``--set`` fails before the first setting trains."""
     for name in args.settings:
-        settings = load_yaml(CONFIGS / SETTINGS[name][0])
-        settings.pop("agent", None)
-        build_config(RL2Trainer.config_type, settings, setting_values(name, args))
+        recipe_config(CONFIGS / SETTINGS[name][0], setting_values(name, args), RL2Trainer)
 
 
 def run_setting(name: str, args: argparse.Namespace) -> dict:

@@ -32,6 +32,26 @@ def recipe_trainer(recipe: str | Path, values: Mapping[str, Any] | None = None, 
         >>> trainer = recipe_trainer("configs/rl2_demo.yaml", {"logdir": "runs/demo", "run_name": "demo__0"})
         >>> trainer.fit(max_seconds=60)  # doctest: +SKIP
     """
+    values = dict(values or {})
+    trainer_cls, config = recipe_config(recipe, values, trainer_cls)
+    run_dir = Path(config.logdir) / config.run_name if config.run_name else None
+    if resume and run_dir is not None and (run_dir / CHECKPOINT_FILE).exists():
+        overrides = {key: getattr(config, key) for key in RESUME_OVERRIDES if key in values or key == "device"}
+        return trainer_cls.resume(run_dir, overrides)
+    return trainer_cls(config)
+
+
+def recipe_config(recipe: str | Path, values: Mapping[str, Any] | None = None, trainer_cls: type | None = None
+                  ) -> tuple[type, Any]:
+    """(trainer class, validated config) for ``recipe`` with ``values`` on top, building nothing else.
+
+    A bad key or value raises :class:`~metarl.errors.ConfigError` before any environment or model exists.
+
+    Example:
+        >>> _, config = recipe_config("configs/rl2_demo.yaml", {"lr": 0.01})
+        >>> config.lr
+        0.01
+    """
     from metarl.agents import trainer_class
 
     settings = load_yaml(recipe)
@@ -40,13 +60,7 @@ def recipe_trainer(recipe: str | Path, values: Mapping[str, Any] | None = None, 
         if agent is None:
             raise ValueError(f"recipe {recipe} has no 'agent' key; pass trainer_cls")
         trainer_cls = trainer_class(agent)
-    values = dict(values or {})
-    config = build_config(trainer_cls.config_type, settings, values)
-    run_dir = Path(config.logdir) / config.run_name if config.run_name else None
-    if resume and run_dir is not None and (run_dir / CHECKPOINT_FILE).exists():
-        overrides = {key: getattr(config, key) for key in RESUME_OVERRIDES if key in values or key == "device"}
-        return trainer_cls.resume(run_dir, overrides)
-    return trainer_cls(config)
+    return trainer_cls, build_config(trainer_cls.config_type, settings, dict(values or {}))
 
 
 def timed_fit(trainer: Trainer, max_seconds: float | None = None, progress: bool = True) -> float:
