@@ -66,3 +66,21 @@ def test_the_paper_benchmark_rejects_a_bad_set_before_training(assignment: str, 
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 2
     assert message in done.stderr and "Traceback" not in done.stderr
+
+
+def test_the_training_speed_benchmark_times_whole_iterations(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    script = RECIPE.parents[1] / "benchmarks" / "rl2_training_speed.py"
+    out = tmp_path / "speed.json"
+    done = subprocess.run([sys.executable, str(script), "--device", "cpu", "--sizes", "4", "--seconds", "0",
+                           "--settings", "bandit-k5-n100", "--json", str(out)], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    (row,) = json.loads(out.read_text())["results"]
+    assert row["num_envs"] == 4 and row["steps_per_iteration"] == 400 and row["iterations"] >= 2
+    assert row["train_steps_per_second"] > 0 and row["collect_steps_per_second"] > 0
+    bad = subprocess.run([sys.executable, str(script), "--device", "cpu", "--sizes", "0"], capture_output=True,
+                         text=True, timeout=120)
+    assert bad.returncode == 2 and "--sizes must be positive" in bad.stderr

@@ -20,10 +20,12 @@ def tiny(tmp_path, **overrides):
     return RL2Config(**values)
 
 
-@pytest.mark.parametrize("cell", ["gru", "lstm"])
-def test_sequence_equals_stepping_and_resets_only_at_trial_starts(cell):
+@pytest.mark.parametrize(("cell", "head_hidden", "separate_critic"),
+                         [("gru", 0, False), ("lstm", 0, False), ("gru", 6, False), ("lstm", 6, True)])
+def test_sequence_equals_stepping_and_resets_only_at_trial_starts(cell, head_hidden, separate_critic):
     torch.manual_seed(0)
-    net = RecurrentActorCritic(5, gymnasium.spaces.Discrete(3), hidden=8, cell=cell)
+    net = RecurrentActorCritic(5, gymnasium.spaces.Discrete(3), hidden=8, cell=cell, head_hidden=head_hidden,
+                               separate_critic=separate_critic)
     T, B = 7, 3
     obs = torch.randn(T, B, 5)
     start = torch.zeros(T, B, dtype=torch.bool)
@@ -41,6 +43,19 @@ def test_sequence_equals_stepping_and_resets_only_at_trial_starts(cell):
     fresh = net.step(obs[0], torch.zeros_like(state0), torch.zeros(B, dtype=torch.bool))[0]
     assert torch.allclose(net.step(obs[0], state0 * 5, torch.ones(B, dtype=torch.bool))[0], fresh)
     assert not torch.allclose(net.step(obs[0], state0 * 5, torch.zeros(B, dtype=torch.bool))[0], fresh)
+
+
+def test_separate_critic_keeps_the_value_loss_out_of_the_actor():
+    torch.manual_seed(0)
+    net = RecurrentActorCritic(5, gymnasium.spaces.Discrete(3), hidden=8, embed=4, separate_critic=True)
+    start = torch.zeros(6, 2, dtype=torch.bool)
+    start[0] = True
+    _, values = net.sequence(torch.randn(6, 2, 5), net.initial_state(2), start)
+    values.sum().backward()
+    actor = [*net.encoder.parameters(), *net.core.parameters(), *net.head.parameters()]
+    critic = [*net.critic_encoder.parameters(), *net.critic_core.parameters()]
+    assert all(p.grad is None for p in actor)
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in critic)
 
 
 def test_rollout_marks_trial_starts_not_inner_episode_starts(tmp_path):

@@ -15,10 +15,18 @@ from metarl.rl import ActionHead
 
 
 class RecurrentActorCritic(nn.Module):
-    """Encoder -> GRU/LSTM -> (action head, value head).
+    """Encoder -> GRU/LSTM -> [torso] -> (action head, value head).
+
+    With ``head_hidden > 0`` a tanh layer over the core's output and the current input sits before the
+    heads, so reading a remembered value for the current observation (a state-indexed lookup) need not
+    happen inside the recurrent cell.
+
+    With ``separate_critic`` the value head reads a second encoder and core of its own, so the value
+    loss does not shape the actor's memory.
 
     The recurrent state is one tensor of shape (layers, B, hidden) for a GRU and (2 * layers, B, hidden)
-    for an LSTM (h stacked over c), so it is stored, masked and checkpointed the same way.
+    for an LSTM (h stacked over c), with the critic's layers after the actor's when it has its own, so it
+    is stored, masked and checkpointed the same way.
 
     Example:
         >>> net = RecurrentActorCritic(8, gymnasium.spaces.Discrete(5), hidden=32)
@@ -29,31 +37,34 @@ class RecurrentActorCritic(nn.Module):
     """
 
     def __init__(self, obs_size: int, action_space: gymnasium.Space, hidden: int = 256, cell: str = "gru",
-                 embed: int = 0) -> None:
+                 embed: int = 0, head_hidden: int = 0, separate_critic: bool = False) -> None:
         super().__init__()
-        self.cell, self.hidden = cell, hidden
-        if embed > 0:
-            self.encoder: nn.Module = nn.Sequential(nn.Linear(obs_size, embed), nn.Tanh())
-            core_input = embed
-        else:
-            self.encoder, core_input = nn.Identity(), obs_size
-        core_type = {"gru": nn.GRU, "lstm": nn.LSTM}[cell]
-        self.core = core_type(core_input, hidden)
-        self.head = ActionHead(action_space, hidden)
-        self.value = nn.Linear(hidden, 1)
+        self.cell, self.hidden, self.head_hidden = cell, hidden, head_hidden
+        self.encoder, self.core, self.torso, features = _tower(obs_size, hidden, cell, embed, head_hidden)
+        self.separate_critic = separate_critic
+        if separate_critic:
+            self.critic_encoder, self.critic_core, self.critic_torso, _ = _tower(obs_size, hidden, cell, embed,
+                                                                                  head_hidden)
+        self.head = ActionHead(action_space, features)
+        self.value = nn.Linear(features, 1)
         nn.init.orthogonal_(self.value.weight, gain=1.0)
         nn.init.zeros_(self.value.bias)
 
+    def _towers(self) -> list[tuple[nn.Module, nn.Module, nn.Module]]:
+        """(encoder, core, torso) of the actor, then of the critic when it has its own."""
+        actor = (self.encoder, self.core, self.torso)
+        return [actor, (self.critic_encoder, self.critic_core, self.critic_torso)] if self.separate_critic else [actor]
+
     def initial_state(self, batch: int, device: torch.device | str | None = None) -> torch.Tensor:
-        layers = 2 if self.cell == "lstm" else 1
+        layers = (2 if self.cell == "lstm" else 1) * len(self._towers())
         return torch.zeros(layers, batch, self.hidden, device=device)
 
-    def _core(self, x: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _core(self, core: nn.Module, x: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if self.cell == "lstm":
             h, c = state.chunk(2, 0)
-            out, (h, c) = self.core(x, (h.contiguous(), c.contiguous()))
+            out, (h, c) = core(x, (h.contiguous(), c.contiguous()))
             return out, torch.cat([h, c], 0)
-        return self.core(x, state)
+        return core(x, state)
 
     def step(self, obs: torch.Tensor, state: torch.Tensor, trial_start: torch.Tensor
              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -62,9 +73,13 @@ class RecurrentActorCritic(nn.Module):
         ``trial_start`` (B,) bool zeroes the incoming state of environments whose trial starts here.
         """
         state = state * (~trial_start).to(state.dtype).view(1, -1, 1)
-        out, state = self._core(self.encoder(obs).unsqueeze(0), state)
-        features = out.squeeze(0)
-        return self.head(features), self.value(features).squeeze(-1), state
+        towers = self._towers()
+        features, states = [], []
+        for (encoder, core, torso), part in zip(towers, state.chunk(len(towers), 0), strict=True):
+            out, part = self._core(core, encoder(obs).unsqueeze(0), part)
+            features.append(self._features(torso, out.squeeze(0), obs))
+            states.append(part)
+        return self.head(features[0]), self.value(features[-1]).squeeze(-1), torch.cat(states, 0)
 
     def sequence(self, obs: torch.Tensor, state: torch.Tensor, trial_start: torch.Tensor
                  ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -74,15 +89,36 @@ class RecurrentActorCritic(nn.Module):
         as one fused recurrent call; identical to calling :meth:`step` T times.
         """
         steps = obs.shape[0]
-        x = self.encoder(obs)
         cuts = trial_start[1:].any(1).nonzero().squeeze(1).add(1).tolist()
-        outputs = []
-        for begin, end in zip([0, *cuts], [*cuts, steps], strict=True):
-            state = state * (~trial_start[begin]).to(state.dtype).view(1, -1, 1)
-            out, state = self._core(x[begin:end], state)
-            outputs.append(out)
-        features = torch.cat(outputs, 0)
-        return self.head(features), self.value(features).squeeze(-1)
+        towers = self._towers()
+        features = []
+        for (encoder, core, torso), part in zip(towers, state.chunk(len(towers), 0), strict=True):
+            x = encoder(obs)
+            outputs = []
+            for begin, end in zip([0, *cuts], [*cuts, steps], strict=True):
+                part = part * (~trial_start[begin]).to(part.dtype).view(1, -1, 1)
+                out, part = self._core(core, x[begin:end], part)
+                outputs.append(out)
+            features.append(self._features(torso, torch.cat(outputs, 0), obs))
+        return self.head(features[0]), self.value(features[-1]).squeeze(-1)
+
+    def _features(self, torso: nn.Module, core_out: torch.Tensor, obs: torch.Tensor) -> torch.Tensor:
+        """What a head reads: the core's output, or a tanh layer over it and the current input."""
+        return torso(torch.cat([core_out, obs], -1)) if self.head_hidden else core_out
+
+
+def _tower(obs_size: int, hidden: int, cell: str, embed: int, head_hidden: int
+           ) -> tuple[nn.Module, nn.Module, nn.Module, int]:
+    """(encoder, recurrent core, torso, feature width) of one recurrent stack."""
+    if embed > 0:
+        encoder: nn.Module = nn.Sequential(nn.Linear(obs_size, embed), nn.Tanh())
+        core_input = embed
+    else:
+        encoder, core_input = nn.Identity(), obs_size
+    core = {"gru": nn.GRU, "lstm": nn.LSTM}[cell](core_input, hidden)
+    if head_hidden > 0:
+        return encoder, core, nn.Sequential(nn.Linear(hidden + obs_size, head_hidden), nn.Tanh()), head_hidden
+    return encoder, core, nn.Identity(), hidden
 
 
 def with_time_feature(obs: torch.Tensor, trial_step: torch.Tensor, trial_steps: int) -> torch.Tensor:

@@ -44,6 +44,10 @@ class RL2Config(TrainConfig):
     hidden: int = 128
     embed: int = 128
     """Width of a tanh input layer before the recurrent core (0: none)."""
+    head_hidden: int = 0
+    """Width of a tanh layer between the core and the heads that also sees the current input (0: none)."""
+    separate_critic: bool = False
+    """Give the value head its own encoder and recurrent core instead of sharing the actor's."""
     time_feature: bool = True
     """Append the fraction of the trial elapsed to the input (the agent counts its own steps since the trial began)."""
     lr: float = 3e-3
@@ -64,7 +68,7 @@ class RL2Config(TrainConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         minimum = {"num_envs": 1, "rollout_trials": 1, "hidden": 1, "epochs": 1, "minibatches": 1, "bptt": 0,
-                   "embed": 0}
+                   "embed": 0, "head_hidden": 0}
         check_ranges(self, at_least=minimum, positive=("lr", "clip", "max_grad_norm"), unit=("gamma", "gae_lambda"))
 
 
@@ -97,7 +101,7 @@ class RL2Trainer(Trainer):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(cfg.seed)
             self.model = RecurrentActorCritic(obs_size, self.env.single_action_space, cfg.hidden, cfg.cell,
-                                              cfg.embed).to(self.device)
+                                              cfg.embed, cfg.head_hidden, cfg.separate_critic).to(self.device)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.lr, eps=1e-5)
         self.sampler = torch.Generator(self.device).manual_seed(cfg.seed)
         self.shuffler = torch.Generator().manual_seed(cfg.seed + 1)
