@@ -17,7 +17,6 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import tempfile
 import time
@@ -26,6 +25,7 @@ from pathlib import Path
 import torch
 from metarl.agents.rl2 import RL2Trainer
 
+from metarl.bench import synchronize, write_json
 from metarl.checks import resolve_device
 from metarl.training.recipes import recipe_config
 
@@ -34,19 +34,14 @@ RECIPES = {"bandit-k5-n100": "rl2_bandit_k5_n100.yaml", "bandit-k10-n100": "rl2_
            "tabular-n10": "rl2_tabular_n10.yaml", "tabular-n25": "rl2_tabular_n25.yaml"}
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def _timed(run, device: torch.device, seconds: float) -> tuple[int, float]:
     """Calls of ``run()`` in at least ``seconds`` (at least two calls) and the time they took."""
-    _sync(device)
+    synchronize(device)
     count, start = 0, time.perf_counter()
     while count < 2 or time.perf_counter() - start < seconds:
         run()
         count += 1
-    _sync(device)
+    synchronize(device)
     return count, time.perf_counter() - start
 
 
@@ -105,8 +100,8 @@ def main() -> None:
                   f"{row['collect_steps_per_second']:16,.0f} {row['seconds_per_iteration']:7.2f}{memory}", flush=True)
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps({"device": str(device), "device_name": name,
-                                               "torch": torch.__version__, "results": results}, indent=2))
+        write_json({"device": str(device), "device_name": name, "torch": torch.__version__, "results": results},
+                   args.json)
         print(f"wrote {args.json}")
 
 

@@ -28,7 +28,8 @@ from metarl.registry import make, registered
 DEFAULT_SIZES = (1, 64, 4096, 65536)
 
 
-def _sync(device: torch.device) -> None:
+def synchronize(device: torch.device) -> None:
+    """Wait for the device's queued work (CUDA), so a timer read after it counts that work."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
 
@@ -48,13 +49,13 @@ def native_steps_per_second(
     pool = [env.sample_actions(gen) for _ in range(16)]
     for i in range(32):
         env.step(pool[i % 16])
-    _sync(device)
+    synchronize(device)
     steps, start = 0, time.perf_counter()
     while True:
         for i in range(64):
             env.step(pool[i % 16])
         steps += 64
-        _sync(device)
+        synchronize(device)
         elapsed = time.perf_counter() - start
         if elapsed >= min_seconds:
             return steps * num_envs / elapsed

@@ -72,14 +72,8 @@ class RecurrentActorCritic(nn.Module):
 
         ``trial_start`` (B,) bool zeroes the incoming state of environments whose trial starts here.
         """
-        state = state * (~trial_start).to(state.dtype).view(1, -1, 1)
-        towers = self._towers()
-        features, states = [], []
-        for (encoder, core, torso), part in zip(towers, state.chunk(len(towers), 0), strict=True):
-            out, part = self._core(core, encoder(obs).unsqueeze(0), part)
-            features.append(self._features(torso, out.squeeze(0), obs))
-            states.append(part)
-        return self.head(features[0]), self.value(features[-1]).squeeze(-1), torch.cat(states, 0)
+        params, values, state = self._unroll(obs.unsqueeze(0), state, trial_start.unsqueeze(0), cuts=[])
+        return params.squeeze(0), values.squeeze(0), state
 
     def sequence(self, obs: torch.Tensor, state: torch.Tensor, trial_start: torch.Tensor
                  ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -88,10 +82,16 @@ class RecurrentActorCritic(nn.Module):
         The sequence is cut where any environment starts a trial, so stretches without resets run
         as one fused recurrent call; identical to calling :meth:`step` T times.
         """
-        steps = obs.shape[0]
         cuts = trial_start[1:].any(1).nonzero().squeeze(1).add(1).tolist()
+        params, values, _ = self._unroll(obs, state, trial_start, cuts)
+        return params, values
+
+    def _unroll(self, obs: torch.Tensor, state: torch.Tensor, trial_start: torch.Tensor, cuts: list[int]
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Every tower over (T, B) inputs; the state is zeroed where a trial starts at step 0 and at ``cuts``."""
+        steps = obs.shape[0]
         towers = self._towers()
-        features = []
+        features, states = [], []
         for (encoder, core, torso), part in zip(towers, state.chunk(len(towers), 0), strict=True):
             x = encoder(obs)
             outputs = []
@@ -100,7 +100,8 @@ class RecurrentActorCritic(nn.Module):
                 out, part = self._core(core, x[begin:end], part)
                 outputs.append(out)
             features.append(self._features(torso, torch.cat(outputs, 0), obs))
-        return self.head(features[0]), self.value(features[-1]).squeeze(-1)
+            states.append(part)
+        return self.head(features[0]), self.value(features[-1]).squeeze(-1), torch.cat(states, 0)
 
     def _features(self, torso: nn.Module, core_out: torch.Tensor, obs: torch.Tensor) -> torch.Tensor:
         """What a head reads: the core's output, or a tanh layer over it and the current input."""
