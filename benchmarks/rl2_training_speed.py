@@ -99,7 +99,6 @@ def main() -> None:
             print(f"{setting:16s} {size:7d} {row['steps_per_iteration']:11,d} {row['train_steps_per_second']:14,.0f} "
                   f"{row['collect_steps_per_second']:16,.0f} {row['seconds_per_iteration']:7.2f}{memory}", flush=True)
     if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         write_json({"device": str(device), "device_name": name, "torch": torch.__version__, "results": results},
                    args.json)
         print(f"wrote {args.json}")

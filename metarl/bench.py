@@ -16,6 +16,7 @@ import json
 import platform
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import gymnasium
@@ -122,5 +123,7 @@ def format_row(row: dict[str, Any]) -> str:
 
 
 def write_json(result: dict[str, Any], path: str) -> None:
+    """Write ``result`` as indented JSON to ``path``, creating its folder; numpy floats become floats."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w") as f:
         json.dump(result, f, indent=2, default=lambda x: float(x) if isinstance(x, np.floating) else str(x))
