@@ -36,10 +36,12 @@ def recurrent_ppo(arms: int, pulls: int, steps: int, seed: int):
     import gymnasium
     from sb3_contrib import RecurrentPPO
     from stable_baselines3.common.env_util import make_vec_env
+    from stable_baselines3.common.logger import Logger
 
     venv = make_vec_env(lambda: gymnasium.make(ENV, rl2=True, arms=arms, pulls=pulls), n_envs=16, seed=seed)
     model = RecurrentPPO("MlpLstmPolicy", venv, n_steps=pulls * 4, batch_size=pulls * 16, gamma=0.99, seed=seed,
                          device="cpu", verbose=0)
+    model.set_logger(Logger(folder=None, output_formats=[]))  # SB3's default logger makes a folder in /tmp
     start = time.perf_counter()
     model.learn(steps)
     return model, time.perf_counter() - start

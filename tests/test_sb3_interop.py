@@ -7,12 +7,14 @@ import pytest
 import metarl  # noqa: F401  (registers the ids)
 
 sb3_contrib = pytest.importorskip("sb3_contrib")
+from stable_baselines3.common.logger import Logger  # noqa: E402  (after the skip: sb3-contrib brings it)
 
 
 def test_recurrent_ppo_runs_a_few_hundred_steps_with_one_trial_per_episode():
     env = gymnasium.make("metarl/BernoulliBandit-v0", rl2=True, arms=2, pulls=10)
     model = sb3_contrib.RecurrentPPO("MlpLstmPolicy", env, n_steps=40, batch_size=40, n_epochs=1, seed=0,
                                      device="cpu", policy_kwargs={"lstm_hidden_size": 16})
+    model.set_logger(Logger(folder=None, output_formats=[]))  # SB3's default logger makes a folder in /tmp
     model.learn(total_timesteps=320)
     assert model.num_timesteps >= 320
     # SB3 resets the LSTM state only at episode starts, and an episode is a whole trial of 10 pulls

@@ -162,9 +162,11 @@ def test_render_mode_is_a_clear_error():
 def test_stable_baselines3_trains_on_single_view():
     """Beyond the checkers: an SB3 algorithm runs its loop on the view (RL² observation included)."""
     from stable_baselines3 import PPO
+    from stable_baselines3.common.logger import Logger
 
     env = gymnasium.make("metarl/BernoulliBandit-v0", arms=3, pulls=8, rl2=True)
     model = PPO("MlpPolicy", env, n_steps=64, batch_size=32, n_epochs=1, seed=0, device="cpu")
+    model.set_logger(Logger(folder=None, output_formats=[]))  # SB3's default logger makes a folder in /tmp
     model.learn(256)
     obs, _ = env.reset(seed=1)
     action, _ = model.predict(obs, deterministic=True)
