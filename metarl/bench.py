@@ -122,7 +122,7 @@ def format_row(row: dict[str, Any]) -> str:
     return f"{row['env']:28s} {row['device']:6s} {row['num_envs']:7d} {row['native']:15.3e} {sync_text} {ratio}"
 
 
-def write_json(result: dict[str, Any], path: str) -> None:
+def write_json(result: dict[str, Any] | list[Any], path: str) -> None:
     """Write ``result`` as indented JSON to ``path``, creating its folder; numpy floats become floats."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w") as f:

@@ -58,6 +58,50 @@ def test_separate_critic_keeps_the_value_loss_out_of_the_actor():
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in critic)
 
 
+def test_previous_observation_input_is_the_last_step_and_zero_at_trial_starts(tmp_path):
+    trainer = RL2Trainer(tiny(tmp_path, previous_obs=True, time_feature=False))
+    with torch.no_grad():
+        rollout, _, _, _ = trainer._collect()
+    obs, start, size = rollout["obs"], rollout["start"], trainer.inputs.obs_size
+    rl2_size = obs.shape[-1] - size
+    assert torch.equal(obs[1:, :, rl2_size:][~start[1:]], obs[:-1, :, :size][~start[1:]])
+    assert (obs[:, :, rl2_size:][start] == 0).all()
+
+
+def test_reward_prediction_uses_what_the_trial_showed(tmp_path):
+    """Trained with the auxiliary loss, the predicted rewards beat the best constant guess: they use memory."""
+    config = RL2Config(env_kwargs={"arms": 2, "pulls": 10}, num_envs=64, hidden=16, embed=16, total_steps=64 * 10 * 60,
+                       reward_prediction_coef=1.0, logdir=str(tmp_path), device="cpu")
+    trainer = RL2Trainer(config)
+    trainer.fit(progress=False)
+    errors, constant = [], []
+    with torch.no_grad():
+        for _ in range(4):
+            rollout, states, _, _ = trainer._collect()
+            _, _, outcome = trainer.model.sequence(rollout["obs"], states[0], rollout["start"], rollout["action"])
+            errors.append((outcome[..., 0] - rollout["reward"]).square().mean())
+            constant.append(rollout["reward"].var())
+    assert sum(errors) < 0.95 * sum(constant), (errors, constant)
+
+
+def test_next_observation_targets_stop_at_inner_episode_ends(tmp_path):
+    """The next observation is a target within an inner episode only: after its last step comes a reset."""
+    trainer = RL2Trainer(tiny(tmp_path, next_obs_prediction_coef=1.0))
+    with torch.no_grad():
+        rollout, _, _, _ = trainer._collect()
+    data = rollout.chunks(trainer.bptt)
+    obs, size, horizon = data["obs"], trainer.inputs.obs_size, trainer.env.config["horizon"]
+    steps, sequences = obs.shape[:2]
+    outcome = torch.full((steps, sequences, 1 + size), 99.0)
+    outcome[..., 0] = data["reward"]
+    known = [t for t in range(steps - 1) if (t + 1) % horizon]
+    outcome[known, :, 1:] = obs[[t + 1 for t in known], :, :size]
+    reward_error, next_error = trainer._prediction_errors(outcome, data, torch.arange(sequences))
+    assert float(reward_error) == 0 and float(next_error) == 0
+    outcome[known[-1], 0, 1] += 1.0
+    assert float(trainer._prediction_errors(outcome, data, torch.arange(sequences))[1]) > 0
+
+
 def test_rollout_marks_trial_starts_not_inner_episode_starts(tmp_path):
     trainer = RL2Trainer(tiny(tmp_path))
     with torch.no_grad():
@@ -81,10 +125,11 @@ def test_tiny_run_beats_random_on_two_armed_bandit(tmp_path):
     assert scores.mean > float(random) + 3 * scores.ci95 / 1.96, (scores.mean, float(random))
 
 
-def test_resume_logs_the_same_scalars_as_an_uninterrupted_run(tmp_path):
-    whole = RL2Trainer(tiny(tmp_path / "a", run_name="run"))
+@pytest.mark.parametrize("extra", [{}, {"next_obs_prediction_coef": 1.0, "previous_obs": True}])
+def test_resume_logs_the_same_scalars_as_an_uninterrupted_run(tmp_path, extra):
+    whole = RL2Trainer(tiny(tmp_path / "a", run_name="run", **extra))
     whole.fit(progress=False)
-    first = RL2Trainer(tiny(tmp_path / "b", run_name="run"))
+    first = RL2Trainer(tiny(tmp_path / "b", run_name="run", **extra))
     first.fit(max_iterations=2, progress=False)  # stops after the checkpoint of iteration 2
     first.train_iteration()  # work after the checkpoint that the interruption loses
     resumed = RL2Trainer.resume(tmp_path / "b" / "run")
@@ -127,6 +172,12 @@ def test_bad_checkpoints_are_one_clear_error(tmp_path):
             RL2Trainer.resume(bad)
     with pytest.raises(ConfigError, match="cannot change hidden"):
         RL2Trainer.resume(path, {"hidden": 32})
+    payload = torch.load(path, weights_only=True)
+    payload["state"]["model"]["value.old_name"] = payload["state"]["model"].pop("value.weight")
+    renamed = tmp_path / "renamed.pt"
+    torch.save(payload, renamed)
+    with pytest.raises(CheckpointError, match="does not fit this version of the rl2 agent.*start a new run"):
+        RL2Trainer.resume(renamed)
 
 
 @pytest.mark.parametrize("values, words", [
@@ -151,12 +202,15 @@ def test_cuda_training_step_runs(device):
     assert scalars["charts/trials"] > 0
 
 
-def test_one_iteration_on_every_family(tmp_path, env_id):
+@pytest.mark.parametrize("extra", [{}, {"reward_prediction_coef": 1.0, "next_obs_prediction_coef": 1.0,
+                                        "previous_obs": True}])
+def test_one_iteration_on_every_family(tmp_path, env_id, extra):
     from conftest import SMALL
 
     trainer = RL2Trainer(RL2Config(env=env_id, env_kwargs=SMALL[env_id], num_envs=4, hidden=8, epochs=1,
-                                   minibatches=1, device="cpu", logdir=str(tmp_path)))
+                                   minibatches=1, device="cpu", logdir=str(tmp_path), **extra))
     scalars = trainer.train_iteration()
+    assert ("losses/reward_prediction" in scalars) == ("losses/next_obs_prediction" in scalars) == bool(extra)
     assert trainer.global_step == 4 * trainer.env.trial_steps
     assert all(isinstance(v, float) for v in scalars.values())
     assert trainer.model.head.discrete == hasattr(trainer.env.single_action_space, "n")

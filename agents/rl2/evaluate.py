@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import torch
-from metarl.agents.rl2.policy import RecurrentActorCritic, with_time_feature
+from metarl.agents.rl2.policy import PolicyInputs, RecurrentActorCritic
 
 from metarl.registry import make
 from metarl.stats import mean_ci95
@@ -33,7 +33,8 @@ class TrialScores:
 @torch.no_grad()
 def evaluate_policy(model: RecurrentActorCritic, env_id: str, env_kwargs: dict, trials: int = 1000,
                     split: str = "test", seed: int = 0, device: torch.device | str = "cpu",
-                    greedy: bool = False, generator_seed: int = 0, time_feature: bool = True) -> TrialScores:
+                    greedy: bool = False, generator_seed: int = 0, time_feature: bool = True,
+                    previous_obs: bool = False) -> TrialScores:
     """Run one trial on each of ``trials`` tasks of ``split`` (the tasks the reference solvers see with this seed).
 
     Example:
@@ -41,7 +42,10 @@ def evaluate_policy(model: RecurrentActorCritic, env_id: str, env_kwargs: dict, 
     """
     env = make(env_id, num_envs=trials, device=device, seed=seed, split=split, rl2=True, check=False, **env_kwargs)
     generator = torch.Generator(env.device).manual_seed(generator_seed)
+    build = PolicyInputs(env.trial_steps, env.single_observation_space.shape[0] - env.extra_size, time_feature,
+                         previous_obs)
     obs = env.reset()
+    previous = torch.zeros_like(obs)
     state = model.initial_state(trials, env.device)
     start = torch.ones(trials, dtype=torch.bool, device=env.device)
     finished = torch.zeros(trials, dtype=torch.bool, device=env.device)
@@ -51,7 +55,7 @@ def evaluate_policy(model: RecurrentActorCritic, env_id: str, env_kwargs: dict, 
     step_rewards = torch.zeros(trials, env.trial_steps, device=env.device)
     rows = torch.arange(trials, device=env.device)
     for t in range(env.trial_steps):
-        inputs = with_time_feature(obs, torch.full_like(episode, t), env.trial_steps) if time_feature else obs
+        inputs = build(obs, torch.full_like(episode, t), previous, start)
         params, _, state = model.step(inputs, state, start)
         action = model.head.mode(params) if greedy else model.head.sample(params, generator)
         step = env.step(action)
@@ -61,7 +65,7 @@ def evaluate_policy(model: RecurrentActorCritic, env_id: str, env_kwargs: dict, 
         episode_returns.index_put_((rows, episode.clamp(max=env.episodes - 1)), reward, accumulate=True)
         episode += step.episode_end
         finished |= step.trial_end
-        obs, start = step.obs, step.trial_end
+        previous, obs, start = obs, step.obs, step.trial_end
         if env.device.type == "cpu" and bool(finished.all()):  # a free check on CPU; on GPU it would sync
             break
     return TrialScores(returns.cpu(), episode_returns.cpu(), step_rewards.cpu())

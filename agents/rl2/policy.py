@@ -7,6 +7,8 @@ knows about the current task it inferred within this trial.
 
 from __future__ import annotations
 
+import dataclasses
+
 import gymnasium
 import torch
 from torch import nn
@@ -37,7 +39,8 @@ class RecurrentActorCritic(nn.Module):
     """
 
     def __init__(self, obs_size: int, action_space: gymnasium.Space, hidden: int = 256, cell: str = "gru",
-                 embed: int = 0, head_hidden: int = 0, separate_critic: bool = False) -> None:
+                 embed: int = 0, head_hidden: int = 0, separate_critic: bool = False,
+                 outcome_size: int = 0) -> None:
         super().__init__()
         self.cell, self.hidden, self.head_hidden = cell, hidden, head_hidden
         self.encoder, self.core, self.torso, features = _tower(obs_size, hidden, cell, embed, head_hidden)
@@ -49,6 +52,7 @@ class RecurrentActorCritic(nn.Module):
         self.value = nn.Linear(features, 1)
         nn.init.orthogonal_(self.value.weight, gain=1.0)
         nn.init.zeros_(self.value.bias)
+        self.outcome_model = OutcomeModel(action_space, features, outcome_size) if outcome_size else None
 
     def _towers(self) -> list[tuple[nn.Module, nn.Module, nn.Module]]:
         """(encoder, core, torso) of the actor, then of the critic when it has its own."""
@@ -72,23 +76,30 @@ class RecurrentActorCritic(nn.Module):
 
         ``trial_start`` (B,) bool zeroes the incoming state of environments whose trial starts here.
         """
-        params, values, state = self._unroll(obs.unsqueeze(0), state, trial_start.unsqueeze(0), cuts=[])
+        params, values, state, _ = self._unroll(obs.unsqueeze(0), state, trial_start.unsqueeze(0), cuts=[])
         return params.squeeze(0), values.squeeze(0), state
 
-    def sequence(self, obs: torch.Tensor, state: torch.Tensor, trial_start: torch.Tensor
-                 ) -> tuple[torch.Tensor, torch.Tensor]:
+    def sequence(self, obs: torch.Tensor, state: torch.Tensor, trial_start: torch.Tensor,
+                 action: torch.Tensor | None = None) -> tuple[torch.Tensor, ...]:
         """Run (T, B) steps from ``state``; returns (parameters (T, B, ...), values (T, B)).
 
         The sequence is cut where any environment starts a trial, so stretches without resets run
-        as one fused recurrent call; identical to calling :meth:`step` T times.
+        as one fused recurrent call; identical to calling :meth:`step` T times. Given the ``action``
+        taken at each step, a network built with ``outcome_size`` also returns its prediction of
+        each step's outcome (T, B, outcome_size) as a third element.
         """
         cuts = trial_start[1:].any(1).nonzero().squeeze(1).add(1).tolist()
-        params, values, _ = self._unroll(obs, state, trial_start, cuts)
-        return params, values
+        params, values, _, features = self._unroll(obs, state, trial_start, cuts)
+        if action is None or self.outcome_model is None:
+            return params, values
+        return params, values, self.outcome_model(features, action)
 
     def _unroll(self, obs: torch.Tensor, state: torch.Tensor, trial_start: torch.Tensor, cuts: list[int]
-                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Every tower over (T, B) inputs; the state is zeroed where a trial starts at step 0 and at ``cuts``."""
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Every tower over (T, B) inputs: (parameters, values, last state, the actor's features).
+
+        The state is zeroed where a trial starts at step 0 and at ``cuts``.
+        """
         steps = obs.shape[0]
         towers = self._towers()
         features, states = [], []
@@ -101,11 +112,44 @@ class RecurrentActorCritic(nn.Module):
                 outputs.append(out)
             features.append(self._features(torso, torch.cat(outputs, 0), obs))
             states.append(part)
-        return self.head(features[0]), self.value(features[-1]).squeeze(-1), torch.cat(states, 0)
+        return self.head(features[0]), self.value(features[-1]).squeeze(-1), torch.cat(states, 0), features[0]
 
     def _features(self, torso: nn.Module, core_out: torch.Tensor, obs: torch.Tensor) -> torch.Tensor:
         """What a head reads: the core's output, or a tanh layer over it and the current input."""
         return torso(torch.cat([core_out, obs], -1)) if self.head_hidden else core_out
+
+
+class OutcomeModel(nn.Module):
+    """Predicts the outcome of the action taken (its reward, the next observation) from the actor's features.
+
+    Trained by regression on the rollout as an auxiliary task, it asks the recurrent state to hold what
+    the trial has shown about the task: which rewards and transitions follow each observation and action.
+    A discrete action reads its own block of a linear layer's outputs; a continuous one goes through a
+    tanh layer with the features.
+
+    Example:
+        >>> model = OutcomeModel(gymnasium.spaces.Discrete(3), features=8, size=2)
+        >>> model(torch.zeros(4, 2, 8), torch.zeros(4, 2, dtype=torch.long)).shape
+        torch.Size([4, 2, 2])
+    """
+
+    def __init__(self, action_space: gymnasium.Space, features: int, size: int) -> None:
+        super().__init__()
+        self.size = size
+        self.discrete = isinstance(action_space, gymnasium.spaces.Discrete)
+        if self.discrete:
+            self.net: nn.Module = nn.Linear(features, int(action_space.n) * size)
+        else:
+            actions = int(torch.Size(action_space.shape).numel())
+            self.net = nn.Sequential(nn.Linear(features + actions, features), nn.Tanh(), nn.Linear(features, size))
+
+    def forward(self, features: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        """(..., size) outcomes of ``action`` (...,) or (..., *action shape) given ``features`` (..., F)."""
+        if self.discrete:
+            blocks = self.net(features).unflatten(-1, (-1, self.size))
+            index = action.long()[..., None, None].expand(*action.shape, 1, self.size)
+            return blocks.gather(-2, index).squeeze(-2)
+        return self.net(torch.cat([features, action.flatten(features.dim() - 1).to(features.dtype)], -1))
 
 
 def _tower(obs_size: int, hidden: int, cell: str, embed: int, head_hidden: int
@@ -122,6 +166,40 @@ def _tower(obs_size: int, hidden: int, cell: str, embed: int, head_hidden: int
     return encoder, core, nn.Identity(), hidden
 
 
-def with_time_feature(obs: torch.Tensor, trial_step: torch.Tensor, trial_steps: int) -> torch.Tensor:
-    """``obs`` (B, D) with the fraction of the trial elapsed, ``trial_step / trial_steps``, appended (B, D + 1)."""
-    return torch.cat([obs, (trial_step.to(obs.dtype) / trial_steps).unsqueeze(1)], 1)
+@dataclasses.dataclass(frozen=True)
+class PolicyInputs:
+    """How the RL² observation becomes the network's input, the same in training and evaluation.
+
+    ``time_feature`` appends the fraction of the trial elapsed, ``trial_step / trial_steps``.
+    ``previous_obs`` appends the previous step's own observation (zero at a trial's first step), so
+    the previous action and reward arrive next to the observation they were taken and earned in.
+
+    Example:
+        >>> inputs = PolicyInputs(trial_steps=4, obs_size=2, previous_obs=True)
+        >>> obs = torch.tensor([[1.0, 0.0, 0.5]])  # own observation (2) and one RL² extra
+        >>> inputs(obs, torch.tensor([2]), previous=torch.tensor([[0.0, 1.0, 0.0]]), start=torch.tensor([False]))
+        tensor([[1.0000, 0.0000, 0.5000, 0.0000, 1.0000, 0.5000]])
+    """
+
+    trial_steps: int
+    obs_size: int
+    """Size of the environment's own observation, the leading part of the RL² observation."""
+    time_feature: bool = True
+    previous_obs: bool = False
+
+    def size(self, rl2_size: int) -> int:
+        """Input width for RL² observations of ``rl2_size``."""
+        return rl2_size + self.obs_size * self.previous_obs + self.time_feature
+
+    def __call__(self, obs: torch.Tensor, trial_step: torch.Tensor, previous: torch.Tensor | None = None,
+                 start: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, size) inputs from RL² observations (B, D), the step within the trial (B,) and, with
+        ``previous_obs``, the previous step's RL² observations (B, D) and where a trial starts (B,)."""
+        parts = [obs]
+        if self.previous_obs:
+            if previous is None or start is None:
+                raise ValueError("previous_obs needs the previous observations and the trial starts")
+            parts.append(previous[:, : self.obs_size] * (~start).to(obs.dtype).unsqueeze(1))
+        if self.time_feature:
+            parts.append((trial_step.to(obs.dtype) / self.trial_steps).unsqueeze(1))
+        return torch.cat(parts, 1)

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 import torch
 from metarl.agents.rl2.evaluate import TrialScores, evaluate_policy
-from metarl.agents.rl2.policy import RecurrentActorCritic, with_time_feature
+from metarl.agents.rl2.policy import PolicyInputs, RecurrentActorCritic
 
 from metarl.envstate import env_state_dict, load_env_state
 from metarl.errors import ConfigError
@@ -50,6 +50,8 @@ class RL2Config(TrainConfig):
     """Give the value head its own encoder and recurrent core instead of sharing the actor's."""
     time_feature: bool = True
     """Append the fraction of the trial elapsed to the input (the agent counts its own steps since the trial began)."""
+    previous_obs: bool = False
+    """Append the previous step's observation to the input, next to the previous action and reward."""
     lr: float = 3e-3
     anneal_lr: bool = True
     gamma: float = 1.0
@@ -64,11 +66,16 @@ class RL2Config(TrainConfig):
     max_grad_norm: float = 0.5
     normalize_advantages: bool = True
     normalize_values: bool = True
+    reward_prediction_coef: float = 0.0
+    """Weight of an auxiliary loss: predict the reward of the action taken from the actor's features (0: off)."""
+    next_obs_prediction_coef: float = 0.0
+    """Weight of an auxiliary loss: predict the next observation within the inner episode the same way (0: off)."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
         minimum = {"num_envs": 1, "rollout_trials": 1, "hidden": 1, "epochs": 1, "minibatches": 1, "bptt": 0,
-                   "embed": 0, "head_hidden": 0}
+                   "embed": 0, "head_hidden": 0, "reward_prediction_coef": 0.0,
+                   "next_obs_prediction_coef": 0.0}
         check_ranges(self, at_least=minimum, positive=("lr", "clip", "max_grad_norm"), unit=("gamma", "gae_lambda"))
 
 
@@ -97,11 +104,15 @@ class RL2Trainer(Trainer):
         if cfg.num_envs * (self.steps // self.bptt) < cfg.minibatches:
             raise ConfigError(f"minibatches={cfg.minibatches} is more than the {cfg.num_envs * self.steps // self.bptt}"
                               " sequences of a rollout")
-        obs_size = self.env.single_observation_space.shape[0] + int(cfg.time_feature)
+        rl2_size = self.env.single_observation_space.shape[0]
+        self.inputs = PolicyInputs(self.env.trial_steps, rl2_size - self.env.extra_size, cfg.time_feature,
+                                   cfg.previous_obs)
+        obs_size = self.inputs.size(rl2_size)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(cfg.seed)
             self.model = RecurrentActorCritic(obs_size, self.env.single_action_space, cfg.hidden, cfg.cell,
-                                              cfg.embed, cfg.head_hidden, cfg.separate_critic).to(self.device)
+                                              cfg.embed, cfg.head_hidden, cfg.separate_critic,
+                                              outcome_size=self._outcome_size()).to(self.device)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.lr, eps=1e-5)
         self.sampler = torch.Generator(self.device).manual_seed(cfg.seed)
         self.shuffler = torch.Generator().manual_seed(cfg.seed + 1)
@@ -109,12 +120,20 @@ class RL2Trainer(Trainer):
         self.iterations = math.ceil(cfg.total_steps / (self.steps * cfg.num_envs))
         B, dev = cfg.num_envs, self.device
         self.obs = self.env.reset()
+        self.previous = torch.zeros_like(self.obs)
         self.recurrent = self.model.initial_state(B, dev)
         self.trial_start = torch.ones(B, dtype=torch.bool, device=dev)
         self.tracker = {"trial_return": torch.zeros(B, device=dev), "episode_return": torch.zeros(B, device=dev),
                         "episode_index": torch.zeros(B, dtype=torch.long, device=dev),
                         "trial_step": torch.zeros(B, dtype=torch.long, device=dev)}
         self.last_adaptation: dict[str, torch.Tensor] = {}
+
+    def _outcome_size(self) -> int:
+        """What the outcome model predicts: the reward, then the next observation when that is asked for."""
+        cfg = self.config
+        if cfg.reward_prediction_coef == 0 and cfg.next_obs_prediction_coef == 0:
+            return 0
+        return 1 + self.inputs.obs_size * (cfg.next_obs_prediction_coef > 0)
 
     def run_label(self) -> str:
         return f"{self.env.family}__{self.agent}"
@@ -126,7 +145,7 @@ class RL2Trainer(Trainer):
         episodes, trial_steps = env.episodes, env.trial_steps
         action_shape, action_dtype = model.head.action_shape, torch.long if model.head.discrete else torch.float32
         rollout = Rollout(self.steps, B, {
-            "obs": ((self.obs.shape[1] + int(self.config.time_feature),), torch.float32), "start": ((), torch.bool),
+            "obs": ((self.inputs.size(self.obs.shape[1]),), torch.float32), "start": ((), torch.bool),
             "action": (action_shape, action_dtype), "logprob": ((), torch.float32), "value": ((), torch.float32),
             "reward": ((), torch.float32), "trial_end": ((), torch.bool)}, dev)
         chunk_states = torch.zeros(self.steps // self.bptt, *self.recurrent.shape, device=dev)
@@ -134,11 +153,11 @@ class RL2Trainer(Trainer):
                 "episode_return": torch.zeros(episodes, device=dev), "episodes": torch.zeros(episodes, device=dev),
                 "step_reward": torch.zeros(trial_steps, device=dev), "step_count": torch.zeros(trial_steps, device=dev)}
         track = self.tracker
-        obs, state, start = self.obs, self.recurrent, self.trial_start
+        obs, previous, state, start = self.obs, self.previous, self.recurrent, self.trial_start
         for t in range(self.steps):
             if t % self.bptt == 0:
                 chunk_states[t // self.bptt] = state
-            inputs = self._inputs(obs, track["trial_step"])
+            inputs = self.inputs(obs, track["trial_step"], previous, start)
             params, value, state = model.step(inputs, state, start)
             action = model.head.sample(params, self.sampler)
             logprob = model.head.log_prob(params, action)
@@ -159,13 +178,10 @@ class RL2Trainer(Trainer):
             sums["trials"] += trial_end.sum()
             sums["trial_return"] += (track["trial_return"] * trial_end).sum()
             track["trial_return"] = track["trial_return"] * ~trial_end
-            obs, start = step.obs, trial_end
-        _, last_value, _ = model.step(self._inputs(obs, track["trial_step"]), state, start)
-        self.obs, self.recurrent, self.trial_start = obs, state, start
+            previous, obs, start = obs, step.obs, trial_end
+        _, last_value, _ = model.step(self.inputs(obs, track["trial_step"], previous, start), state, start)
+        self.obs, self.previous, self.recurrent, self.trial_start = obs, previous, state, start
         return rollout, chunk_states, last_value, sums
-
-    def _inputs(self, obs: torch.Tensor, trial_step: torch.Tensor) -> torch.Tensor:
-        return with_time_feature(obs, trial_step, self.env.trial_steps) if self.config.time_feature else obs
 
     # ------------------------------------------------------------------ learning
     def train_iteration(self) -> dict[str, float]:
@@ -192,9 +208,13 @@ class RL2Trainer(Trainer):
         data = rollout.chunks(self.bptt, advantages=advantages, targets=targets)
         states = chunk_states.permute(1, 0, 2, 3).reshape(chunk_states.shape[1], -1, chunk_states.shape[-1])
         stats: dict[str, list[torch.Tensor]] = {k: [] for k in ("policy", "value", "entropy", "approx_kl", "clip")}
+        predict = model.outcome_model is not None
+        if predict:
+            stats.update(reward_prediction=[], next_obs_prediction=[])
         for _ in range(cfg.epochs):
             for idx in minibatch_indices(states.shape[1], cfg.minibatches, self.shuffler, self.device):
-                params, value = model.sequence(data["obs"][:, idx], states[:, idx], data["start"][:, idx])
+                params, value, *predicted = model.sequence(data["obs"][:, idx], states[:, idx], data["start"][:, idx],
+                                                           data["action"][:, idx] if predict else None)
                 logprob = model.head.log_prob(params, data["action"][:, idx])
                 adv = data["advantages"][:, idx]
                 if cfg.normalize_advantages:
@@ -202,17 +222,40 @@ class RL2Trainer(Trainer):
                 out = ppo_loss(logprob, data["logprob"][:, idx], adv, value, data["value"][:, idx],
                                data["targets"][:, idx], model.head.entropy(params), clip=cfg.clip,
                                value_coef=cfg.value_coef, entropy_coef=entropy_coef)
-                check_finite("the PPO loss", out.loss)
+                loss = out.loss
+                if predict:
+                    reward_error, next_obs_error = self._prediction_errors(predicted[0], data, idx)
+                    loss = loss + cfg.reward_prediction_coef * reward_error
+                    loss = loss + cfg.next_obs_prediction_coef * next_obs_error
+                    stats["reward_prediction"].append(reward_error.detach())
+                    stats["next_obs_prediction"].append(next_obs_error.detach())
+                check_finite("the PPO loss", loss)
                 self.optimizer.zero_grad(set_to_none=True)
-                out.loss.backward()
+                loss.backward()
                 torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
                 self.optimizer.step()
-                for key, value_ in zip(stats, out[1:], strict=True):
+                for key, value_ in zip(stats, out[1:], strict=False):
                     stats[key].append(value_)
         self.global_step += self.steps * cfg.num_envs
         scalars = self._scalars(sums, stats, values, returns)
         scalars["losses/entropy_coef"] = entropy_coef
         return scalars
+
+    def _prediction_errors(self, outcome: torch.Tensor, data: dict[str, torch.Tensor], idx: torch.Tensor
+                           ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Half mean squared errors of the predicted rewards and next observations of sequences ``idx``.
+
+        The next observation of a step is the next step's own observation, known only within the
+        sequence and not across an inner-episode end (the next input then shows the reset observation).
+        """
+        reward_error = 0.5 * (outcome[..., 0] - data["reward"][:, idx]).square().mean()
+        if outcome.shape[-1] == 1:
+            return reward_error, torch.zeros((), device=outcome.device)
+        obs = data["obs"][:, idx]
+        after_end = obs[1:, :, self.env.single_observation_space.shape[0] - 1] > 0  # the previous inner-done flag
+        known = (~data["start"][1:, idx] & ~after_end).to(obs.dtype)
+        squared = (outcome[:-1, :, 1:] - obs[1:, :, : self.inputs.obs_size]).square().sum(-1)
+        return reward_error, 0.5 * (squared * known).sum() / known.sum().clamp(min=1)
 
     def _scalars(self, sums, stats, values, returns) -> dict[str, float]:
         means = {k: float(torch.stack(v).mean()) for k, v in stats.items()}
@@ -225,6 +268,9 @@ class RL2Trainer(Trainer):
             "losses/explained_variance": explained_variance(values, returns),
             "perf/learning_rate": self.optimizer.param_groups[0]["lr"],
         }
+        for key in ("reward_prediction", "next_obs_prediction"):
+            if key in means:
+                scalars[f"losses/{key}"] = means[key]
         per_episode = sums["episode_return"] / sums["episodes"].clamp(min=1)
         for k in range(self.env.episodes):
             if float(sums["episodes"][k]):
@@ -253,7 +299,7 @@ class RL2Trainer(Trainer):
         cfg = self.config
         self.model.eval()
         return evaluate_policy(self.model, cfg.env, cfg.env_kwargs, trials, split, seed, self.device, greedy,
-                               time_feature=cfg.time_feature)
+                               time_feature=cfg.time_feature, previous_obs=cfg.previous_obs)
 
     def evaluation_report(self, trials: int = 1000, split: str = "test", seed: int = 0,
                           greedy: bool = False) -> list[str]:
@@ -281,8 +327,8 @@ class RL2Trainer(Trainer):
         return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                 "sampler": self.sampler.get_state(), "shuffler": self.shuffler.get_state(),
                 "value_stats": self.value_stats.state_dict(), "env": env_state_dict(self.env),
-                "obs": self.obs, "recurrent": self.recurrent, "trial_start": self.trial_start,
-                "tracker": dict(self.tracker)}
+                "obs": self.obs, "previous": self.previous, "recurrent": self.recurrent,
+                "trial_start": self.trial_start, "tracker": dict(self.tracker)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         dev = self.device
@@ -293,6 +339,7 @@ class RL2Trainer(Trainer):
         self.value_stats.load_state_dict(state["value_stats"])
         load_env_state(self.env, state["env"])
         self.obs, self.recurrent = state["obs"].to(dev), state["recurrent"].to(dev)
+        self.previous = state["previous"].to(dev) if "previous" in state else torch.zeros_like(self.obs)
         self.trial_start = state["trial_start"].to(dev)
         self.tracker = {k: v.to(dev) for k, v in state["tracker"].items()}
 

@@ -19,7 +19,7 @@ import torch
 from tqdm.auto import tqdm
 
 from metarl.checks import resolve_device
-from metarl.errors import ConfigError, TrainingError
+from metarl.errors import CheckpointError, ConfigError, TrainingError
 from metarl.training.checkpoint import load_checkpoint, resolve_checkpoint_path, save_checkpoint
 from metarl.training.config import build_config, check_ranges, config_dict
 from metarl.training.logger import RunLogger
@@ -152,7 +152,12 @@ class Trainer(abc.ABC):
             raise ConfigError(f"cannot change {', '.join(changed)} when resuming; only {sorted(RESUME_OVERRIDES)} "
                               "may change (start a new run for the others)")
         trainer = cls(build_config(cls.config_type, payload["config"], overrides))
-        trainer.load_state_dict(payload["state"])
+        try:
+            trainer.load_state_dict(payload["state"])
+        except (KeyError, RuntimeError, ValueError) as exc:  # parameters or state that this version does not have
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise CheckpointError(f"{path} does not fit this version of the {cls.agent} agent ({first}); "
+                                  "resume it with the metarl version that wrote it, or start a new run") from exc
         trainer.iteration = int(payload["progress"]["iteration"])
         trainer.global_step = int(payload["progress"]["global_step"])
         trainer.run_dir = path.parent
