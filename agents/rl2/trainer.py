@@ -207,7 +207,8 @@ class RL2Trainer(Trainer):
                 targets = returns
         data = rollout.chunks(self.bptt, advantages=advantages, targets=targets)
         states = chunk_states.permute(1, 0, 2, 3).reshape(chunk_states.shape[1], -1, chunk_states.shape[-1])
-        stats: dict[str, list[torch.Tensor]] = {k: [] for k in ("policy", "value", "entropy", "approx_kl", "clip")}
+        ppo_stats = ("policy", "value", "entropy", "approx_kl", "clip")
+        stats: dict[str, list[torch.Tensor]] = {k: [] for k in ppo_stats}
         predict = model.outcome_model is not None
         if predict:
             stats.update(reward_prediction=[], next_obs_prediction=[])
@@ -234,7 +235,7 @@ class RL2Trainer(Trainer):
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
                 self.optimizer.step()
-                for key, value_ in zip(stats, out[1:], strict=False):
+                for key, value_ in zip(ppo_stats, out[1:], strict=True):
                     stats[key].append(value_)
         self.global_step += self.steps * cfg.num_envs
         scalars = self._scalars(sums, stats, values, returns)
