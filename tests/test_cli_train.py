@@ -81,3 +81,13 @@ def test_eval_of_a_damaged_checkpoint_is_one_line(tmp_path, capsys):
     assert main(["eval", str(bad)]) == 2
     assert "not a metarl checkpoint" in capsys.readouterr().err
     assert main(["eval", str(tmp_path / "missing.pt")]) == 2
+
+
+@pytest.mark.parametrize("text, value", [
+    ("3e-4", 3e-4), ("true", True), ("null", None), ("lstm", "lstm"), ("[1, 2]", [1, 2]),
+    ("[reward_mean]", ["reward_mean"]), ("{arms: 5, pulls: 10}", {"arms": 5, "pulls": 10}), ("[open", "[open"),
+])
+def test_set_values_are_python_or_yaml_literals(text, value):
+    from metarl.training.config import parse_literal
+
+    assert parse_literal(text) == value

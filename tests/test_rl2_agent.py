@@ -68,19 +68,35 @@ def test_previous_observation_input_is_the_last_step_and_zero_at_trial_starts(tm
     assert (obs[:, :, rl2_size:][start] == 0).all()
 
 
-def test_reward_prediction_uses_what_the_trial_showed(tmp_path):
-    """Trained with the auxiliary loss, the predicted rewards beat the best constant guess: they use memory."""
+def _reward_errors(model, features, rollout):
+    """(prediction errors, errors of the best constant guess) of the rewards of the actions taken."""
+    outcome = model.outcome_model(features, rollout["action"])
+    return (outcome[..., 0] - rollout["reward"]).square().mean(), rollout["reward"].var()
+
+
+def _task_errors(model, features, rollout):
+    """The same for the regressed arm probabilities after five pulls, against the prior mean 0.5."""
+    late = slice(5, None)
+    error = (model.task_model(features) - rollout["task"])[late].square().mean()
+    return error, (rollout["task"][late] - 0.5).square().mean()
+
+
+@pytest.mark.parametrize(("coef", "errors_of"), [("reward_prediction_coef", _reward_errors),
+                                                 ("task_prediction_coef", _task_errors)])
+def test_auxiliary_predictions_use_what_the_trial_showed(tmp_path, coef, errors_of):
+    """Trained with an auxiliary loss on 2-armed bandits, predictions beat the best constant guess: they use memory."""
     config = RL2Config(env_kwargs={"arms": 2, "pulls": 10}, num_envs=64, hidden=16, embed=16, total_steps=64 * 10 * 60,
-                       reward_prediction_coef=1.0, logdir=str(tmp_path), device="cpu")
+                       logdir=str(tmp_path), device="cpu", **{coef: 1.0})
     trainer = RL2Trainer(config)
     trainer.fit(progress=False)
     errors, constant = [], []
     with torch.no_grad():
         for _ in range(4):
             rollout, states, _, _ = trainer._collect()
-            _, _, outcome = trainer.model.sequence(rollout["obs"], states[0], rollout["start"], rollout["action"])
-            errors.append((outcome[..., 0] - rollout["reward"]).square().mean())
-            constant.append(rollout["reward"].var())
+            _, _, features = trainer.model.sequence(rollout["obs"], states[0], rollout["start"], return_features=True)
+            error, guess = errors_of(trainer.model, features, rollout)
+            errors.append(error)
+            constant.append(guess)
     assert sum(errors) < 0.95 * sum(constant), (errors, constant)
 
 
@@ -125,7 +141,23 @@ def test_tiny_run_beats_random_on_two_armed_bandit(tmp_path):
     assert scores.mean > float(random) + 3 * scores.ci95 / 1.96, (scores.mean, float(random))
 
 
-@pytest.mark.parametrize("extra", [{}, {"next_obs_prediction_coef": 1.0, "previous_obs": True}])
+def test_task_targets_are_the_task_of_each_steps_own_trial(tmp_path):
+    """Read before each step: constant within a trial, the next trial's task only after a trial end."""
+    trainer = RL2Trainer(tiny(tmp_path, rollout_trials=2, task_prediction_coef=1.0,
+                              task_prediction_fields=["reward_mean"]))
+    first = trainer._task_targets().clone()
+    assert first.shape == (16, 3 * 2) and torch.equal(first, trainer.env.task.reward_mean.reshape(16, -1))
+    with torch.no_grad():
+        rollout, _, _, _ = trainer._collect()
+    task, trial_steps = rollout["task"], trainer.env.trial_steps
+    assert torch.equal(task[0], first)
+    assert (task[:trial_steps] == first).all() and not torch.equal(task[trial_steps], first)
+    assert (task[trial_steps:] == task[trial_steps]).all()
+    assert not torch.equal(trainer._task_targets(), task[-1])  # the trial ended at the rollout's last step
+
+
+@pytest.mark.parametrize("extra", [{}, {"next_obs_prediction_coef": 1.0, "previous_obs": True},
+                                   {"task_prediction_coef": 1.0}])
 def test_resume_logs_the_same_scalars_as_an_uninterrupted_run(tmp_path, extra):
     whole = RL2Trainer(tiny(tmp_path / "a", run_name="run", **extra))
     whole.fit(progress=False)
@@ -187,6 +219,9 @@ def test_bad_checkpoints_are_one_clear_error(tmp_path):
     ({"cell": "rnn"}, "'cell' must be one of"),
     ({"gamma": 1.5}, "'gamma' must lie in"),
     ({"bptt": 7}, "bptt=7 must divide the rollout length 100"),
+    ({"task_prediction_coef": 1.0, "task_prediction_fields": ["reward_mean"]},
+     r"task_prediction_fields \['reward_mean'\] are not fields of BernoulliBandit's tasks; its fields are \['probs'\]"),
+    ({"task_prediction_fields": [3]}, "must be a list of task field names"),
 ])
 def test_config_errors_name_the_key(values, words):
     from metarl.training import build_config
@@ -203,14 +238,15 @@ def test_cuda_training_step_runs(device):
 
 
 @pytest.mark.parametrize("extra", [{}, {"reward_prediction_coef": 1.0, "next_obs_prediction_coef": 1.0,
-                                        "previous_obs": True}])
+                                        "task_prediction_coef": 1.0, "previous_obs": True}])
 def test_one_iteration_on_every_family(tmp_path, env_id, extra):
     from conftest import SMALL
 
     trainer = RL2Trainer(RL2Config(env=env_id, env_kwargs=SMALL[env_id], num_envs=4, hidden=8, epochs=1,
                                    minibatches=1, device="cpu", logdir=str(tmp_path), **extra))
     scalars = trainer.train_iteration()
-    assert ("losses/reward_prediction" in scalars) == ("losses/next_obs_prediction" in scalars) == bool(extra)
+    losses = ("losses/reward_prediction", "losses/next_obs_prediction", "losses/task_prediction")
+    assert all((key in scalars) == bool(extra) for key in losses)
     assert trainer.global_step == 4 * trainer.env.trial_steps
     assert all(isinstance(v, float) for v in scalars.values())
     assert trainer.model.head.discrete == hasattr(trainer.env.single_action_space, "n")

@@ -7,7 +7,9 @@ import torch
 
 from metarl.solvers.tabular import (
     TABULAR_POLICIES,
+    BayesGreedyPolicy,
     OptimalPolicy,
+    OptimisticPolicy,
     PSRLPolicy,
     TabularPolicy,
     sample_dirichlet,
@@ -202,7 +204,7 @@ def test_psrl_samples_once_per_episode():
 
 # ------------------------------------------------------------------------------------------ interface
 def test_registry():
-    assert set(TABULAR_POLICIES) == {"random", "psrl", "optimal"}
+    assert set(TABULAR_POLICIES) == {"random", "psrl", "bayes-greedy", "bayes-ucb", "optimal"}
     for name, cls in TABULAR_POLICIES.items():
         assert issubclass(cls, TabularPolicy) and cls.name == name
 
@@ -243,6 +245,20 @@ def test_determinism(name: str):
 def test_ordering_optimal_psrl_random(scores_n10):
     opt, psrl, rnd = (scores_n10[k].mean().item() for k in ("optimal", "psrl", "random"))
     assert opt > psrl + 50 and psrl > rnd + 20
+
+
+def test_optimism_explores_better_than_greedy_and_both_beat_psrl(scores_n10):
+    greedy, ucb, psrl = (scores_n10[k].mean().item() for k in ("bayes-greedy", "bayes-ucb", "psrl"))
+    assert ucb > greedy > psrl, (ucb, greedy, psrl)
+
+
+def test_optimistic_policy_plans_with_the_posterior_mean_and_bonus():
+    """One state, two actions: after one reward of 3 on action 0, greedy keeps it; a large bonus tries action 1."""
+    one = torch.zeros(1, dtype=torch.long)
+    for cls, kwargs, expected in [(BayesGreedyPolicy, {}, 0), (OptimisticPolicy, {"bonus": 10.0}, 1)]:
+        policy = cls(1, 2, 1, 1, **kwargs)
+        policy.update(one, one, torch.tensor([3.0]), one, _bools(True), _bools(False))
+        assert policy.act(one, one).item() == expected
 
 
 def test_published_levels_n10(scores_n10):

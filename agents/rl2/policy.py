@@ -17,7 +17,7 @@ from metarl.rl import ActionHead
 
 
 class RecurrentActorCritic(nn.Module):
-    """Encoder -> GRU/LSTM -> [torso] -> (action head, value head).
+    """Encoder -> GRU/LSTM -> [torso] -> (action head, value head, [auxiliary heads]).
 
     With ``head_hidden > 0`` a tanh layer over the core's output and the current input sits before the
     heads, so reading a remembered value for the current observation (a state-indexed lookup) need not
@@ -30,6 +30,10 @@ class RecurrentActorCritic(nn.Module):
     for an LSTM (h stacked over c), with the critic's layers after the actor's when it has its own, so it
     is stored, masked and checkpointed the same way.
 
+    Two optional auxiliary heads read the actor's features for training losses only: an
+    :class:`OutcomeModel` (``outcome_size``) and a linear ``task_model`` (``task_size``) that regresses
+    the task's own parameters, whose least-squares answer is their posterior mean given the trial so far.
+
     Example:
         >>> net = RecurrentActorCritic(8, gymnasium.spaces.Discrete(5), hidden=32)
         >>> state = net.initial_state(4)
@@ -40,7 +44,7 @@ class RecurrentActorCritic(nn.Module):
 
     def __init__(self, obs_size: int, action_space: gymnasium.Space, hidden: int = 256, cell: str = "gru",
                  embed: int = 0, head_hidden: int = 0, separate_critic: bool = False,
-                 outcome_size: int = 0) -> None:
+                 outcome_size: int = 0, task_size: int = 0) -> None:
         super().__init__()
         self.cell, self.hidden, self.head_hidden = cell, hidden, head_hidden
         self.encoder, self.core, self.torso, features = _tower(obs_size, hidden, cell, embed, head_hidden)
@@ -53,6 +57,7 @@ class RecurrentActorCritic(nn.Module):
         nn.init.orthogonal_(self.value.weight, gain=1.0)
         nn.init.zeros_(self.value.bias)
         self.outcome_model = OutcomeModel(action_space, features, outcome_size) if outcome_size else None
+        self.task_model = nn.Linear(features, task_size) if task_size else None
 
     def _towers(self) -> list[tuple[nn.Module, nn.Module, nn.Module]]:
         """(encoder, core, torso) of the actor, then of the critic when it has its own."""
@@ -80,19 +85,17 @@ class RecurrentActorCritic(nn.Module):
         return params.squeeze(0), values.squeeze(0), state
 
     def sequence(self, obs: torch.Tensor, state: torch.Tensor, trial_start: torch.Tensor,
-                 action: torch.Tensor | None = None) -> tuple[torch.Tensor, ...]:
+                 return_features: bool = False) -> tuple[torch.Tensor, ...]:
         """Run (T, B) steps from ``state``; returns (parameters (T, B, ...), values (T, B)).
 
         The sequence is cut where any environment starts a trial, so stretches without resets run
-        as one fused recurrent call; identical to calling :meth:`step` T times. Given the ``action``
-        taken at each step, a network built with ``outcome_size`` also returns its prediction of
-        each step's outcome (T, B, outcome_size) as a third element.
+        as one fused recurrent call; identical to calling :meth:`step` T times. With
+        ``return_features`` the actor's features (T, B, F) come third: what the auxiliary heads
+        (:attr:`outcome_model`, :attr:`task_model`) read.
         """
         cuts = trial_start[1:].any(1).nonzero().squeeze(1).add(1).tolist()
         params, values, _, features = self._unroll(obs, state, trial_start, cuts)
-        if action is None or self.outcome_model is None:
-            return params, values
-        return params, values, self.outcome_model(features, action)
+        return (params, values, features) if return_features else (params, values)
 
     def _unroll(self, obs: torch.Tensor, state: torch.Tensor, trial_start: torch.Tensor, cuts: list[int]
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -70,13 +70,21 @@ class RL2Config(TrainConfig):
     """Weight of an auxiliary loss: predict the reward of the action taken from the actor's features (0: off)."""
     next_obs_prediction_coef: float = 0.0
     """Weight of an auxiliary loss: predict the next observation within the inner episode the same way (0: off)."""
+    task_prediction_coef: float = 0.0
+    """Weight of an auxiliary loss: regress the task's parameters (privileged in training, never an input) from
+    the actor's features at every step; the least-squares answer is their posterior mean given the trial (0: off)."""
+    task_prediction_fields: list = dataclasses.field(default_factory=list)
+    """Task fields the task prediction regresses, e.g. ``[reward_mean]`` (empty: every field of the task)."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
         minimum = {"num_envs": 1, "rollout_trials": 1, "hidden": 1, "epochs": 1, "minibatches": 1, "bptt": 0,
                    "embed": 0, "head_hidden": 0, "reward_prediction_coef": 0.0,
-                   "next_obs_prediction_coef": 0.0}
+                   "next_obs_prediction_coef": 0.0, "task_prediction_coef": 0.0}
         check_ranges(self, at_least=minimum, positive=("lr", "clip", "max_grad_norm"), unit=("gamma", "gae_lambda"))
+        if not all(isinstance(name, str) for name in self.task_prediction_fields):
+            raise ConfigError(f"task_prediction_fields must be a list of task field names, "
+                              f"got {self.task_prediction_fields!r}")
 
 
 class RL2Trainer(Trainer):
@@ -108,11 +116,14 @@ class RL2Trainer(Trainer):
         self.inputs = PolicyInputs(self.env.trial_steps, rl2_size - self.env.extra_size, cfg.time_feature,
                                    cfg.previous_obs)
         obs_size = self.inputs.size(rl2_size)
+        self.task_fields = self._task_fields()
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(cfg.seed)
             self.model = RecurrentActorCritic(obs_size, self.env.single_action_space, cfg.hidden, cfg.cell,
                                               cfg.embed, cfg.head_hidden, cfg.separate_critic,
-                                              outcome_size=self._outcome_size()).to(self.device)
+                                              outcome_size=self._outcome_size(),
+                                              task_size=self._task_size(),
+                                              ).to(self.device)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.lr, eps=1e-5)
         self.sampler = torch.Generator(self.device).manual_seed(cfg.seed)
         self.shuffler = torch.Generator().manual_seed(cfg.seed + 1)
@@ -135,6 +146,27 @@ class RL2Trainer(Trainer):
             return 0
         return 1 + self.inputs.obs_size * (cfg.next_obs_prediction_coef > 0)
 
+    def _task_fields(self) -> list[str]:
+        """The task fields the task prediction regresses (none when it is off)."""
+        cfg = self.config
+        if cfg.task_prediction_coef == 0:
+            return []
+        available = list(self.env.task_shapes(1))
+        unknown = [name for name in cfg.task_prediction_fields if name not in available]
+        if unknown:
+            raise ConfigError(f"task_prediction_fields {unknown} are not fields of {self.env.family}'s tasks; "
+                              f"its fields are {available}")
+        return list(cfg.task_prediction_fields) or available
+
+    def _task_size(self) -> int:
+        shapes = self.env.task_shapes(1)
+        return sum(math.prod(shapes[name][0][1:]) for name in self.task_fields)
+
+    def _task_targets(self) -> torch.Tensor:
+        """(B, D) the current tasks' fields named in ``task_fields``, flattened and concatenated."""
+        fields = self.env.task.fields()
+        return torch.cat([fields[name].reshape(self.config.num_envs, -1).float() for name in self.task_fields], 1)
+
     def run_label(self) -> str:
         return f"{self.env.family}__{self.agent}"
 
@@ -144,10 +176,13 @@ class RL2Trainer(Trainer):
         env, model, B, dev = self.env, self.model, self.config.num_envs, self.device
         episodes, trial_steps = env.episodes, env.trial_steps
         action_shape, action_dtype = model.head.action_shape, torch.long if model.head.discrete else torch.float32
-        rollout = Rollout(self.steps, B, {
+        fields = {
             "obs": ((self.inputs.size(self.obs.shape[1]),), torch.float32), "start": ((), torch.bool),
             "action": (action_shape, action_dtype), "logprob": ((), torch.float32), "value": ((), torch.float32),
-            "reward": ((), torch.float32), "trial_end": ((), torch.bool)}, dev)
+            "reward": ((), torch.float32), "trial_end": ((), torch.bool)}
+        if self.task_fields:
+            fields["task"] = ((self._task_size(),), torch.float32)
+        rollout = Rollout(self.steps, B, fields, dev)
         chunk_states = torch.zeros(self.steps // self.bptt, *self.recurrent.shape, device=dev)
         sums = {"trials": torch.zeros((), device=dev), "trial_return": torch.zeros((), device=dev),
                 "episode_return": torch.zeros(episodes, device=dev), "episodes": torch.zeros(episodes, device=dev),
@@ -161,6 +196,8 @@ class RL2Trainer(Trainer):
             params, value, state = model.step(inputs, state, start)
             action = model.head.sample(params, self.sampler)
             logprob = model.head.log_prob(params, action)
+            if self.task_fields:  # before the step, which draws the next trial's task where one ends
+                rollout.put(t, task=self._task_targets())
             step = env.step(action)
             rollout.put(t, obs=inputs, start=start, action=action, logprob=logprob, value=value, reward=step.reward,
                         trial_end=step.trial_end)
@@ -212,10 +249,12 @@ class RL2Trainer(Trainer):
         predict = model.outcome_model is not None
         if predict:
             stats.update(reward_prediction=[], next_obs_prediction=[])
+        if self.task_fields:
+            stats["task_prediction"] = []
         for _ in range(cfg.epochs):
             for idx in minibatch_indices(states.shape[1], cfg.minibatches, self.shuffler, self.device):
-                params, value, *predicted = model.sequence(data["obs"][:, idx], states[:, idx], data["start"][:, idx],
-                                                           data["action"][:, idx] if predict else None)
+                params, value, features = model.sequence(data["obs"][:, idx], states[:, idx], data["start"][:, idx],
+                                                         return_features=True)
                 logprob = model.head.log_prob(params, data["action"][:, idx])
                 adv = data["advantages"][:, idx]
                 if cfg.normalize_advantages:
@@ -225,11 +264,16 @@ class RL2Trainer(Trainer):
                                value_coef=cfg.value_coef, entropy_coef=entropy_coef)
                 loss = out.loss
                 if predict:
-                    reward_error, next_obs_error = self._prediction_errors(predicted[0], data, idx)
+                    outcome = model.outcome_model(features, data["action"][:, idx])
+                    reward_error, next_obs_error = self._prediction_errors(outcome, data, idx)
                     loss = loss + cfg.reward_prediction_coef * reward_error
                     loss = loss + cfg.next_obs_prediction_coef * next_obs_error
                     stats["reward_prediction"].append(reward_error.detach())
                     stats["next_obs_prediction"].append(next_obs_error.detach())
+                if self.task_fields:
+                    task_error = 0.5 * (model.task_model(features) - data["task"][:, idx]).square().mean()
+                    loss = loss + cfg.task_prediction_coef * task_error
+                    stats["task_prediction"].append(task_error.detach())
                 check_finite("the PPO loss", loss)
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
@@ -269,7 +313,7 @@ class RL2Trainer(Trainer):
             "losses/explained_variance": explained_variance(values, returns),
             "perf/learning_rate": self.optimizer.param_groups[0]["lr"],
         }
-        for key in ("reward_prediction", "next_obs_prediction"):
+        for key in ("reward_prediction", "next_obs_prediction", "task_prediction"):
             if key in means:
                 scalars[f"losses/{key}"] = means[key]
         per_episode = sums["episode_return"] / sums["episodes"].clamp(min=1)

@@ -136,7 +136,15 @@ def parse_literal(text: str) -> Any:
     try:
         return ast.literal_eval(text)
     except (ValueError, SyntaxError):
-        return text
+        pass
+    if text.startswith(("[", "{")):  # a YAML flow collection with bare words: [reward_mean], {arms: 5}
+        import yaml
+
+        try:
+            return yaml.safe_load(text)
+        except yaml.YAMLError:
+            pass
+    return text
 
 
 def check_ranges(config: Any, *, at_least: Mapping[str, float] | None = None, positive: tuple[str, ...] = (),
