@@ -155,8 +155,9 @@ class Trainer(abc.ABC):
         try:
             trainer.load_state_dict(payload["state"])
         except (KeyError, RuntimeError, ValueError) as exc:  # parameters or state that this version does not have
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise CheckpointError(f"{path} does not fit this version of the {cls.agent} agent ({first}); "
+            detail = " ".join(line.strip() for line in str(exc).splitlines() if line.strip()) or type(exc).__name__
+            detail = detail if len(detail) <= 300 else detail[:297] + "..."
+            raise CheckpointError(f"{path} does not fit this version of the {cls.agent} agent ({detail}); "
                                   "resume it with the metarl version that wrote it, or start a new run") from exc
         trainer.iteration = int(payload["progress"]["iteration"])
         trainer.global_step = int(payload["progress"]["global_step"])
