@@ -276,7 +276,7 @@ class OptimisticPolicy(PSRLPolicy):
     ``mean + bonus * sqrt(var)``, redone after every step. ``bonus=0`` is certainty-equivalent
     ("Bayes-greedy") control; under the N(1, 1) prior an untried pair already looks as good as an
     average one, so even the greedy policy explores. ``bonus=1`` (the ``bayes-ucb`` solver) scores
-    about 457 at n = 25 and the greedy one about 436 (PSRL: 404), so these are the references a meta-learner
+    about 459 at n = 25 and the greedy one about 436 (PSRL: 404), so these are the references a meta-learner
     has to beat to claim it learned better than a simple Bayesian heuristic.
 
     Example::
