@@ -11,6 +11,7 @@ import abc
 import dataclasses
 import math
 import sys
+import textwrap
 import time
 from pathlib import Path
 from typing import Any, ClassVar
@@ -155,8 +156,7 @@ class Trainer(abc.ABC):
         try:
             trainer.load_state_dict(payload["state"])
         except (KeyError, RuntimeError, ValueError) as exc:  # parameters or state that this version does not have
-            detail = " ".join(line.strip() for line in str(exc).splitlines() if line.strip()) or type(exc).__name__
-            detail = detail if len(detail) <= 300 else detail[:297] + "..."
+            detail = textwrap.shorten(str(exc), 300, placeholder=" ...") or type(exc).__name__
             raise CheckpointError(f"{path} does not fit this version of the {cls.agent} agent ({detail}); "
                                   "resume it with the metarl version that wrote it, or start a new run") from exc
         trainer.iteration = int(payload["progress"]["iteration"])
