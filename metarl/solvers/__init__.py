@@ -96,6 +96,11 @@ class _Navigation(_Family):
 _FAMILIES: dict[str, _Family] = {"BernoulliBandit": _Bandit(), "TabularMDP": _Tabular(), "Navigation2D": _Navigation()}
 
 
+def solver_families() -> list[str]:
+    """Names of the families that have reference solvers."""
+    return list(_FAMILIES)
+
+
 def solver_names(env: BatchedEnv) -> list[str]:
     """Names of the reference solvers available for ``env``'s family (empty if none)."""
     family = _FAMILIES.get(getattr(env, "family", ""))
