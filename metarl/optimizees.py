@@ -37,7 +37,6 @@ import torch.nn.functional as F
 
 from metarl import random as mrandom
 from metarl.digits import load_digits
-from metarl.exactmath import sigmoid as exact_sigmoid
 from metarl.tasks import Task
 
 KINDS = ("quadratic", "logistic", "mlp", "synthetic")
@@ -169,7 +168,7 @@ class MLPClassifier(Optimizee):
             offset += a * b + b
             h = torch.baddbmm(bias, h, weight) if h.dim() == 3 else torch.matmul(h, weight) + bias
             if i < len(self.sizes) - 2:
-                h = exact_sigmoid(h)  # the same value whatever the batch size (torch.sigmoid is not)
+                h = torch.sigmoid(h)
         return h
 
     @staticmethod

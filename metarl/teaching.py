@@ -122,7 +122,6 @@ class TeachingProcess:
         assert isinstance(model, MLPClassifier)
         self.model, self.device = model, torch.device(device)
         self._eval_cache: dict[int, tuple[Any, ...]] = {}
-        self._rewards: torch.Tensor | None = None
         self.M, self.lr, self.tau, self.max_updates = c["batch_size"], float(c["lr"]), float(c["tau"]), c["max_updates"]
         self.classes = model.outputs
         self.features = 2 * self.classes + 5
@@ -228,14 +227,6 @@ class TeachingProcess:
             return old
         return old.index_put((rows,), self._accuracy(theta[rows], task, part, rows))
 
-    def _reward_table(self, device: torch.device) -> torch.Tensor:
-        """``-log(i / max_updates)`` for i = 0 .. max_updates, computed once: a per-step ``torch.log`` over the
-        batch would round some rows differently depending on B (see :mod:`metarl.exactmath`)."""
-        if self._rewards is None or self._rewards.device != device:
-            self._rewards = -torch.log(torch.arange(self.max_updates + 1, device=device).clamp(min=1).float()
-                                       / self.max_updates)
-        return self._rewards
-
     # ------------------------------------------------------------------ the process
     def start(self, task: Task) -> TeachState:
         """Students at their initial parameters, nothing seen or kept."""
@@ -299,7 +290,7 @@ class TeachingProcess:
                          torch.maximum(state.best_acc, dev_acc), test_acc,
                          torch.where(first_test, kept, state.test_kept),
                          torch.where(reached, updates, state.reached_at), state.failed | bad)
-        reward = torch.where(reached, self._reward_table(updates.device)[updates.clamp(1, self.max_updates)], 0.0)
+        reward = torch.where(reached, -torch.log(updates.clamp(min=1).float() / self.max_updates), 0.0)
         terminal = reached | (updates >= self.max_updates) | bad
         return new, reward, terminal
 
