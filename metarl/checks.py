@@ -75,7 +75,7 @@ def as_action_tensor(action: Any, device: torch.device, *, env_id: str) -> torch
 
 
 def _describe(value: Any) -> str:
-    text = repr(value)
+    text = " ".join(repr(value).split())  # one line, however numpy prints it
     return f"{type(value).__name__} {text if len(text) <= 40 else text[:37] + '...'}"
 
 
