@@ -139,24 +139,27 @@ def register(
         >>> spec = register("mylab/Bandit10-v0", BernoulliBandit, kwargs={"arms": 10})
     """
     _load_plugins()
-    return register_builtin(id, entry_point, kwargs=kwargs, description=description, source=source)
+    return _add(id, entry_point, kwargs, description, source)
 
 
-def register_builtin(
-    id: str,
-    entry_point: type[BatchedEnv] | str,
-    *,
-    kwargs: Mapping[str, Any] | None = None,
-    description: str | None = None,
-    source: str | None = None,
-) -> EnvSpec:
+def register_builtin(id: str, entry_point: type[BatchedEnv]) -> EnvSpec:
     """:func:`register` without loading plug-ins: for metarl's own families, registered while ``metarl``
     is still being imported (plug-ins need it whole).
 
     Example:
         >>> from metarl.envs.bandit import BernoulliBandit
-        >>> spec = register_builtin("mylab/Bandit3-v0", BernoulliBandit, kwargs={"arms": 3})
+        >>> spec = register_builtin("mylab/Bandit3-v0", BernoulliBandit)
     """
+    return _add(id, entry_point, None, None, None)
+
+
+def _add(
+    id: str,
+    entry_point: type[BatchedEnv] | str,
+    kwargs: Mapping[str, Any] | None,
+    description: str | None,
+    source: str | None,
+) -> EnvSpec:
     if id in _REGISTRY:
         raise DuplicateEnvError(f"environment id '{id}' is already registered ({_REGISTRY[id].entry_point})")
     cls = _resolve_entry_point(entry_point)
