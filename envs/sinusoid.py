@@ -87,7 +87,7 @@ class Sinusoid(BatchedEnv):
     def _inputs(self, keys: torch.Tensor, count: int) -> torch.Tensor:
         return (2.0 * mrandom.lanes(keys, count, start=2) - 1.0) * self.config["input_range"]
 
-    def tasks_from_keys(self, keys: torch.Tensor) -> SinusoidTask:
+    def tasks_from_keys(self, keys: torch.Tensor, split: str) -> SinusoidTask:
         amplitude, phase = self._functions(keys)
         return SinusoidTask(inputs=self._inputs(keys, self.horizon), amplitude=amplitude, phase=phase)
 

@@ -208,12 +208,9 @@ class ImageClassification(BatchedEnv):
     ) -> ClassificationTask:
         """``n`` trials whose classes come from ``split`` (the env's own by default); see ``BatchedEnv``."""
         split = check_split(self.split if split is None else split, env_id=self.id)
-        return self._tasks(episode_keys(n, generator, split, self.device if device is None else device), split)
+        return self.tasks_from_keys(episode_keys(n, generator, split, self.device if device is None else device), split)
 
-    def tasks_from_keys(self, keys: torch.Tensor) -> ClassificationTask:
-        return self._tasks(keys, self.split)
-
-    def _tasks(self, keys: torch.Tensor, split: str) -> ClassificationTask:
+    def tasks_from_keys(self, keys: torch.Tensor, split: str) -> ClassificationTask:
         n, k, m = self.config["ways"], self.config["instances"], self.data.instances
         pool = self.data.splits[split].to(keys.device)
         classes = pool[choose(keys, CLASS_STREAM, (), pool.numel(), n)]
