@@ -125,7 +125,7 @@ class Scores:
     Example:
         >>> s = Scores(torch.tensor([[0.5], [1.0]]))
         >>> s.means, [round(c, 3) for c in s.ci95], s.at(0)[0]
-        ([0.75], [0.693], 0.75)
+        ([0.75], [0.49], 0.75)
     """
 
     values: torch.Tensor

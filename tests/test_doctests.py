@@ -1,0 +1,90 @@
+"""Every ``>>>`` example in the docstrings of metarl, metarl.envs and metarl.agents runs and prints what it shows.
+
+Modules are found with ``pkgutil.walk_packages`` and imported under their installed names (``envs/bandit.py`` is
+``metarl.envs.bandit``), so examples see the same objects a user's ``import`` gives them. Each module is one test,
+run from an empty working directory that must stay empty: examples write only into folders they make themselves.
+Only an example that needs a training run may carry ``+SKIP``; the guard test holds that rule and the count.
+"""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+import pkgutil
+import re
+from functools import cache
+
+import gymnasium
+import pytest
+from test_fewshot_omniglot import write_tree
+
+from metarl import registry
+
+PACKAGES = ("metarl", "metarl.envs", "metarl.agents")
+OPTIONFLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
+MIN_EXAMPLE_LINES = 300  # source lines of examples that run, over all modules
+MAX_SKIPPED = 12
+# A skipped example must start training: fit/train/meta-train a model, or evaluate one that only a training run makes.
+TRAINING_CALL = re.compile(r"\b(fit|train|pretrain|meta_train|evaluate|evaluate_policy)\(|Trainer\(")
+
+
+@cache
+def module_names() -> tuple[str, ...]:
+    names = set(PACKAGES)
+    for package_name in PACKAGES:
+        package = importlib.import_module(package_name)
+        names.update(info.name for info in pkgutil.walk_packages(package.__path__, prefix=f"{package_name}."))
+    return tuple(sorted(names))
+
+
+@cache
+def doctests(module_name: str) -> tuple[doctest.DocTest, ...]:
+    module = importlib.import_module(module_name)
+    found = doctest.DocTestFinder(exclude_empty=True).find(module, module_name)
+    return tuple(sorted((test for test in found if test.examples), key=lambda test: test.name))
+
+
+def is_skipped(example: doctest.Example) -> bool:
+    return example.options.get(doctest.SKIP, False)
+
+
+def example_lines(examples) -> int:
+    return sum(len(example.source.splitlines()) for example in examples)
+
+
+@pytest.fixture(scope="module")
+def namespace(tmp_path_factory):
+    """Names the examples may use besides their module's: ``omniglot_root``, a tiny tree in Omniglot's layout."""
+    return {"omniglot_root": write_tree(tmp_path_factory.mktemp("doctest") / "omniglot")}
+
+
+@pytest.fixture
+def restored_registries():
+    """Ids an example registers are gone afterwards, so every module's examples start from the built-in families."""
+    ours, gyms = dict(registry._REGISTRY), dict(gymnasium.registry)
+    yield
+    for saved, live in ((ours, registry._REGISTRY), (gyms, gymnasium.registry)):
+        live.clear()
+        live.update(saved)
+
+
+@pytest.mark.parametrize("module_name", [name for name in module_names() if doctests(name)])
+def test_module_examples(module_name, namespace, restored_registries, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    runner = doctest.DocTestRunner(optionflags=OPTIONFLAGS)
+    report: list[str] = []
+    for test in doctests(module_name):
+        test.globs = {**test.globs, **namespace}  # each docstring starts from its module's names, as under pytest
+        runner.run(test, out=report.append, clear_globs=True)
+    assert runner.failures == 0, "".join(report)
+    assert list(tmp_path.iterdir()) == [], "examples wrote into the working directory"
+
+
+def test_examples_keep_running():
+    examples = [example for name in module_names() for test in doctests(name) for example in test.examples]
+    skipped = [example for example in examples if is_skipped(example)]
+    ran = [example for example in examples if not is_skipped(example)]
+    assert example_lines(ran) >= MIN_EXAMPLE_LINES, f"only {example_lines(ran)} example lines run"
+    assert len(skipped) <= MAX_SKIPPED, f"{len(skipped)} examples are skipped"
+    not_training = [example.source.strip() for example in skipped if not TRAINING_CALL.search(example.source)]
+    assert not_training == [], f"only examples that start a training run may be skipped: {not_training}"
