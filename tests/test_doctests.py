@@ -16,6 +16,7 @@ from functools import cache
 
 import gymnasium
 import pytest
+import torch
 from test_fewshot_omniglot import write_tree
 
 from metarl import registry
@@ -25,6 +26,7 @@ OPTIONFLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
 MIN_EXAMPLE_LINES = 300  # source lines of examples that run, over all modules
 MAX_SKIPPED = 20
 TRAINING_RUN = re.compile(r"\.fit\(")
+FIXED_TMP_PATH = re.compile(r"[\"']/tmp\b")  # examples make their folders with tempfile instead
 
 
 @cache
@@ -82,9 +84,11 @@ def test_module_examples(module_name, namespace, restored_registries, tmp_path, 
     monkeypatch.chdir(tmp_path)
     runner = doctest.DocTestRunner(optionflags=OPTIONFLAGS)
     report: list[str] = []
-    for test in doctests(module_name):
-        test.globs = {**test.globs, **namespace}  # each docstring starts from its module's names, as under pytest
-        runner.run(test, out=report.append, clear_globs=True)
+    with torch.random.fork_rng(devices=[]):  # the same draws in any test order, and other tests' RNG untouched
+        torch.manual_seed(0)
+        for test in doctests(module_name):
+            test.globs = {**test.globs, **namespace}  # each docstring starts from its module's names, as pytest does
+            runner.run(test, out=report.append, clear_globs=True)
     assert runner.failures == 0, "".join(report)
     ran = [example for test in doctests(module_name) for example in test.examples if not is_skipped(example)]
     assert runner.tries == len(ran)
@@ -99,6 +103,7 @@ def test_examples_keep_running():
     assert {"metarl.envs.bandit", "metarl.agents.rl2.trainer", "metarl.rl.gae"} <= set(module_names())
     assert example_lines(ran) >= MIN_EXAMPLE_LINES, f"only {example_lines(ran)} example lines run"
     assert len(skipped) <= MAX_SKIPPED, f"{len(skipped)} examples are skipped"
+    assert [e.source for e in examples if FIXED_TMP_PATH.search(e.source)] == [], "a fixed /tmp path may collide"
     wrong = [line for test in tests for line in skipped_without_training(test)]
     assert wrong == [], "only a training run (.fit) and the examples that use its result may be skipped:\n" + \
         "\n".join(wrong)
