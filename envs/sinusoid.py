@@ -119,6 +119,7 @@ class Sinusoid(BatchedEnv):
         functions, and the support inputs are the first K inputs of that task's trial.
 
         Example:
+            >>> import metarl
             >>> env = metarl.make("metarl/Sinusoid-v0")
             >>> g = torch.Generator().manual_seed(1)
             >>> ep = env.sample_episodes(4, shots=5, queries=20, split="test", generator=g)

@@ -186,6 +186,7 @@ class BatchedEnv(abc.ABC):
         tasks in each split, and a sequence of draws never repeats across splits.
 
         Example:
+            >>> import metarl
             >>> env = metarl.make("metarl/Navigation2D-v0")
             >>> env.sample_tasks(4, torch.Generator().manual_seed(0), split="test").goal.shape
             torch.Size([4, 2])
