@@ -10,6 +10,7 @@ import ast
 import errno
 import sys
 import typing
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -257,8 +258,13 @@ def _filesystem_error(exc: OSError, args: argparse.Namespace) -> str:
     return f"cannot use {path}: {cause}"
 
 
+def _print_warning(message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+    print(f"metarl: warning: {message}", file=sys.stderr)  # one line, as errors are (e.g. a broken plug-in)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``metarl`` command line; returns the exit code (2 for a user mistake, with one line on stderr)."""
+    warnings.showwarning = _print_warning
     args = None
     try:
         args = build_parser().parse_args(argv)

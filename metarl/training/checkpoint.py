@@ -5,8 +5,10 @@ loading one never runs code. It records what wrote it, so a foreign or truncated
 another agent, is one clear :class:`CheckpointError` instead of a traceback.
 
 Example:
-    >>> save_checkpoint("/tmp/ckpt.pt", agent="rl2", config={}, progress={"iteration": 1}, state={})
-    >>> load_checkpoint("/tmp/ckpt.pt")["agent"]
+    >>> import pathlib, tempfile
+    >>> tmp = tempfile.TemporaryDirectory(); path = pathlib.Path(tmp.name) / "checkpoint.pt"
+    >>> save_checkpoint(path, agent="rl2", config={}, progress={"iteration": 1}, state={})
+    >>> load_checkpoint(path)["agent"]
     'rl2'
 """
 
