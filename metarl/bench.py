@@ -49,8 +49,9 @@ def synchronize(device: torch.device) -> None:
 
 def _timed_steps(step: Callable[[int], None], min_seconds: float, deadline: float,
                  sync: Callable[[], None] = lambda: None) -> tuple[int, float]:
-    """Call ``step(i)`` in chunks that double in size until ``min_seconds`` have passed or ``deadline``
-    (a ``time.perf_counter`` value) is reached; at least one call. Returns (calls, seconds)."""
+    """Call ``step(i)`` until ``min_seconds`` have passed or ``deadline`` (a ``time.perf_counter`` value) is
+    reached, at least once; returns (calls, seconds). Calls go in chunks sized from the time per call so far
+    (synchronizing only between chunks), so a slow step does not run far past the end."""
     sync()
     calls, chunk, start = 0, 1, time.perf_counter()
     end = min(start + min_seconds, deadline)

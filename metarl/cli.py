@@ -179,8 +179,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu", help="cpu, cuda, or auto (= cpu and cuda when present)")
     p.add_argument("--seconds", type=float, default=1.0, help="minimum timed seconds per measurement")
     p.add_argument("--budget", type=float, default=DEFAULT_BUDGET,
-                   help="most seconds one measurement may take, building included; larger batches of a family "
-                        "predicted to take longer are skipped (default: %(default)g)")
+                   help="most seconds one measurement may take, building included; a native batch predicted to "
+                        "take longer is skipped, a SyncVectorEnv one is measured at a smaller B that fits "
+                        "(default: %(default)g)")
     p.add_argument("--json", help="also write the results to this JSON file (rewritten after every row)")
     p.set_defaults(func=cmd_bench)
 
