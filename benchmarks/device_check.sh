@@ -17,8 +17,9 @@ PY=${PYTHON:-.venv/bin/python}
 OUT=${1:-bench-results/device_check}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-4}
 
-if ! "$PY" -c "import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)"; then
-    echo "device_check: error: no CUDA device: $("$PY" -c 'import torch; print("torch", torch.__version__, "cuda build", torch.version.cuda)' 2>&1) sees none; run this on a machine with an NVIDIA GPU and a CUDA build of torch" >&2
+if ! found=$("$PY" -c "import sys, torch; print('torch', torch.__version__, 'cuda build', torch.version.cuda)
+sys.exit(0 if torch.cuda.is_available() else 1)" 2>&1); then
+    echo "device_check: error: no CUDA device: $found sees none; run this on a machine with an NVIDIA GPU and a CUDA build of torch" >&2
     exit 2
 fi
 mkdir -p "$OUT"
