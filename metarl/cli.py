@@ -64,9 +64,9 @@ def cmd_bench(args: argparse.Namespace) -> None:
         raise BadArgumentError(f"--seconds and --budget must be positive, got --seconds {args.seconds} "
                                f"--budget {args.budget}")
     save = (lambda result: bench.write_json(result, args.json)) if args.json else None
-    print(f"each measurement times at least {args.seconds:g} s and stops at {args.budget:g} s; a batch size "
-          f"predicted to take longer is skipped" + (f"; rows are saved to {args.json} as they come" if save else ""),
-          flush=True)
+    print(f"each measurement times at least {args.seconds:g} s and stops at {args.budget:g} s; a batch predicted "
+          f"to take longer is skipped (SyncVectorEnv: measured at a smaller B)"
+          + (f"; rows are saved to {args.json} as they come" if save else ""), flush=True)
     print(bench.HEADER, flush=True)
     result = bench.run(args.env or None, args.sizes, devices, args.sync_sizes, args.seconds, budget=args.budget,
                        on_row=save)
