@@ -60,11 +60,17 @@ def cmd_bench(args: argparse.Namespace) -> None:
         devices = ["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"]
     else:
         devices = [args.device]
-    print(bench.HEADER)
-    result = bench.run(args.env or None, args.sizes, devices, args.sync_sizes, args.seconds)
-    if args.json:
-        bench.write_json(result, args.json)
-        print(f"wrote {args.json}")
+    if args.budget <= 0 or args.seconds <= 0:
+        raise BadArgumentError(f"--seconds and --budget must be positive, got --seconds {args.seconds} "
+                               f"--budget {args.budget}")
+    save = (lambda result: bench.write_json(result, args.json)) if args.json else None
+    print(f"each measurement times at least {args.seconds:g} s and stops at {args.budget:g} s; a batch predicted "
+          f"to take longer is skipped (SyncVectorEnv: measured at a smaller B)"
+          + (f"; rows are saved to {args.json} as they come" if save else ""), flush=True)
+    print(bench.HEADER, flush=True)
+    result = bench.run(args.env or None, args.sizes, devices, args.sync_sizes, args.seconds, budget=args.budget,
+                       on_row=save)
+    print(f"done in {result['elapsed_seconds']:.0f} s" + (f"; wrote {args.json}" if save else ""))
 
 
 def cmd_solvers(args: argparse.Namespace) -> None:
@@ -156,6 +162,7 @@ def cmd_eval(args: argparse.Namespace) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     from metarl.agents import TRAINERS
+    from metarl.bench import DEFAULT_BUDGET
 
     parser = argparse.ArgumentParser(prog="metarl", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -171,7 +178,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="batch sizes also measured through SyncVectorEnv (slow: one Python env per B)")
     p.add_argument("--device", default="cpu", help="cpu, cuda, or auto (= cpu and cuda when present)")
     p.add_argument("--seconds", type=float, default=1.0, help="minimum timed seconds per measurement")
-    p.add_argument("--json", help="also write the results to this JSON file")
+    p.add_argument("--budget", type=float, default=DEFAULT_BUDGET,
+                   help="most seconds one measurement may take, building included; a native batch predicted to "
+                        "take longer is skipped, a SyncVectorEnv one is measured at a smaller B that fits "
+                        "(default: %(default)g)")
+    p.add_argument("--json", help="also write the results to this JSON file (rewritten after every row)")
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("solvers", help="score the reference solvers of a family on held-out tasks")
