@@ -20,7 +20,6 @@ from tensorboard.backend.event_processing.event_file_loader import EventFileLoad
 from metarl.cli import main
 from metarl.errors import TrainingError
 from metarl.training import check_finite, load_checkpoint, read_scalars, save_checkpoint
-from metarl.training.loop import TrainingCollapsed
 
 RL2_RUN = ["rl2", "--env-kwargs", "arms=2,pulls=4", "--seed", "3", "--no-progress", "--device", "cpu",
            *[a for kv in ("num_envs=8", "hidden=8", "embed=8", "epochs=1", "minibatches=1", "checkpoint_every=2")
@@ -243,6 +242,8 @@ def test_a_run_that_diverges_with_a_finite_loss_says_it_collapsed(tmp_path, caps
 
 
 def test_a_collapse_never_overwrites_a_good_best_checkpoint(tmp_path):
+    from metarl.training.loop import TrainingCollapsed
+
     trainer = ProtoNetTrainer(MetricConfig(**PROTONET, total_steps=80, logdir=str(tmp_path), run_name="run"))
     trainer.fit(max_iterations=6, progress=False)
     best = (tmp_path / "run" / "best.pt").read_bytes()
@@ -255,6 +256,8 @@ def test_a_collapse_never_overwrites_a_good_best_checkpoint(tmp_path):
 
 @pytest.mark.parametrize("value, collapses", [(0.21, True), (0.1, True), (0.55, False), (0.3, False)])
 def test_validation_back_at_chance_after_a_clearly_better_best_is_a_collapse(tmp_path, value, collapses):
+    from metarl.training.loop import TrainingCollapsed
+
     trainer = ProtoNetTrainer(MetricConfig(**PROTONET, total_steps=80, logdir=str(tmp_path), run_name="run"))
     trainer.keep_if_best(0.6, True, chance=0.2, noise=0.03)
     if collapses:
