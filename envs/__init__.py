@@ -1,4 +1,8 @@
-"""Built-in environment families (installed as ``metarl.envs``), registered on import of ``metarl``."""
+"""Built-in environment families (installed as ``metarl.envs``), registered on import of ``metarl``.
+
+They register through :func:`~metarl.registry.register_builtin`, which does not load plug-ins: a plug-in
+imports ``metarl``, which is still being imported here.
+"""
 
 from metarl.envs.bandit import BanditTask, BernoulliBandit
 from metarl.envs.glyphs import ClassificationTask, Glyphs
@@ -8,7 +12,7 @@ from metarl.envs.sinusoid import Sinusoid, SinusoidTask
 from metarl.envs.tabular import TabularMDP, TabularTask
 from metarl.envs.teach import Teach
 
-from metarl.registry import register
+from metarl.registry import register_builtin
 
 BUILTIN = {
     "metarl/BernoulliBandit-v0": BernoulliBandit,
@@ -21,7 +25,7 @@ BUILTIN = {
 }
 
 for _id, _cls in BUILTIN.items():
-    register(_id, _cls)
+    register_builtin(_id, _cls)
 
 __all__ = [
     "BanditTask",

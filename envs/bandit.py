@@ -61,7 +61,7 @@ class BernoulliBandit(BatchedEnv):
     def task_shapes(self, batch: int) -> dict[str, tuple[tuple[int, ...], torch.dtype]]:
         return {"probs": ((batch, self.config["arms"]), torch.float32)}
 
-    def tasks_from_keys(self, keys: torch.Tensor) -> BanditTask:
+    def tasks_from_keys(self, keys: torch.Tensor, split: str) -> BanditTask:
         return BanditTask(probs=mrandom.lanes(keys, self.config["arms"]))
 
     def _task_error(self, task: BanditTask) -> str | None:

@@ -8,7 +8,7 @@ import gymnasium
 import numpy as np
 import torch
 
-from metarl.checks import SPLITS, check_split
+from metarl.checks import SPLITS
 from metarl.engine import BatchedEnv
 from metarl.learning import FEATURES, LOG_HIGH, OptimizationProcess, ProcessState
 from metarl.optimizees import KINDS, Optimizee, make_optimizee
@@ -59,7 +59,6 @@ class LearnToOptimize(BatchedEnv):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._optimizee: Optimizee | None = None
-        self._pool: int | None = None
         self._process_state: dict[str, torch.Tensor] | None = None
         super().__init__(*args, **kwargs)
 
@@ -105,17 +104,8 @@ class LearnToOptimize(BatchedEnv):
     def task_shapes(self, batch: int) -> dict[str, tuple[tuple[int, ...], torch.dtype]]:
         return self.optimizee.task_shapes(batch)
 
-    def tasks_from_keys(self, keys: torch.Tensor) -> Task:
-        return self.optimizee.tasks_from_keys(keys, SPLITS[self.split] if self._pool is None else self._pool)
-
-    def sample_tasks(self, n: int, generator: torch.Generator | None = None, split: str | None = None,
-                     device: torch.device | str | None = None) -> Task:
-        split = check_split(self.split if split is None else split, env_id=self.id)
-        self._pool = SPLITS[split]  # digits tasks of a split train on that split's images
-        try:
-            return super().sample_tasks(n, generator, split, device)
-        finally:
-            self._pool = None
+    def tasks_from_keys(self, keys: torch.Tensor, split: str) -> Task:
+        return self.optimizee.tasks_from_keys(keys, SPLITS[split])  # digits tasks train on their split's images
 
     def _task_error(self, task: Task) -> str | None:
         return self.optimizee.task_error(task)

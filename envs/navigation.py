@@ -66,7 +66,7 @@ class Navigation2D(BatchedEnv):
     def task_shapes(self, batch: int) -> dict[str, tuple[tuple[int, ...], torch.dtype]]:
         return {"goal": ((batch, 2), torch.float32)}
 
-    def tasks_from_keys(self, keys: torch.Tensor) -> NavigationTask:
+    def tasks_from_keys(self, keys: torch.Tensor, split: str) -> NavigationTask:
         r = self.config["goal_range"]
         return NavigationTask(goal=(2.0 * mrandom.lanes(keys, 2) - 1.0) * r)
 

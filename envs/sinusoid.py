@@ -87,7 +87,7 @@ class Sinusoid(BatchedEnv):
     def _inputs(self, keys: torch.Tensor, count: int) -> torch.Tensor:
         return (2.0 * mrandom.lanes(keys, count, start=2) - 1.0) * self.config["input_range"]
 
-    def tasks_from_keys(self, keys: torch.Tensor) -> SinusoidTask:
+    def tasks_from_keys(self, keys: torch.Tensor, split: str) -> SinusoidTask:
         amplitude, phase = self._functions(keys)
         return SinusoidTask(inputs=self._inputs(keys, self.horizon), amplitude=amplitude, phase=phase)
 
@@ -119,6 +119,7 @@ class Sinusoid(BatchedEnv):
         functions, and the support inputs are the first K inputs of that task's trial.
 
         Example:
+            >>> import metarl
             >>> env = metarl.make("metarl/Sinusoid-v0")
             >>> g = torch.Generator().manual_seed(1)
             >>> ep = env.sample_episodes(4, shots=5, queries=20, split="test", generator=g)

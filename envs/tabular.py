@@ -66,7 +66,7 @@ class TabularMDP(BatchedEnv):
         S, A = self.config["states"], self.config["actions"]
         return {"transitions": ((batch, S, A, S), torch.float32), "reward_mean": ((batch, S, A), torch.float32)}
 
-    def tasks_from_keys(self, keys: torch.Tensor) -> TabularTask:
+    def tasks_from_keys(self, keys: torch.Tensor, split: str) -> TabularTask:
         S, A = self.config["states"], self.config["actions"]
         transitions = mrandom.dirichlet_from_uniform(mrandom.lanes(keys, S * A * S).view(-1, S, A, S))
         reward_mean = mrandom.normal_from_uniform(mrandom.lanes(keys, S * A, start=S * A * S)).add_(1.0)

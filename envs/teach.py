@@ -9,7 +9,7 @@ import gymnasium
 import numpy as np
 import torch
 
-from metarl.checks import SPLITS, check_split
+from metarl.checks import SPLITS
 from metarl.engine import BatchedEnv
 from metarl.params import Param
 from metarl.tasks import Task
@@ -62,7 +62,6 @@ class Teach(BatchedEnv):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._process: TeachingProcess | None = None
-        self._pool: int | None = None
         self._teach_state: dict[str, torch.Tensor] | None = None
         super().__init__(*args, **kwargs)
 
@@ -95,17 +94,8 @@ class Teach(BatchedEnv):
     def task_shapes(self, batch: int) -> dict[str, tuple[tuple[int, ...], torch.dtype]]:
         return self.process.task_shapes(batch)
 
-    def tasks_from_keys(self, keys: torch.Tensor) -> Task:
-        return self.process.tasks_from_keys(keys, SPLITS[self.split] if self._pool is None else self._pool)
-
-    def sample_tasks(self, n: int, generator: torch.Generator | None = None, split: str | None = None,
-                     device: torch.device | str | None = None) -> Task:
-        split = check_split(self.split if split is None else split, env_id=self.id)
-        self._pool = SPLITS[split]  # tasks of a split are taught on that split's data
-        try:
-            return super().sample_tasks(n, generator, split, device)
-        finally:
-            self._pool = None
+    def tasks_from_keys(self, keys: torch.Tensor, split: str) -> Task:
+        return self.process.tasks_from_keys(keys, SPLITS[split])  # tasks of a split are taught on its data
 
     def _task_error(self, task: Task) -> str | None:
         return self.process.task_error(task)

@@ -21,7 +21,7 @@ from metarl.errors import (
     UnknownEnvError,
 )
 from metarl.params import Param
-from metarl.registry import EnvSpec, make, register, registered, spec
+from metarl.registry import EnvSpec, PluginWarning, make, register, registered, spec
 from metarl.tasks import Task
 
 __version__ = "0.1.0"
@@ -37,6 +37,7 @@ __all__ = [
     "MetaRLError",
     "Param",
     "PluginError",
+    "PluginWarning",
     "Step",
     "Task",
     "UnknownEnvError",

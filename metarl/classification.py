@@ -149,11 +149,12 @@ class ImageClassification(BatchedEnv):
         images (distinct base images, freshly distorted). Deterministic given the generator's state.
 
         Example:
+            >>> import metarl
             >>> env = metarl.make("metarl/Glyphs-v0")
             >>> g = torch.Generator().manual_seed(0)
-            >>> ep = env.sample_episodes(4, ways=20, shots=5, queries=5, split="test", generator=g)
+            >>> ep = env.sample_episodes(4, ways=5, shots=5, queries=5, split="test", generator=g)
             >>> ep.support_x.shape, int(ep.support_y.max())
-            (torch.Size([4, 100, 28, 28]), 19)
+            (torch.Size([4, 25, 28, 28]), 4)
         """
         split = self.split if split is None else split
         ways = self.config["ways"] if ways is None else ways
@@ -181,6 +182,7 @@ class ImageClassification(BatchedEnv):
         drawn from ``generator``, as for episodes.
 
         Example:
+            >>> import metarl
             >>> env = metarl.make("metarl/Glyphs-v0")
             >>> x, y = env.sample_images(64, split="train", generator=torch.Generator().manual_seed(0))
             >>> x.shape, bool(y.max() < len(env.data.splits["train"]))
@@ -208,12 +210,9 @@ class ImageClassification(BatchedEnv):
     ) -> ClassificationTask:
         """``n`` trials whose classes come from ``split`` (the env's own by default); see ``BatchedEnv``."""
         split = check_split(self.split if split is None else split, env_id=self.id)
-        return self._tasks(episode_keys(n, generator, split, self.device if device is None else device), split)
+        return self.tasks_from_keys(episode_keys(n, generator, split, self.device if device is None else device), split)
 
-    def tasks_from_keys(self, keys: torch.Tensor) -> ClassificationTask:
-        return self._tasks(keys, self.split)
-
-    def _tasks(self, keys: torch.Tensor, split: str) -> ClassificationTask:
+    def tasks_from_keys(self, keys: torch.Tensor, split: str) -> ClassificationTask:
         n, k, m = self.config["ways"], self.config["instances"], self.data.instances
         pool = self.data.splits[split].to(keys.device)
         classes = pool[choose(keys, CLASS_STREAM, (), pool.numel(), n)]

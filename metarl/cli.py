@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import ast
 import sys
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -241,7 +242,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _print_warning(message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+    print(f"metarl: warning: {message}", file=sys.stderr)  # one line, as errors are (e.g. a broken plug-in)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    warnings.showwarning = _print_warning
     args = build_parser().parse_args(argv)
     try:
         args.func(args)

@@ -141,8 +141,12 @@ class BatchedEnv(abc.ABC):
         """Expected shape and dtype of each task field for ``batch`` tasks."""
 
     @abc.abstractmethod
-    def tasks_from_keys(self, keys: torch.Tensor) -> Task:
-        """Tasks as a deterministic function of hashed keys (one task per key; see ``metarl.random.lanes``)."""
+    def tasks_from_keys(self, keys: torch.Tensor, split: str) -> Task:
+        """Tasks as a deterministic function of hashed keys (one task per key; see ``metarl.random.lanes``).
+
+        ``split`` ("train", "test" or "validation") is the split the tasks are drawn for: the keys already
+        differ between splits, so only a family with per-split data (images, classes) needs to read it.
+        """
 
     def _task_error(self, task: Task) -> str | None:
         """A message if task values are invalid (e.g. probabilities outside [0, 1]); checked mode only."""
@@ -182,6 +186,7 @@ class BatchedEnv(abc.ABC):
         tasks in each split, and a sequence of draws never repeats across splits.
 
         Example:
+            >>> import metarl
             >>> env = metarl.make("metarl/Navigation2D-v0")
             >>> env.sample_tasks(4, torch.Generator().manual_seed(0), split="test").goal.shape
             torch.Size([4, 2])
@@ -189,13 +194,13 @@ class BatchedEnv(abc.ABC):
         split = check_split(self.split if split is None else split, env_id=self.id)
         raw = torch.randint(0, 1 << 32, (n,), generator=generator, dtype=torch.int64)
         keys = mrandom.combine(raw.to(self.device if device is None else device), SPLITS[split])
-        return self.tasks_from_keys(keys)
+        return self.tasks_from_keys(keys, split)
 
     def _trial_tasks(self, index: torch.Tensor | None = None) -> Task:
         """Tasks of the current trials: of every environment, or of those at ``index``."""
         if index is None:
-            return self.tasks_from_keys(mrandom.combine(self._task_keys, self._trial_index))
-        return self.tasks_from_keys(mrandom.combine(self._task_keys[index], self._trial_index[index]))
+            return self.tasks_from_keys(mrandom.combine(self._task_keys, self._trial_index), self.split)
+        return self.tasks_from_keys(mrandom.combine(self._task_keys[index], self._trial_index[index]), self.split)
 
     def _refill_ring(self) -> None:
         """Draw the tasks of each environment's next ``_RING`` trials in one bulk hash.
@@ -205,7 +210,7 @@ class BatchedEnv(abc.ABC):
         """
         self._ring_offset = self._trial_index + 1  # slot of trial t is t - offset
         ahead = torch.arange(_RING, device=self.device).unsqueeze(1) + self._ring_offset
-        tasks = self.tasks_from_keys(mrandom.combine(self._task_keys, ahead).view(-1))
+        tasks = self.tasks_from_keys(mrandom.combine(self._task_keys, ahead).view(-1), self.split)
         self._ring = {k: v.view(_RING, self.num_envs, *v.shape[1:]) for k, v in tasks.fields().items()}
         self._ring_age = 0
 

@@ -26,9 +26,10 @@ def env_state_dict(env: Any) -> dict[str, Any]:
     """The state of ``env`` (a :class:`BatchedEnv` or the RL² wrapper around one).
 
     Example:
+        >>> import metarl
         >>> env = metarl.make("metarl/BernoulliBandit-v0", num_envs=2, seed=0); _ = env.reset()
-        >>> sorted(env_state_dict(env))[:2]
-        ['attributes', 'task']
+        >>> sorted(env_state_dict(env))
+        ['attributes', 'config', 'id', 'num_envs', 'task']
     """
     base = _base(env)
     attributes: dict[str, Any] = {}

@@ -34,8 +34,8 @@ class BadTaskError(MetaRLError, ValueError):
     """A task tensor of the wrong shape, dtype or device."""
 
 
-class PluginError(MetaRLError):
-    """A third-party plug-in of the ``metarl.envs`` entry-point group failed to load."""
+class PluginError(UnknownEnvError):
+    """An id that is not registered while a plug-in of the ``metarl.envs`` group failed to load (and was skipped)."""
 
 
 class ConfigError(MetaRLError, ValueError):

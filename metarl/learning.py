@@ -139,7 +139,13 @@ class OptimizationProcess:
         """Apply ``update (B, n)``: (new state, reward (B,) = loss decrease, terminal (B,) = diverged).
 
         Example:
-            >>> state, reward, diverged = process.advance(state, torch.zeros_like(state.theta), task)  # doctest: +SKIP
+            >>> from metarl.optimizees import make_optimizee
+            >>> process = OptimizationProcess(make_optimizee("quadratic", {"dims": 10}))
+            >>> task = process.optimizee.tasks_from_keys(mrandom.env_keys(0, 3), pool=0)
+            >>> state = process.start(task)
+            >>> state, reward, diverged = process.advance(state, torch.zeros_like(state.theta), task)
+            >>> reward, diverged  # a zero update changes nothing
+            (tensor([0., 0., 0.]), tensor([False, False, False]))
         """
         theta = state.theta + update
         step = state.step + 1

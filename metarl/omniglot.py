@@ -14,10 +14,15 @@ rotated by 90, 180 and 270 degrees as three more classes of the same split (6492
 Images are inverted (ink = 1) and resized to 28 x 28 by area averaging. The converted set is cached
 (see :func:`metarl.fewshot.cache_dir`), keyed by the files' names, sizes and times.
 
+The examples read ``omniglot_root``: the folder the archives were unpacked into, such as ``"~/data/omniglot"``.
+Their outputs are those of a 7-character tree in the same layout (4 drawers each), split 3 / 1 / 3.
+
 Example:
-    >>> data = load_omniglot("~/data/omniglot")
-    >>> register_omniglot("~/data/omniglot")
-    >>> env = metarl.make("metarl/Omniglot-v0", num_envs=32)
+    >>> import metarl
+    >>> spec = register_omniglot(omniglot_root, train_classes=3, validation_classes=1)  # defaults: 1100 / 100
+    >>> env = metarl.make("metarl/Omniglot-v0", num_envs=32, ways=3, instances=2)
+    >>> env.reset().shape  # a 28 x 28 image and the previous label, one-hot
+    torch.Size([32, 787])
 """
 
 from __future__ import annotations
@@ -46,8 +51,8 @@ def character_folders(root: str | pathlib.Path) -> list[pathlib.Path]:
     """Every character folder under ``root`` in the standard order; a :class:`DataError` if the layout is wrong.
 
     Example:
-        >>> len(character_folders("~/data/omniglot"))
-        1623
+        >>> len(character_folders(omniglot_root))  # 1623 in the official archives
+        7
     """
     root = pathlib.Path(root).expanduser()
     if not root.is_dir():
@@ -101,9 +106,9 @@ def load_omniglot(
     Every character folder must hold the same number of images (20 in the official archives).
 
     Example:
-        >>> data = load_omniglot("~/data/omniglot")
-        >>> data.images.shape, len(data.splits["train"]), len(data.splits["test"])
-        (torch.Size([6492, 20, 28, 28]), 4400, 1692)
+        >>> data = load_omniglot(omniglot_root, train_classes=3, validation_classes=1, progress=False)
+        >>> data.images.shape, len(data.splits["train"]), len(data.splits["test"])  # full set: 6492 x 20, 4400, 1692
+        (torch.Size([28, 4, 28, 28]), 12, 12)
     """
     folders = character_folders(root)
     files = [_images(folder) for folder in folders]
@@ -175,9 +180,11 @@ def register_omniglot(
     The id then works with ``metarl.make``, ``gymnasium.make`` and ``gymnasium.make_vec`` like any family.
 
     Example:
-        >>> register_omniglot("~/data/omniglot")
-        >>> metarl.make("metarl/Omniglot-v0").sample_episodes(16, ways=20, shots=1, queries=5).support_x.shape
-        torch.Size([16, 20, 28, 28])
+        >>> import metarl
+        >>> spec = register_omniglot(omniglot_root, "mylab/Omniglot-v0", train_classes=3, validation_classes=1)
+        >>> env = metarl.make("mylab/Omniglot-v0", instances=2)  # instances: images per class in a trial
+        >>> env.sample_episodes(16, ways=5, shots=1, queries=2).support_x.shape
+        torch.Size([16, 5, 28, 28])
     """
     root = pathlib.Path(root).expanduser().resolve()
     for folder in character_folders(root):

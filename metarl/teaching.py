@@ -167,7 +167,11 @@ class TeachingProcess:
         """Inputs ``(B, K, d)`` and labels ``(B, K)`` of the stream examples ``ids (B, K)`` of each task.
 
         Example:
-            >>> x, y = process.examples(task, torch.zeros(3, 2, dtype=torch.int64))  # doctest: +SKIP
+            >>> process = TeachingProcess("logistic", {"batch_size": 8})
+            >>> task = process.tasks_from_keys(mrandom.env_keys(0, 3), split=0)
+            >>> x, y = process.examples(task, torch.zeros(3, 2, dtype=torch.int64))
+            >>> x.shape, y.shape
+            (torch.Size([3, 2, 64]), torch.Size([3, 2]))
         """
         ids = torch.where(ids >= 0, ids % task.stream.unsqueeze(1), ids)  # a finite stream repeats
         key = mrandom.combine(task.data_key.unsqueeze(1), ids)

@@ -53,7 +53,8 @@ class EpisodicTrainer(Trainer):
     """Base class of the few-shot learners; ``total_steps`` counts training episodes.
 
     Example:
-        >>> trainer = ProtoNetTrainer(MetricConfig(total_steps=64, meta_batch=8))  # doctest: +SKIP
+        >>> from metarl.agents.fewshot import MetricConfig, ProtoNetTrainer
+        >>> trainer = ProtoNetTrainer(MetricConfig(total_steps=64, meta_batch=8))
         >>> trainer.fit(progress=False); print("\\n".join(trainer.evaluation_report(100)))  # doctest: +SKIP
     """
 
@@ -168,7 +169,10 @@ class EpisodicTrainer(Trainer):
         the same episodes (:func:`baseline_scores`); the same seed gives the same episodes.
 
         Example:
-            >>> trainer.evaluate(1000).means[-1]  # test accuracy or MSE  # doctest: +SKIP
+            >>> from metarl.agents.fewshot import MetricConfig, ProtoNetTrainer
+            >>> scores = ProtoNetTrainer(MetricConfig(meta_batch=8)).evaluate(20)  # untrained: about chance
+            >>> scores.values.shape, list(scores.baselines)  # (episodes, scored steps); means: test accuracy or MSE
+            (torch.Size([20, 1]), ['chance'])
         """
         generator = torch.Generator().manual_seed(seed)
         shape = self.eval_shape

@@ -66,6 +66,7 @@ class MAMLTrainer(GradientTrainer):
     """MAML (second order): the query loss after ``inner_steps`` support steps, differentiated through them.
 
     Example:
+        >>> from metarl.agents.fewshot import MAMLConfig
         >>> config = MAMLConfig(env="metarl/Sinusoid-v0", ways=1, shots=10, inner_lr=0.01, total_steps=2500)
         >>> MAMLTrainer(config).fit(progress=False)  # doctest: +SKIP
     """
@@ -95,6 +96,7 @@ class ReptileTrainer(GradientTrainer):
     """Reptile: SGD on each task's examples, then a step of the initialisation towards the adapted parameters.
 
     Example:
+        >>> from metarl.agents.fewshot import ReptileConfig
         >>> ReptileTrainer(ReptileConfig(total_steps=50)).fit(progress=False)  # doctest: +SKIP
     """
 

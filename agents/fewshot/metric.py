@@ -94,7 +94,8 @@ class ProtoNetTrainer(MetricTrainer):
     """Prototypical networks.
 
     Example:
-        >>> trainer = ProtoNetTrainer(MetricConfig(total_steps=3200))  # doctest: +SKIP
+        >>> from metarl.agents.fewshot import MetricConfig
+        >>> trainer = ProtoNetTrainer(MetricConfig(total_steps=3200))
         >>> trainer.fit(progress=False)  # doctest: +SKIP
     """
 

@@ -30,8 +30,9 @@ class PretrainTrainer(EpisodicTrainer):
     """Pretrain on all training classes (or tasks), fine-tune on the support set at test time.
 
     Example:
-        >>> trainer = PretrainTrainer(PretrainConfig(total_steps=3200, finetune="all"))  # doctest: +SKIP
-        >>> print("\\n".join(trainer.evaluation_report(100)))  # doctest: +SKIP
+        >>> from metarl.agents.fewshot import PretrainConfig
+        >>> trainer = PretrainTrainer(PretrainConfig(total_steps=3200, finetune="all"))
+        >>> trainer.fit(progress=False); print("\\n".join(trainer.evaluation_report(100)))  # doctest: +SKIP
     """
 
     agent = "pretrain"

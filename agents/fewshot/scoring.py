@@ -54,9 +54,12 @@ def support_loss(module: nn.Module, support_x: torch.Tensor, support_y: torch.Te
     """``loss_fn(params, k)`` for :func:`metarl.rl.functional.adapt`: the sum over episodes of the support loss.
 
     Example:
-        >>> net = torch.nn.Linear(1, 1)
-        >>> params = task_params(dict(net.named_parameters()), 3)  # doctest: +SKIP
-        >>> adapted = adapt(support_loss(net, x, y), params, [0.01])[-1]  # doctest: +SKIP
+        >>> from metarl.rl import task_params
+        >>> net, x, y = torch.nn.Linear(1, 1), torch.randn(3, 5, 1), torch.randn(3, 5, 1)  # 3 episodes of 5 examples
+        >>> params = task_params(dict(net.named_parameters()), 3)
+        >>> adapted = adapt(support_loss(net, x, y), params, [0.01])[-1]  # one step on each episode's support set
+        >>> adapted["weight"].shape
+        torch.Size([3, 1, 1])
     """
 
     def loss(params: Params, _step: int) -> torch.Tensor:
@@ -86,9 +89,10 @@ def adaptation_scores(module: nn.Module, params: Params, episodes: Episodes, ste
     once; only the current step's parameters are kept.
 
     Example:
+        >>> from metarl.rl import task_params
         >>> net = torch.nn.Linear(1, 1)
         >>> ep = Episodes(torch.randn(4, 5, 1), torch.randn(4, 5, 1), torch.randn(4, 9, 1), torch.randn(4, 9, 1))
-        >>> adaptation_scores(net, task_params(dict(net.named_parameters()), 4), ep, [0.1, 0.1]).shape  # doctest: +SKIP
+        >>> adaptation_scores(net, task_params(dict(net.named_parameters()), 4), ep, [0.1, 0.1]).shape
         torch.Size([4, 3])
     """
     loss = support_loss(module, episodes.support_x, episodes.support_y)
@@ -125,7 +129,7 @@ class Scores:
     Example:
         >>> s = Scores(torch.tensor([[0.5], [1.0]]))
         >>> s.means, [round(c, 3) for c in s.ci95], s.at(0)[0]
-        ([0.75], [0.693], 0.75)
+        ([0.75], [0.49], 0.75)
     """
 
     values: torch.Tensor

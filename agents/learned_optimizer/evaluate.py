@@ -40,8 +40,13 @@ def held_out_results(trainer: Any, tasks: int, split: str, seed: int, baselines:
     """The trainer's learned optimizer (and each baseline at its tuned learning rate) on ``tasks`` tasks of ``split``.
 
     Example:
-        >>> results = held_out_results(trainer, 64, "test", seed=0)  # doctest: +SKIP
-        >>> results["learned"].log10_mean_final_loss, results["adam"].log10_mean_final_loss  # doctest: +SKIP
+        >>> from metarl.agents.learned_optimizer import LearnedOptimizerConfig, LearnedOptimizerTrainer
+        >>> config = LearnedOptimizerConfig(env_kwargs={"optimizee": "quadratic", "dims": 4, "horizon": 20}, tasks=8)
+        >>> trainer = LearnedOptimizerTrainer(config)
+        >>> path = trainer.fit(progress=False)  # doctest: +SKIP
+        >>> results = held_out_results(trainer, 8, "test", seed=0, rates={"adam": 0.1})  # rates: tuned if not given
+        >>> sorted(results), results["learned"].curve.shape  # loss before each of the 20 updates and after the last
+        (['adam', 'learned'], torch.Size([21, 8]))
     """
     task = trainer.env.sample_tasks(tasks, torch.Generator().manual_seed(seed), split=split)
     process, steps, bound = trainer.process, trainer.horizon, trainer.max_update
@@ -56,8 +61,12 @@ def curve_figure(results: Mapping[str, RunResult], rates: Mapping[str, float], t
     """Mean loss per step (log scale) on the held-out tasks, the learned optimizer beside the tuned baselines.
 
     Example:
-        >>> results = held_out_results(trainer, 32, "test", 0)  # doctest: +SKIP
-        >>> fig = curve_figure(results, trainer.tuned_learning_rates())  # doctest: +SKIP
+        >>> from metarl.agents.learned_optimizer import LearnedOptimizerConfig, LearnedOptimizerTrainer
+        >>> config = LearnedOptimizerConfig(env_kwargs={"optimizee": "quadratic", "dims": 4, "horizon": 20}, tasks=8)
+        >>> trainer = LearnedOptimizerTrainer(config)
+        >>> path = trainer.fit(progress=False)  # doctest: +SKIP
+        >>> results = held_out_results(trainer, 8, "test", 0, rates={"adam": 0.1})
+        >>> fig = curve_figure(results, {"adam": 0.1}, title="quadratic, 4 dimensions")
     """
     import matplotlib
 

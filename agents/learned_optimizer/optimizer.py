@@ -22,12 +22,16 @@ class LearnedOptimizer(torch.optim.Optimizer):
     trained). Give either a checkpoint of ``metarl train learned-optimizer`` (a file or run directory) or a network.
 
     Example:
-        >>> model = torch.nn.Linear(4, 1)
-        >>> opt = LearnedOptimizer(model.parameters(), checkpoint="runs/my-run")  # doctest: +SKIP
-        >>> for x, y in data:  # doctest: +SKIP
+        >>> from metarl.agents.learned_optimizer import LearnedOptimizerConfig, LearnedOptimizerTrainer
+        >>> trainer = LearnedOptimizerTrainer(LearnedOptimizerConfig(tasks=16, total_steps=16_000))
+        >>> path = trainer.fit(progress=False)  # doctest: +SKIP
+        >>> model, data = torch.nn.Linear(4, 1), [(torch.randn(32, 4), torch.randn(32, 1))] * 3
+        >>> opt = LearnedOptimizer(model.parameters(), checkpoint=path)  # doctest: +SKIP
+        >>> opt = LearnedOptimizer(model.parameters(), network=trainer.net)  # the network itself, without a file
+        >>> for x, y in data:
         ...     opt.zero_grad()
         ...     torch.nn.functional.mse_loss(model(x), y).backward()
-        ...     opt.step()
+        ...     _ = opt.step()
     """
 
     def __init__(self, params: Iterable[Any], checkpoint: str | Path | None = None,

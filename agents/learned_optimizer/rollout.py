@@ -48,7 +48,12 @@ def unroll(process: OptimizationProcess, task: Task, rule: UpdateRule, steps: in
     With ``differentiable``, the losses keep their graph through the parameters to whatever produced the updates.
 
     Example:
-        >>> carry, losses = unroll(process, task, sgd_rule, 20, start(process, task), 1.0)  # doctest: +SKIP
+        >>> import metarl
+        >>> env = metarl.make("metarl/LearnToOptimize-v0", num_envs=8, optimizee="quadratic", dims=4)
+        >>> process, task = env.process, env.sample_tasks(8, torch.Generator().manual_seed(0))
+        >>> carry, losses = unroll(process, task, TorchRule("sgd", 0.01), 20, start(process, task), 1.0)
+        >>> losses.shape  # (steps, runs)
+        torch.Size([20, 8])
     """
     state, memory, finished = carry
     losses = []
@@ -89,8 +94,13 @@ class TorchRule:
     act elementwise, so each run gets exactly the optimizer it would get alone.
 
     Example:
+        >>> import metarl
+        >>> env = metarl.make("metarl/LearnToOptimize-v0", num_envs=8, optimizee="quadratic", dims=4)
+        >>> process, task = env.process, env.sample_tasks(8, torch.Generator().manual_seed(0))
         >>> rule = TorchRule("adam", 0.1)
-        >>> carry, losses = unroll(process, task, rule, 100, start(process, task), 1.0)  # doctest: +SKIP
+        >>> carry, losses = unroll(process, task, rule, 100, start(process, task), 1.0)
+        >>> bool((losses[-1] < process.start(task).loss).all())
+        True
     """
 
     observes = False  # works from the gradient alone
@@ -164,8 +174,11 @@ def tune_learning_rates(process: OptimizationProcess, task: Task, steps: int, ma
     """For each baseline, the learning rate of ``grid`` with the lowest mean final loss on ``task`` (training tasks).
 
     Example:
-        >>> tune_learning_rates(process, train_tasks, 100, 1.0)  # doctest: +SKIP
-        {'sgd': 0.01, 'nag': 0.001, 'rmsprop': 0.01, 'adam': 0.1}
+        >>> import metarl
+        >>> env = metarl.make("metarl/LearnToOptimize-v0", optimizee="quadratic", dims=4)
+        >>> train_tasks = env.sample_tasks(8, torch.Generator().manual_seed(0), split="train")
+        >>> tune_learning_rates(env.process, train_tasks, 20, 1.0, grid=[0.001, 0.01, 0.1])
+        {'sgd': 0.01, 'nag': 0.01, 'rmsprop': 0.1, 'adam': 0.1}
     """
     best = {}
     for name in names:

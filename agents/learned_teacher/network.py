@@ -13,7 +13,7 @@ class TeacherNetwork(nn.Module):
 
     Example:
         >>> net = TeacherNetwork(features=25, hidden=8, init_keep=0.8)
-        >>> net(torch.zeros(3, 20, 25)).shape, round(float(net(torch.zeros(25))), 2)
+        >>> net(torch.zeros(3, 20, 25)).shape, round(float(net(torch.zeros(25)).detach()), 2)
         (torch.Size([3, 20]), 0.8)
     """
 

@@ -106,8 +106,12 @@ def teach(process: TeachingProcess, task: Task, select: Selector, horizon: int, 
     empty: only the policy-gradient estimators read them, and they are the bulk of the memory.
 
     Example:
-        >>> episode = teach(process, task, no_teach, 800)  # doctest: +SKIP
-        >>> episode.state.test_kept  # kept examples when test accuracy first reached tau (-1: never)  # doctest: +SKIP
+        >>> import metarl
+        >>> env = metarl.make("metarl/Teach-v0", student="logistic", batch_size=8, tau=0.5)
+        >>> process, task = env.process, env.sample_tasks(4, torch.Generator().manual_seed(0))
+        >>> episode = teach(process, task, no_teach, 100, until="test")
+        >>> episode.state.test_kept  # kept examples when test accuracy first reached tau (-1: never)
+        tensor([120,  88,  80,  88])
     """
     state = process.start(task)
     done = torch.zeros(task.batch_size, dtype=torch.bool, device=state.theta.device)

@@ -40,12 +40,19 @@ class DataSelector:
     at least 1/2 instead of drawing.
 
     Example:
-        >>> select = DataSelector("runs/my-teacher")  # doctest: +SKIP
-        >>> for x, y in loader:  # doctest: +SKIP
+        >>> from metarl.agents.learned_teacher import LearnedTeacherConfig, LearnedTeacherTrainer
+        >>> trainer = LearnedTeacherTrainer(LearnedTeacherConfig(students=8, total_steps=20_000))
+        >>> path = trainer.fit(progress=False)  # doctest: +SKIP
+        >>> select = DataSelector(path)  # doctest: +SKIP
+        >>> select = DataSelector(network=trainer.net)  # the network itself, without a file
+        >>> model = torch.nn.Linear(64, 10)  # a 10-class classifier of 8 x 8 digits
+        >>> optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        >>> loader = [(torch.randn(20, 64), torch.randint(0, 10, (20,))) for _ in range(3)]
+        >>> for x, y in loader:
         ...     keep = select(model, x, y)
         ...     loss = torch.nn.functional.cross_entropy(model(x[keep]), y[keep])
         ...     optimizer.zero_grad(); loss.backward(); optimizer.step()
-        ...     select.record(float(loss))
+        ...     select.record(float(loss.detach()))
     """
 
     def __init__(self, checkpoint: str | Path | None = None, network: TeacherNetwork | None = None,

@@ -50,8 +50,12 @@ def evaluate_adaptation(policy: MLPPolicy, env_id: str, env_kwargs: dict, tasks:
     seed see the same tasks.
 
     Example:
-        >>> scores = evaluate_adaptation(policy, "metarl/Navigation2D-v0", {}, tasks=50)  # doctest: +SKIP
-        >>> scores.means  # return after 0, 1, 2, 3 steps  # doctest: +SKIP
+        >>> import metarl
+        >>> from metarl.rl import MLPPolicy
+        >>> policy = MLPPolicy(2, metarl.make("metarl/Navigation2D-v0").single_action_space, hidden=(8,))
+        >>> scores = evaluate_adaptation(policy, "metarl/Navigation2D-v0", {"horizon": 5}, tasks=4, trajectories=2)
+        >>> len(scores.means)  # return after 0, 1, 2, 3 steps
+        4
     """
     chunk = max(1, min(tasks, MAX_EVAL_ENVS // trajectories))
     env = make(env_id, num_envs=chunk * trajectories, device=device, seed=seed, split=split, check=False,

@@ -5,6 +5,25 @@ task g (tasks are imposed with ``env.reset(task=...)``). A trajectory is one tri
 episode of Navigation2D, ``pulls`` pulls of a bandit, ``episodes`` episodes of a tabular MDP), so every
 rollout runs ``env.trial_steps`` steps; steps after a trajectory's trial ended (Navigation2D terminates
 near the goal) are masked out of every return, fit and loss.
+
+Example (one meta-iteration on 3 tasks x 2 trajectories: an inner step, then TRPO through it):
+    >>> import metarl, torch
+    >>> from metarl.rl import MLPPolicy, adapt, task_params, trpo_step
+    >>> env = metarl.make("metarl/Navigation2D-v0", num_envs=3 * 2, horizon=5, seed=0)
+    >>> policy, gen = MLPPolicy(2, env.single_action_space, hidden=(8,)), torch.Generator().manual_seed(0)
+    >>> tasks, params = env.sample_tasks(3, gen), task_params(dict(policy.named_parameters()), 3)
+    >>> pre = process(collect(env, policy, params, tasks, 2, gen), 0.99, 1.0, reg=1e-5, normalize=True)
+    >>> def adapted(params):  # one inner step per task, differentiable in the shared parameters
+    ...     return adapt(lambda p, _: inner_loss(policy, p, pre), params, [0.1])[-1]
+    >>> post = process(collect(env, policy, adapted(params), tasks, 2, gen), 0.99, 1.0, reg=1e-5, normalize=True)
+    >>> post.advantages.shape  # (steps, tasks, trajectories)
+    torch.Size([5, 3, 2])
+    >>> def objective():  # the post-adaptation surrogate and KL, as functions of the shared parameters
+    ...     return surrogate(policy, adapted(task_params(dict(policy.named_parameters()), 3)), post)[:2]
+    >>> product = adapted_fisher_product(policy, [pre], post, [0.1], False, damping=1e-5)
+    >>> step = trpo_step(list(policy.parameters()), objective, fisher_product=product)
+    >>> step.accepted, step.loss_after < step.loss_before, step.kl <= 0.01  # within the trust region
+    (True, True, True)
 """
 
 from __future__ import annotations
@@ -67,7 +86,8 @@ def repeat_tasks(tasks: Task, trajectories: int) -> Task:
     """Each task repeated for its trajectories: row g * K + k is task g (the layout :func:`collect` steps).
 
     Example:
-        >>> repeat_tasks(env.sample_tasks(3), 2).batch_size  # doctest: +SKIP
+        >>> import metarl
+        >>> repeat_tasks(metarl.make("metarl/Navigation2D-v0").sample_tasks(3), 2).batch_size
         6
     """
     index = torch.arange(tasks.batch_size, device=next(iter(tasks.fields().values())).device)
@@ -82,8 +102,14 @@ def collect(env: BatchedEnv, policy: MLPPolicy, params: Params, tasks: Task, tra
     ``env.num_envs`` must equal ``tasks.batch_size * trajectories``. Actions are sampled with ``generator``.
 
     Example:
-        >>> params = task_params(dict(policy.named_parameters()), 20)  # doctest: +SKIP
-        >>> batch = collect(env, policy, params, env.sample_tasks(20), 20, gen)  # doctest: +SKIP
+        >>> import metarl
+        >>> from metarl.rl import MLPPolicy, task_params
+        >>> env = metarl.make("metarl/Navigation2D-v0", num_envs=3 * 2, horizon=5)  # 3 tasks x 2 trajectories
+        >>> policy = MLPPolicy(2, env.single_action_space, hidden=(8,))
+        >>> params = task_params(dict(policy.named_parameters()), 3)
+        >>> batch = collect(env, policy, params, env.sample_tasks(3), 2, torch.Generator().manual_seed(0))
+        >>> batch.rewards.shape, batch.returns().shape
+        (torch.Size([5, 3, 2]), torch.Size([3, 2]))
     """
     G, K, T = tasks.batch_size, trajectories, env.trial_steps
     if env.num_envs != G * K:
@@ -122,9 +148,7 @@ def process(batch: Batch, gamma: float, gae_lambda: float, reg: float, normalize
     A trajectory's end is terminal (the objective is the finite-horizon return), so nothing is
     bootstrapped; masked steps get a zero advantage. ``normalize`` standardises each task's advantages.
 
-    Example:
-        >>> process(batch, gamma=0.99, gae_lambda=1.0, reg=1e-5, normalize=True).advantages.shape  # doctest: +SKIP
-        torch.Size([100, 20, 20])
+    Example: the module's example, a meta-iteration, runs it.
     """
     T, G, K = batch.rewards.shape
     mask = batch.mask
@@ -150,8 +174,7 @@ def inner_loss(policy: MLPPolicy, params: Params, batch: Batch) -> torch.Tensor:
 
     A sum, not a mean, so that a step on it gives every task the step size on its own loss.
 
-    Example:
-        >>> adapted = gradient_step(inner_loss(policy, params, batch), params, 0.1)  # doctest: +SKIP
+    Example: the module's example, a meta-iteration, runs it.
     """
     out = per_task_call(policy, params, batch.task_major("obs"))
     logp = policy.log_prob(out, batch.task_major("actions")).transpose(0, 1)
@@ -164,8 +187,7 @@ def surrogate(policy: MLPPolicy, params: Params, batch: Batch) -> tuple[torch.Te
     At the parameters that collected ``batch`` the ratio is 1, so the surrogate's gradient is the policy
     gradient of the post-adaptation return, and the KL is 0: what TRPO's trust region is measured from.
 
-    Example:
-        >>> loss, kl, entropy = surrogate(policy, adapted, post)  # doctest: +SKIP
+    Example: the module's example, a meta-iteration, runs it.
     """
     out = per_task_call(policy, params, batch.task_major("obs")).transpose(0, 1)
     logp = policy.log_prob(out, batch.actions)
@@ -188,9 +210,7 @@ def adapted_fisher_product(policy: MLPPolicy, batches: Sequence[Batch], post: Ba
     whole adaptation gives, without its third derivatives; vectors are flat over ``policy.parameters()``.
     ``subsample < 1`` estimates both Hessians from that fraction of each task's trajectories.
 
-    Example:
-        >>> product = adapted_fisher_product(policy, [pre], post, [0.1], False, damping=1e-5)  # doctest: +SKIP
-        >>> trpo_step(list(policy.parameters()), objective, fisher_product=product)  # doctest: +SKIP
+    Example: the module's example, a meta-iteration, runs it.
     """
     curvature_batches = batches
     if subsample < 1.0:

@@ -45,7 +45,10 @@ def build_policy(config: MAMLConfig, env: Any, seed: int) -> MLPPolicy:
     """The config's MLP policy for ``env``'s spaces, initialised from ``seed`` (the global RNG is left alone).
 
     Example:
-        >>> policy = build_policy(MAMLConfig(), metarl.make("metarl/Navigation2D-v0"), seed=0)  # doctest: +SKIP
+        >>> import metarl
+        >>> policy = build_policy(MAMLConfig(hidden=[8]), metarl.make("metarl/Navigation2D-v0"), seed=0)
+        >>> policy.env_action(torch.zeros(1, 2)).shape
+        torch.Size([1, 2])
     """
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)

@@ -38,7 +38,13 @@ def evaluate_policy(model: RecurrentActorCritic, env_id: str, env_kwargs: dict, 
     """Run one trial on each of ``trials`` tasks of ``split`` (the tasks the reference solvers see with this seed).
 
     Example:
-        >>> scores = evaluate_policy(model, "metarl/BernoulliBandit-v0", {"arms": 5}, trials=100)  # doctest: +SKIP
+        >>> from metarl.agents.rl2 import RL2Config, RL2Trainer
+        >>> bandit = {"arms": 5, "pulls": 10}
+        >>> trainer = RL2Trainer(RL2Config(env="metarl/BernoulliBandit-v0", env_kwargs=bandit, num_envs=16, hidden=16))
+        >>> path = trainer.fit(progress=False)  # doctest: +SKIP
+        >>> scores = evaluate_policy(trainer.model, "metarl/BernoulliBandit-v0", bandit, trials=100)
+        >>> scores.returns.shape, scores.step_rewards.shape  # one trial of 10 pulls on each of 100 test tasks
+        (torch.Size([100]), torch.Size([100, 10]))
     """
     env = make(env_id, num_envs=trials, device=device, seed=seed, split=split, rl2=True, check=False, **env_kwargs)
     generator = torch.Generator(env.device).manual_seed(generator_seed)

@@ -91,7 +91,8 @@ class RL2Trainer(Trainer):
     """Trains a :class:`RecurrentActorCritic` on an environment family's RL² view.
 
     Example:
-        >>> trainer = RL2Trainer(RL2Config(env_kwargs={"arms": 2, "pulls": 10}, num_envs=64, total_steps=6400))
+        >>> bandit = {"env": "metarl/BernoulliBandit-v0", "env_kwargs": {"arms": 2, "pulls": 10}}
+        >>> trainer = RL2Trainer(RL2Config(**bandit, num_envs=64, total_steps=6400))
         >>> path = trainer.fit(progress=False)  # doctest: +SKIP
     """
 
@@ -339,7 +340,10 @@ class RL2Trainer(Trainer):
         """One trial of the current policy on each of ``trials`` tasks of ``split``, its inputs built as in training.
 
         Example:
-            >>> trainer.evaluate(10_000, "test").mean  # doctest: +SKIP
+            >>> bandit = {"env": "metarl/BernoulliBandit-v0", "env_kwargs": {"arms": 2, "pulls": 10}}
+            >>> trainer = RL2Trainer(RL2Config(**bandit, num_envs=16, hidden=16))
+            >>> 0.0 <= trainer.evaluate(100, "test").mean <= 10.0  # mean return of a trial of 10 pulls
+            True
         """
         cfg = self.config
         self.model.eval()

@@ -1,6 +1,9 @@
 """Reference solvers: score a family without learning, batched on the same engine as the agents.
 
-Every later result can be printed next to these numbers (and as a fraction of them).
+Every later result can be printed next to these numbers (and as a fraction of them). A family's
+solvers are registered under its family name with :func:`register_solver`; metarl's own are
+registered here, a plug-in registers its own from its entry-point function. ``metarl solvers`` and
+:func:`solver_table` score every solver registered for a family.
 
 Example:
     >>> import metarl
@@ -12,94 +15,139 @@ Example:
 
 from __future__ import annotations
 
-import abc
 import functools
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 
 from metarl.engine import BatchedEnv, Step
 from metarl.errors import BadArgumentError
+from metarl.solvers.bandit import BANDIT_POLICIES
+from metarl.solvers.navigation import OracleNavigation, RandomNavigation
+from metarl.solvers.tabular import TABULAR_POLICIES, PSRLPolicy
 from metarl.stats import mean_ci95
 
 
-class _Family(abc.ABC):
-    """How one family's reference policies are built and driven through the engine for one step."""
+class Solver(Protocol):
+    """A reference policy for the B environments of one trial.
 
-    @abc.abstractmethod
-    def policies(self) -> dict:
-        """Solver name -> policy class (imported on first use)."""
+    ``act(obs)`` returns the (B, ...) actions for the observation; ``observe(action, step)`` (optional)
+    is told what :meth:`BatchedEnv.step` returned for them.
+    """
 
-    @abc.abstractmethod
-    def build(self, cls: Callable, env: BatchedEnv, generator: torch.Generator | None) -> Any:
-        """A policy of class ``cls`` for ``env``'s B environments, which have just been reset."""
-
-    @abc.abstractmethod
-    def step(self, policy: Any, env: BatchedEnv, obs: torch.Tensor) -> Step:
-        """Act, step ``env`` and let the policy observe the outcome."""
+    def act(self, obs: torch.Tensor) -> torch.Tensor: ...
 
 
-class _Bandit(_Family):
-    def policies(self) -> dict:
-        from metarl.solvers.bandit import BANDIT_POLICIES
+SolverFactory = Callable[[BatchedEnv, "torch.Generator | None"], Solver]
+"""Builds a :class:`Solver` for an environment that has just been reset: ``factory(env, generator)``."""
 
-        return BANDIT_POLICIES
-
-    def build(self, cls, env, generator):
-        return cls(env.config["arms"], env.config["pulls"], env.num_envs, device=env.device, generator=generator)
-
-    def step(self, policy, env, obs):
-        action = policy.act()
-        step = env.step(action)
-        policy.update(action, step.reward, step.trial_end)
-        return step
+_SOLVERS: dict[str, dict[str, SolverFactory]] = {}  # family name -> solver name -> factory
 
 
-class _Tabular(_Family):
-    def policies(self) -> dict:
-        from metarl.solvers.tabular import TABULAR_POLICIES, PSRLPolicy
+def _family_name(family: type[BatchedEnv] | BatchedEnv | str) -> str:
+    if isinstance(family, str):
+        return family
+    cls = family if isinstance(family, type) else type(family)
+    return cls.family or cls.__name__
 
-        # The published PSRL column matches a zero-mean reward prior (the true prior is N(1, 1)).
-        return {**TABULAR_POLICIES, "psrl-n01": functools.partial(PSRLPolicy, reward_prior_mean=0.0)}
 
-    def build(self, cls, env, generator):
+def register_solver(family: type[BatchedEnv] | str, name: str, factory: SolverFactory) -> None:
+    """Make ``factory(env, generator)`` a reference solver called ``name`` of ``family``.
+
+    ``family`` is a :class:`BatchedEnv` subclass or its family name; every id of the family gets the
+    solver. Solvers are listed in the order they are registered.
+
+    Example:
+        >>> import metarl
+        >>> class Zero:  # always the first arm
+        ...     def __init__(self, env, generator):
+        ...         self.env = env
+        ...     def act(self, obs):
+        ...         return torch.zeros(self.env.num_envs, dtype=torch.int64, device=self.env.device)
+        >>> register_solver("BernoulliBandit", "first-arm", Zero)
+        >>> env = metarl.make("metarl/BernoulliBandit-v0", num_envs=1000, arms=5, pulls=10, seed=0)
+        >>> 4.5 < float(trial_returns(env, "first-arm").mean()) < 5.5  # an arm's mean is 0.5
+        True
+        >>> del _SOLVERS["BernoulliBandit"]["first-arm"]
+    """
+    key = _family_name(family)
+    solvers = _SOLVERS.setdefault(key, {})
+    if name in solvers:
+        raise BadArgumentError(f"a solver called {name!r} is already registered for family {key}")
+    if not callable(factory):
+        raise BadArgumentError(f"solver {name!r} of family {key}: factory must be callable, got {factory!r}")
+    solvers[name] = factory
+
+
+class _BanditSolver:
+    """A bandit policy: it sees only its own pulls and rewards."""
+
+    def __init__(self, cls: Callable, env: BatchedEnv, generator: torch.Generator | None) -> None:
+        cfg = env.config
+        self.policy = cls(cfg["arms"], cfg["pulls"], env.num_envs, device=env.device, generator=generator)
+
+    def act(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.policy.act()
+
+    def observe(self, action: torch.Tensor, step: Step) -> None:
+        self.policy.update(action, step.reward, step.trial_end)
+
+
+class _TabularSolver:
+    """A tabular MDP policy fed with states, actions, rewards and next states."""
+
+    def __init__(self, cls: Callable, env: BatchedEnv, generator: torch.Generator | None) -> None:
         cfg, B = env.config, env.num_envs
-        policy = cls(cfg["states"], cfg["actions"], cfg["horizon"], B, device=env.device, generator=generator)
-        if hasattr(policy, "set_task"):  # the oracle is told the MDPs of this trial
-            policy.set_task(env.task.transitions, env.task.reward_mean)
-        return policy
+        self.env = env
+        self.policy = cls(cfg["states"], cfg["actions"], cfg["horizon"], B, device=env.device, generator=generator)
+        if hasattr(self.policy, "set_task"):  # the oracle is told the MDPs of this trial
+            self.policy.set_task(env.task.transitions, env.task.reward_mean)
 
-    def step(self, policy, env, obs):
-        state = env.state.clone()
-        action = policy.act(state, env.episode_step)
-        step = env.step(action)
+    def act(self, obs: torch.Tensor) -> torch.Tensor:
+        self.state = self.env.state.clone()
+        return self.policy.act(self.state, self.env.episode_step)
+
+    def observe(self, action: torch.Tensor, step: Step) -> None:
         next_state = step.final_obs.argmax(1)  # before any restart at an episode end
-        policy.update(state, action, step.reward, next_state, step.episode_end, step.trial_end)
-        return step
+        self.policy.update(self.state, action, step.reward, next_state, step.episode_end, step.trial_end)
 
 
-class _Navigation(_Family):
-    def policies(self) -> dict:
-        from metarl.solvers.navigation import OracleNavigation, RandomNavigation
+class _NavigationSolver:
+    """A navigation policy that may look at the goal (the oracle does)."""
 
-        return {"random": RandomNavigation, "oracle": OracleNavigation}
+    def __init__(self, cls: Callable, env: BatchedEnv, generator: torch.Generator | None) -> None:
+        self.env = env
+        self.policy = cls(env.config["max_speed"], env.num_envs, device=env.device, generator=generator)
 
-    def build(self, cls, env, generator):
-        return cls(env.config["max_speed"], env.num_envs, device=env.device, generator=generator)
-
-    def step(self, policy, env, obs):
-        return env.step(policy.act(obs, env.task.goal))
+    def act(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.policy.act(obs, self.env.task.goal)
 
 
-_FAMILIES: dict[str, _Family] = {"BernoulliBandit": _Bandit(), "TabularMDP": _Tabular(), "Navigation2D": _Navigation()}
+def _register_builtin() -> None:
+    for name, cls in BANDIT_POLICIES.items():
+        register_solver("BernoulliBandit", name, functools.partial(_BanditSolver, cls))
+    # The published PSRL column matches a zero-mean reward prior (the true prior is N(1, 1)).
+    tabular = {**TABULAR_POLICIES, "psrl-n01": functools.partial(PSRLPolicy, reward_prior_mean=0.0)}
+    for name, cls in tabular.items():
+        register_solver("TabularMDP", name, functools.partial(_TabularSolver, cls))
+    for name, cls in {"random": RandomNavigation, "oracle": OracleNavigation}.items():
+        register_solver("Navigation2D", name, functools.partial(_NavigationSolver, cls))
+
+
+_register_builtin()
 
 
 def solver_names(env: BatchedEnv) -> list[str]:
-    """Names of the reference solvers available for ``env``'s family (empty if none)."""
-    family = _FAMILIES.get(getattr(env, "family", ""))
-    return list(family.policies()) if family else []
+    """Names of the reference solvers registered for ``env``'s family (empty if none).
+
+    Example:
+        >>> import metarl
+        >>> solver_names(metarl.make("metarl/Navigation2D-v0"))
+        ['random', 'oracle']
+    """
+    return list(_SOLVERS.get(_family_name(env), {}))
 
 
 def trial_returns(env: BatchedEnv, solver: str, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -110,13 +158,16 @@ def trial_returns(env: BatchedEnv, solver: str, generator: torch.Generator | Non
     names = solver_names(env)
     if solver not in names:
         raise BadArgumentError(f"{env.id}: unknown solver {solver!r}; available: {names or 'none'}")
-    family = _FAMILIES[env.family]
     obs = env.reset()
-    policy = family.build(family.policies()[solver], env, generator)
+    policy = _SOLVERS[_family_name(env)][solver](env, generator)
+    observe = getattr(policy, "observe", None)
     returns = torch.zeros(env.num_envs, device=env.device)
     finished = torch.zeros(env.num_envs, dtype=torch.bool, device=env.device)
     for _ in range(env.trial_steps):
-        step = family.step(policy, env, obs)
+        action = policy.act(obs)
+        step = env.step(action)
+        if observe is not None:
+            observe(action, step)
         obs = step.obs
         returns += step.reward * ~finished
         finished |= step.trial_end

@@ -7,8 +7,10 @@ SHA-256 of its contents (:func:`payload_digest`), so a file damaged on disk (a f
 is refused instead of scored.
 
 Example:
-    >>> save_checkpoint("/tmp/ckpt.pt", agent="rl2", config={}, progress={"iteration": 1}, state={})
-    >>> load_checkpoint("/tmp/ckpt.pt")["agent"]
+    >>> import pathlib, tempfile
+    >>> tmp = tempfile.TemporaryDirectory(); path = pathlib.Path(tmp.name) / "checkpoint.pt"
+    >>> save_checkpoint(path, agent="rl2", config={}, progress={"iteration": 1}, state={})
+    >>> load_checkpoint(path)["agent"]
     'rl2'
 """
 

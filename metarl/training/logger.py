@@ -25,9 +25,14 @@ class RunLogger:
     """Writes scalars, figures and hyperparameters of one run to ``logdir``.
 
     Example:
-        >>> log = RunLogger("/tmp/run-example")
+        >>> import pathlib, tempfile
+        >>> tmp = tempfile.TemporaryDirectory(); run_dir = pathlib.Path(tmp.name) / "run"
+        >>> log = RunLogger(run_dir)
         >>> log.scalars({"charts/trial_return": 1.0}, step=100)
         >>> log.close()
+        >>> import json
+        >>> [json.loads(line) for line in (run_dir / SCALARS_FILE).read_text().splitlines()]
+        [{'step': 100, 'charts/trial_return': 1.0}]
     """
 
     def __init__(self, logdir: str | Path, resume_step: int | None = None) -> None:

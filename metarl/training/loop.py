@@ -61,7 +61,8 @@ class Trainer(abc.ABC):
     """Base class of agent trainers: subclasses implement :meth:`train_iteration` and the state.
 
     Example:
-        >>> trainer = RL2Trainer(RL2Config(total_steps=20_000))  # doctest: +SKIP
+        >>> from metarl.agents.rl2 import RL2Config, RL2Trainer
+        >>> trainer = RL2Trainer(RL2Config(total_steps=20_000))
         >>> checkpoint = trainer.fit()  # doctest: +SKIP
     """
 

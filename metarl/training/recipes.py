@@ -29,7 +29,11 @@ def recipe_trainer(recipe: str | Path, values: Mapping[str, Any] | None = None, 
     ``total_steps``, ``checkpoint_every``) are taken from ``values`` then.
 
     Example:
-        >>> trainer = recipe_trainer("configs/rl2_demo.yaml", {"logdir": "runs/demo", "run_name": "demo__0"})
+        >>> import pathlib, tempfile
+        >>> tmp = tempfile.TemporaryDirectory(); folder = pathlib.Path(tmp.name)
+        >>> recipe = folder / "rl2_bandit.yaml"
+        >>> _ = recipe.write_text("{agent: rl2, env: metarl/BernoulliBandit-v0, num_envs: 16}")
+        >>> trainer = recipe_trainer(recipe, {"logdir": str(folder / "runs"), "run_name": "demo__0"})
         >>> trainer.fit(max_seconds=60)  # doctest: +SKIP
     """
     values = dict(values or {})
@@ -48,9 +52,12 @@ def recipe_config(recipe: str | Path, values: Mapping[str, Any] | None = None, t
     A bad key or value raises :class:`~metarl.errors.ConfigError` before any environment or model exists.
 
     Example:
-        >>> _, config = recipe_config("configs/rl2_demo.yaml", {"lr": 0.01})
-        >>> config.lr
-        0.01
+        >>> import pathlib, tempfile
+        >>> tmp = tempfile.TemporaryDirectory(); recipe = pathlib.Path(tmp.name) / "rl2_bandit.yaml"
+        >>> _ = recipe.write_text("{agent: rl2, env: metarl/BernoulliBandit-v0, lr: 0.003}")
+        >>> _, config = recipe_config(recipe, {"lr": 0.01})  # values override the recipe
+        >>> config.lr, config.env
+        (0.01, 'metarl/BernoulliBandit-v0')
     """
     from metarl.agents import trainer_class
 
