@@ -1,4 +1,4 @@
-"""A run's logged history cut back to a checkpoint's step, so every step is logged exactly once.
+r"""A run's logged history cut back to a checkpoint's step, so every step is logged exactly once.
 
 A run interrupted after its last checkpoint has logged steps that the checkpoint does not cover;
 the resumed run logs them again. TensorBoard's ``purge_step`` only marks such records for readers
@@ -9,7 +9,12 @@ fsynced and renamed into place. A torn last line or record (a process killed whi
 dropped.
 
 Example:
-    >>> cut_history("runs/some-run", "runs/some-run", last_step=4096)  # doctest: +SKIP
+    >>> import pathlib, tempfile
+    >>> tmp = tempfile.TemporaryDirectory(); run = pathlib.Path(tmp.name)
+    >>> _ = (run / SCALARS_FILE).write_text('{"step": 1}\n{"step": 2}\n{"step": 3}\n{"st')  # torn last line
+    >>> cut_history(run, run, last_step=2)
+    >>> read_jsonl_rows(run / SCALARS_FILE)
+    [{'step': 1}, {'step': 2}]
 """
 
 from __future__ import annotations

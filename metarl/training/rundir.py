@@ -26,7 +26,9 @@ class RunLock:
     """An exclusive lock on ``run_dir`` while this process trains in it; the kernel drops it if the process dies.
 
     Example:
-        >>> lock = RunLock("/tmp/run-lock-example")
+        >>> import tempfile
+        >>> tmp = tempfile.TemporaryDirectory()
+        >>> lock = RunLock(tmp.name)  # a second RunLock(tmp.name), in any process, raises TrainingError now
         >>> lock.release()
     """
 
