@@ -211,7 +211,8 @@ class Trainer(abc.ABC):
         progress = payload["progress"]
         trainer.iteration = int(progress["iteration"])
         trainer.global_step = int(progress["global_step"])
-        trainer._reference_rms = float(progress.get("parameter_rms_start", trainer._parameter_rms()))
+        start = progress.get("parameter_rms_start")  # absent in checkpoints older than the collapse check
+        trainer._reference_rms = trainer._parameter_rms() if start is None else float(start)
         trainer.data_mismatch = data_mismatches(payload.get("data", {}), trainer.data_settings())
         trainer._resumed = True
         if fork:
