@@ -127,16 +127,15 @@ def _train_config(args: argparse.Namespace) -> tuple[str, dict[str, Any], dict[s
 
 def cmd_train(args: argparse.Namespace) -> None:
     from metarl.agents import trainer_class
-    from metarl.training.checkpoint import load_checkpoint
-    from metarl.training.config import build_config, parse_assignments
+    from metarl.training.config import build_config
 
     if args.resume:
-        payload = load_checkpoint(args.resume)
-        trainer_type = trainer_class(payload["agent"])
-        overrides = {k: v for k, v in {"total_steps": args.total_steps, "device": args.device}.items() if v is not None}
-        overrides.update(parse_assignments(args.set))
-        trainer = trainer_type.resume(args.resume, overrides)
-        print(f"resuming {trainer.run_dir} at step {trainer.global_step:,} (iteration {trainer.iteration})")
+        trainer = _resumed_trainer(args)
+        where = f"at step {trainer.global_step:,} (iteration {trainer.iteration})"
+        if trainer.forked_from is not None:
+            print(f"forking {trainer.forked_from} {where} into the new run {trainer.run_dir}; its run is left as it is")
+        else:
+            print(f"resuming {trainer.run_dir} {where}")
     else:
         agent, from_file, from_cli = _train_config(args)
         trainer_type = trainer_class(agent)
@@ -151,12 +150,35 @@ def cmd_train(args: argparse.Namespace) -> None:
         print("\n".join(trainer.evaluation_report(args.eval_trials, "test", 0)))
 
 
+def _resumed_trainer(args: argparse.Namespace) -> Any:
+    """The run saved at ``--resume``; every other option given must agree with it (see ``Trainer.resume``)."""
+    from metarl.agents import trainer_class
+    from metarl.training.checkpoint import load_checkpoint
+    from metarl.training.config import load_yaml, parse_assignments
+
+    agent = load_checkpoint(args.resume)["agent"]
+    given = load_yaml(args.config) if args.config else {}
+    for named in (given.pop("agent", None), args.agent):
+        if named is not None and named != agent:
+            raise BadArgumentError(f"{args.resume} holds a {agent} run, not {named}; drop the agent name or start a "
+                                   "new run")
+    flags = {"env": args.env, "seed": args.seed, "logdir": args.logdir, "run_name": args.run_name,
+             "total_steps": args.total_steps, "device": args.device}
+    given.update({k: v for k, v in flags.items() if v is not None})
+    if args.env_kwargs is not None:
+        given["env_kwargs"] = parse_kwargs(args.env_kwargs)
+    given.update(parse_assignments(args.set))
+    return trainer_class(agent).resume(args.resume, given)
+
+
 def cmd_eval(args: argparse.Namespace) -> None:
     from metarl.agents import trainer_class
     from metarl.training.checkpoint import load_checkpoint
 
     payload = load_checkpoint(args.checkpoint)
     trainer = trainer_class(payload["agent"]).resume(args.checkpoint, {"device": args.device})
+    for mismatch in trainer.data_mismatch:
+        print(f"metarl: warning: {mismatch}, so these scores are not on the run's data", file=sys.stderr)
     print("\n".join(trainer.evaluation_report(args.trials, args.split, args.seed, greedy=args.greedy)))
 
 
