@@ -120,7 +120,7 @@ def _train_config(args: argparse.Namespace) -> tuple[str, dict[str, Any], dict[s
 
 
 def cmd_train(args: argparse.Namespace) -> None:
-    from metarl.agents import trainer_class
+    from metarl.agent_registry import trainer_class
     from metarl.training.checkpoint import load_checkpoint
     from metarl.training.config import build_config, parse_assignments
 
@@ -146,7 +146,7 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 
 def cmd_eval(args: argparse.Namespace) -> None:
-    from metarl.agents import trainer_class
+    from metarl.agent_registry import trainer_class
     from metarl.training.checkpoint import load_checkpoint
 
     payload = load_checkpoint(args.checkpoint)
@@ -155,7 +155,7 @@ def cmd_eval(args: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from metarl.agents import TRAINERS
+    from metarl.agent_registry import agent_names
 
     parser = argparse.ArgumentParser(prog="metarl", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -186,7 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train a meta-agent (writes TensorBoard logs and checkpoints)",
                        description="Train a meta-agent. Values come from the agent's defaults, then --config, then "
                                    "the options below (command-line values override the file).")
-    p.add_argument("agent", nargs="?", help=f"agent name ({', '.join(TRAINERS)}); optional when the config file "
+    p.add_argument("agent", nargs="?", help=f"agent name ({', '.join(agent_names())}); optional when the config file "
                    "names it")
     p.add_argument("--config", help="YAML file of config keys (see configs/)")
     p.add_argument("--env", help="env id, e.g. metarl/BernoulliBandit-v0")
