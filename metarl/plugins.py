@@ -25,7 +25,12 @@ class PluginWarning(UserWarning):
 
 
 def is_own(ep: metadata.EntryPoint) -> bool:
-    """Whether ``ep`` is one of metarl's own entry points (its object lives in the ``metarl`` package)."""
+    """Whether ``ep`` is one of metarl's own entry points (its object lives in the ``metarl`` package).
+
+    Example:
+        >>> is_own(metadata.EntryPoint("rl2", "metarl.agents.rl2:RL2Trainer", "metarl.agents"))
+        True
+    """
     return ep.module.partition(".")[0] == "metarl"
 
 
@@ -79,7 +84,12 @@ class PluginGroup:
             self._busy = False
 
     def stale_hint(self) -> str:
-        """A sentence on how to fix an install whose metadata lacks metarl's own entry points; else ``""``."""
+        """A sentence on how to fix an install whose metadata lacks metarl's own entry points; else ``""``.
+
+        Example:
+            >>> PluginGroup("metarl.envs", print).stale_hint()  # an up-to-date install
+            ''
+        """
         if any(is_own(ep) for ep in self.entry_points()):
             return ""
         return (f" The installed metarl declares no entry points in the group '{self.group}': its metadata is out "
@@ -87,7 +97,13 @@ class PluginGroup:
 
 
 def failure_line(ep: metadata.EntryPoint, exc: Exception) -> str:
-    """One line naming the distribution, the entry point and the cause (with where the plug-in raised it)."""
+    """One line naming the distribution, the entry point and the cause (with where the plug-in raised it).
+
+    Example:
+        >>> ep = metadata.EntryPoint("gone", "gone_envs:register_all", "metarl.envs")
+        >>> failure_line(ep, ModuleNotFoundError("No module named 'gone_envs'"))[:58]
+        "plug-in 'gone = gone_envs:register_all' of an unknown dist"
+    """
     dist = getattr(ep, "dist", None)
     where = f"distribution '{dist.name} {dist.version}'" if dist is not None else "an unknown distribution"
     tb, at = exc.__traceback__, ""

@@ -82,6 +82,11 @@ def load_builtin_families() -> None:
 
     ``import metarl`` calls it, so ``gymnasium.make("metarl/...")`` works at once; the other plug-ins
     wait for the first registry use, since they may import ``metarl`` themselves.
+
+    Example:
+        >>> load_builtin_families()  # again: each entry point is used once, so this does nothing
+        >>> spec("metarl/Teach-v0").family
+        'Teach'
     """
     _PLUGINS.load(is_own)
 
