@@ -126,7 +126,7 @@ def _train_config(args: argparse.Namespace) -> tuple[str, dict[str, Any], dict[s
 
 
 def cmd_train(args: argparse.Namespace) -> None:
-    from metarl.agents import trainer_class
+    from metarl.agent_registry import trainer_class
     from metarl.training.config import build_config
 
     if args.resume:
@@ -152,7 +152,7 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 def _resumed_trainer(args: argparse.Namespace) -> Any:
     """The run saved at ``--resume``; every other option given must agree with it (see ``Trainer.resume``)."""
-    from metarl.agents import trainer_class
+    from metarl.agent_registry import trainer_class
     from metarl.training.checkpoint import load_checkpoint
     from metarl.training.config import load_yaml, parse_assignments
 
@@ -172,7 +172,7 @@ def _resumed_trainer(args: argparse.Namespace) -> Any:
 
 
 def cmd_eval(args: argparse.Namespace) -> None:
-    from metarl.agents import trainer_class
+    from metarl.agent_registry import trainer_class
     from metarl.training.checkpoint import load_checkpoint
 
     payload = load_checkpoint(args.checkpoint)
@@ -183,7 +183,7 @@ def cmd_eval(args: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from metarl.agents import TRAINERS
+    from metarl.agent_registry import agent_names
     from metarl.bench import DEFAULT_BUDGET
 
     parser = argparse.ArgumentParser(prog="metarl", description=__doc__.splitlines()[0])
@@ -219,7 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train a meta-agent (writes TensorBoard logs and checkpoints)",
                        description="Train a meta-agent. Values come from the agent's defaults, then --config, then "
                                    "the options below (command-line values override the file).")
-    p.add_argument("agent", nargs="?", help=f"agent name ({', '.join(TRAINERS)}); optional when the config file "
+    p.add_argument("agent", nargs="?", help=f"agent name ({', '.join(agent_names())}); optional when the config file "
                    "names it")
     p.add_argument("--config", help="YAML file of config keys (see configs/)")
     p.add_argument("--env", help="env id, e.g. metarl/BernoulliBandit-v0")
