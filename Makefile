@@ -10,10 +10,11 @@ $(VENV)/.installed: pyproject.toml
 	@# A CPU build of torch, when the machine offers one (a local wheel or a CPU index), saves a multi-GB
 	@# CUDA download; elsewhere this fails quietly and the next line installs the platform's default build.
 	$(BIN)/pip install -q "torch==2.13.0+cpu" 2>/dev/null || true
-	$(BIN)/pip install -q -e ".[dev]"
+	$(BIN)/pip install -q -e ".[dev,sb3]"
 	touch $@
 
 demo: $(VENV)/.installed
+	@echo "RL² demo: 1M training steps (about a minute on a CPU), far short of the paper's recipe; the score below says which recipe reaches it"
 	$(BIN)/metarl train --config configs/rl2_demo.yaml --eval-trials 1000
 
 test: $(VENV)/.installed

@@ -21,8 +21,8 @@ import time
 from pathlib import Path
 
 import torch
-from metarl.agents import trainer_class
 
+from metarl.agent_registry import trainer_class
 from metarl.published import OMNIGLOT_ACCURACY, OMNIGLOT_COLUMNS
 from metarl.training import build_config, load_yaml
 

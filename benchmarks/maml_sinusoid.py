@@ -28,10 +28,10 @@ import time
 from pathlib import Path
 
 import torch
-from metarl.agents import trainer_class
 from metarl.agents.fewshot import EpisodicTrainer, Scores
 from metarl.agents.fewshot.scoring import scored_steps
 
+from metarl.agent_registry import trainer_class
 from metarl.published import MAML_SINUSOID
 from metarl.rl.functional import tune_later_steps
 from metarl.training import load_yaml

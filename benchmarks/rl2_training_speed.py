@@ -95,12 +95,13 @@ def main() -> None:
         for size in sizes:
             row = measure(setting, size, str(device), args.seconds)
             results.append(row)
+            if args.json:  # after every row, so a run stopped by a time cap keeps what it measured
+                write_json({"device": str(device), "device_name": name, "torch": torch.__version__,
+                            "results": results}, args.json)
             memory = f"  peak {row['peak_memory_gib']:.1f} GiB" if "peak_memory_gib" in row else ""
             print(f"{setting:16s} {size:7d} {row['steps_per_iteration']:11,d} {row['train_steps_per_second']:14,.0f} "
                   f"{row['collect_steps_per_second']:16,.0f} {row['seconds_per_iteration']:7.2f}{memory}", flush=True)
     if args.json:
-        write_json({"device": str(device), "device_name": name, "torch": torch.__version__, "results": results},
-                   args.json)
         print(f"wrote {args.json}")
 
 

@@ -18,13 +18,14 @@ import argparse
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 from metarl.agents.rl2 import RL2Config, RL2Trainer
 from metarl.agents.rl2.evaluate import evaluate_policy
+from sb3_baselines import train_sb3  # this folder's script: SB3 training on the Gymnasium view
 
 import metarl
 from metarl.published import published_scores
+from metarl.sb3 import sb3_trial_returns
 from metarl.stats import mean_ci95
 from metarl.training import build_config, load_yaml
 
@@ -33,32 +34,10 @@ CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
 
 def recurrent_ppo(arms: int, pulls: int, steps: int, seed: int):
-    import gymnasium
-    from sb3_contrib import RecurrentPPO
-    from stable_baselines3.common.env_util import make_vec_env
-    from stable_baselines3.common.logger import Logger
-
-    venv = make_vec_env(lambda: gymnasium.make(ENV, rl2=True, arms=arms, pulls=pulls), n_envs=16, seed=seed)
-    model = RecurrentPPO("MlpLstmPolicy", venv, n_steps=pulls * 4, batch_size=pulls * 16, gamma=0.99, seed=seed,
-                         device="cpu", verbose=0)
-    model.set_logger(Logger(folder=None, output_formats=[]))  # SB3's default logger makes a folder in /tmp
+    """sb3-contrib RecurrentPPO trained for ``steps``, with the seconds it took."""
     start = time.perf_counter()
-    model.learn(steps)
+    model, _ = train_sb3("recurrent-ppo", ENV, {"arms": arms, "pulls": pulls}, steps, seed, trial_steps=pulls)
     return model, time.perf_counter() - start
-
-
-def score_recurrent_ppo(model, arms: int, pulls: int, trials: int, seed: int) -> torch.Tensor:
-    """Mean trial return of an SB3 recurrent policy on ``trials`` test tasks, all stepped as one batch."""
-    env = metarl.make(ENV, num_envs=trials, seed=seed, split="test", rl2=True, arms=arms, pulls=pulls)
-    obs, state = env.reset(), None
-    start = np.ones(trials, dtype=bool)
-    returns = torch.zeros(trials)
-    for _ in range(pulls):
-        action, state = model.predict(obs.numpy(), state=state, episode_start=start, deterministic=False)
-        step = env.step(torch.as_tensor(action, dtype=torch.int64))
-        returns += step.reward
-        obs, start = step.obs, np.zeros(trials, dtype=bool)
-    return returns
 
 
 def main() -> None:
@@ -95,7 +74,7 @@ def main() -> None:
         print("sb3-contrib is not installed (pip install sb3-contrib): RecurrentPPO skipped")
     else:
         rows.append(("sb3-contrib RecurrentPPO", model.num_timesteps, seconds,
-                     score_recurrent_ppo(model, args.arms, args.pulls, args.trials, args.seed)))
+                     sb3_trial_returns(model, ENV, args.trials, "test", args.seed, arms=args.arms, pulls=args.pulls)))
         if args.same_time:
             train_rl2("metarl RL², same seconds", seconds=seconds)
 

@@ -1,7 +1,9 @@
 """Built-in environment families (installed as ``metarl.envs``), registered on import of ``metarl``.
 
-They register through :func:`~metarl.registry.register_builtin`, which does not load plug-ins: a plug-in
-imports ``metarl``, which is still being imported here.
+:func:`register_all` is metarl's own entry point of the group ``metarl.envs`` (see pyproject.toml); the
+core calls it through that group, as it calls a third-party plug-in, and never imports this package by
+name. It registers through :func:`~metarl.registry.register_builtin`, which does not load plug-ins: a
+plug-in imports ``metarl``, which is still being imported when this runs.
 """
 
 from metarl.envs.bandit import BanditTask, BernoulliBandit
@@ -24,8 +26,12 @@ BUILTIN = {
     "metarl/Teach-v0": Teach,
 }
 
-for _id, _cls in BUILTIN.items():
-    register_builtin(_id, _cls)
+
+def register_all() -> None:
+    """Register every built-in family under its ``metarl/`` id."""
+    for id, cls in BUILTIN.items():
+        register_builtin(id, cls)
+
 
 __all__ = [
     "BanditTask",
@@ -40,4 +46,5 @@ __all__ = [
     "TabularMDP",
     "TabularTask",
     "Teach",
+    "register_all",
 ]

@@ -36,6 +36,14 @@ class Glyphs(ImageClassification):
     description = "characters from the bundled fonts; N-way online classification, label of the last image shown"
     source = "Omniglot-like (Lake et al. 2015); online setting of Santoro et al. 2016"
 
+    def data_settings(self) -> dict[str, str]:
+        """``{"METARL_GLYPHS_CLASSES": n or "unset"}``: the class limit changes the classes and so every score.
+
+        Trainers store it in their checkpoints and refuse to resume, or warn on evaluation, under another value.
+        """
+        limit = glyphs.class_limit()
+        return {glyphs.CLASSES_ENV: "unset" if limit is None else str(limit)}
+
     def _data_key(self) -> Hashable:
         return ("glyphs", str(glyphs.cache_path(glyphs.class_limit())))
 

@@ -7,7 +7,6 @@ Example:
     >>> step = env.step(env.sample_actions())
 """
 
-from metarl import envs  # noqa: E402,F401  (registers the built-in families)
 from metarl.checks import resolve_device
 from metarl.engine import BatchedEnv, Step
 from metarl.errors import (
@@ -21,10 +20,13 @@ from metarl.errors import (
     UnknownEnvError,
 )
 from metarl.params import Param
-from metarl.registry import EnvSpec, PluginWarning, make, register, registered, spec
+from metarl.plugins import PluginWarning
+from metarl.registry import EnvSpec, load_builtin_families, make, register, registered, spec
 from metarl.tasks import Task
 
 __version__ = "0.1.0"
+
+load_builtin_families()  # last: the families' modules import metarl, whole by now
 
 __all__ = [
     "BadActionError",

@@ -65,11 +65,17 @@ def cmd_bench(args: argparse.Namespace) -> None:
         devices = ["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"]
     else:
         devices = [args.device]
-    print(bench.HEADER)
-    result = bench.run(args.env or None, args.sizes, devices, args.sync_sizes, args.seconds)
-    if args.json:
-        bench.write_json(result, args.json)
-        print(f"wrote {args.json}")
+    if args.budget <= 0 or args.seconds <= 0:
+        raise BadArgumentError(f"--seconds and --budget must be positive, got --seconds {args.seconds} "
+                               f"--budget {args.budget}")
+    save = (lambda result: bench.write_json(result, args.json)) if args.json else None
+    print(f"each measurement times at least {args.seconds:g} s and stops at {args.budget:g} s; a batch predicted "
+          f"to take longer is skipped (SyncVectorEnv: measured at a smaller B)"
+          + (f"; rows are saved to {args.json} as they come" if save else ""), flush=True)
+    print(bench.HEADER, flush=True)
+    result = bench.run(args.env or None, args.sizes, devices, args.sync_sizes, args.seconds, budget=args.budget,
+                       on_row=save)
+    print(f"done in {result['elapsed_seconds']:.0f} s" + (f"; wrote {args.json}" if save else ""))
 
 
 def cmd_solvers(args: argparse.Namespace) -> None:
@@ -130,17 +136,16 @@ def _train_config(args: argparse.Namespace) -> tuple[str, dict[str, Any], dict[s
 
 
 def cmd_train(args: argparse.Namespace) -> None:
-    from metarl.agents import trainer_class
-    from metarl.training.checkpoint import load_checkpoint
-    from metarl.training.config import build_config, parse_assignments
+    from metarl.agent_registry import trainer_class
+    from metarl.training.config import build_config
 
     if args.resume:
-        payload = load_checkpoint(args.resume)
-        trainer_type = trainer_class(payload["agent"])
-        overrides = {k: v for k, v in {"total_steps": args.total_steps, "device": args.device}.items() if v is not None}
-        overrides.update(parse_assignments(args.set))
-        trainer = trainer_type.resume(args.resume, overrides)
-        print(f"resuming {trainer.run_dir} at step {trainer.global_step:,} (iteration {trainer.iteration})")
+        trainer = _resumed_trainer(args)
+        where = f"at step {trainer.global_step:,} (iteration {trainer.iteration})"
+        if trainer.forked_from is not None:
+            print(f"forking {trainer.forked_from} {where} into the new run {trainer.run_dir}; its run is left as it is")
+        else:
+            print(f"resuming {trainer.run_dir} {where}")
     else:
         agent, from_file, from_cli = _train_config(args)
         trainer_type = trainer_class(agent)
@@ -155,12 +160,35 @@ def cmd_train(args: argparse.Namespace) -> None:
         print("\n".join(trainer.evaluation_report(args.eval_trials, "test", 0)))
 
 
+def _resumed_trainer(args: argparse.Namespace) -> Any:
+    """The run saved at ``--resume``; every other option given must agree with it (see ``Trainer.resume``)."""
+    from metarl.agent_registry import trainer_class
+    from metarl.training.checkpoint import load_checkpoint
+    from metarl.training.config import load_yaml, parse_assignments
+
+    agent = load_checkpoint(args.resume)["agent"]
+    given = load_yaml(args.config) if args.config else {}
+    for named in (given.pop("agent", None), args.agent):
+        if named is not None and named != agent:
+            raise BadArgumentError(f"{args.resume} holds a {agent} run, not {named}; drop the agent name or start a "
+                                   "new run")
+    flags = {"env": args.env, "seed": args.seed, "logdir": args.logdir, "run_name": args.run_name,
+             "total_steps": args.total_steps, "device": args.device}
+    given.update({k: v for k, v in flags.items() if v is not None})
+    if args.env_kwargs is not None:
+        given["env_kwargs"] = parse_kwargs(args.env_kwargs)
+    given.update(parse_assignments(args.set))
+    return trainer_class(agent).resume(args.resume, given)
+
+
 def cmd_eval(args: argparse.Namespace) -> None:
-    from metarl.agents import trainer_class
+    from metarl.agent_registry import trainer_class
     from metarl.training.checkpoint import load_checkpoint
 
     payload = load_checkpoint(args.checkpoint)
     trainer = trainer_class(payload["agent"]).resume(args.checkpoint, {"device": args.device})
+    for mismatch in trainer.data_mismatch:
+        print(f"metarl: warning: {mismatch}, so these scores are not on the run's data", file=sys.stderr)
     print("\n".join(trainer.evaluation_report(args.trials, args.split, args.seed, greedy=args.greedy)))
 
 
@@ -176,7 +204,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from metarl.agents import TRAINERS
+    from metarl.agent_registry import agent_names
+    from metarl.bench import DEFAULT_BUDGET
 
     parser = _Parser(prog="metarl", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -192,7 +221,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="batch sizes also measured through SyncVectorEnv (slow: one Python env per B)")
     p.add_argument("--device", default="cpu", help="cpu, cuda, or auto (= cpu and cuda when present)")
     p.add_argument("--seconds", type=float, default=1.0, help="minimum timed seconds per measurement")
-    p.add_argument("--json", help="also write the results to this JSON file")
+    p.add_argument("--budget", type=float, default=DEFAULT_BUDGET,
+                   help="most seconds one measurement may take, building included; a native batch predicted to "
+                        "take longer is skipped, a SyncVectorEnv one is measured at a smaller B that fits "
+                        "(default: %(default)g)")
+    p.add_argument("--json", help="also write the results to this JSON file (rewritten after every row)")
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("solvers", help="score the reference solvers of a family on held-out tasks")
@@ -207,7 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train a meta-agent (writes TensorBoard logs and checkpoints)",
                        description="Train a meta-agent. Values come from the agent's defaults, then --config, then "
                                    "the options below (command-line values override the file).")
-    p.add_argument("agent", nargs="?", help=f"agent name ({', '.join(TRAINERS)}); optional when the config file "
+    p.add_argument("agent", nargs="?", help=f"agent name ({', '.join(agent_names())}); optional when the config file "
                    "names it")
     p.add_argument("--config", help="YAML file of config keys (see configs/)")
     p.add_argument("--env", help="env id, e.g. metarl/BernoulliBandit-v0")

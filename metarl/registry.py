@@ -1,13 +1,14 @@
 """One registry of environment families, mirrored into Gymnasium under the ``metarl/`` namespace.
 
-metarl's own families are registered when ``metarl`` is imported. Third-party packages plug in
-through the entry-point group ``metarl.envs``: each entry point is a zero-argument function that
-calls :func:`register`. Plug-ins load once, on the first registry use from outside metarl
+Families plug in through the entry-point group ``metarl.envs``: each entry point is a zero-argument
+function that calls :func:`register`. metarl's own families are entry points of that group too
+(declared in pyproject.toml), registered when ``metarl`` is imported; this module never imports them
+by name. Third-party plug-ins load once, on the first registry use from outside metarl
 (:func:`make`, :func:`spec`, :func:`registered` or :func:`register`), so a plug-in module may
 ``import metarl`` at its top and be imported before or after metarl.
 
 A plug-in that fails to load (its module is missing or raises, its function raises, or it registers
-an id that is already taken) is skipped with one :class:`PluginWarning` line that names the
+an id that is already taken) is skipped with one :class:`~metarl.plugins.PluginWarning` line that names the
 distribution, the entry point and the cause; the ids it registered before failing are removed, and
 every other family keeps working. Asking for an id that is not registered while a plug-in failed
 raises :class:`~metarl.errors.PluginError` (an :class:`~metarl.errors.UnknownEnvError`) with that cause.
@@ -24,10 +25,6 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import importlib
-import pathlib
-import sys
-import types
-import warnings
 from collections.abc import Mapping
 from importlib import metadata
 from typing import Any
@@ -38,12 +35,9 @@ import torch
 from metarl.engine import BatchedEnv
 from metarl.errors import BadArgumentError, DuplicateEnvError, PluginError, UnknownEnvError
 from metarl.params import resolve_params
+from metarl.plugins import PluginGroup, is_own
 
 ENTRY_POINT_GROUP = "metarl.envs"
-
-
-class PluginWarning(UserWarning):
-    """A plug-in of the ``metarl.envs`` entry-point group failed to load and was skipped."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,53 +56,39 @@ class EnvSpec:
 
 
 _REGISTRY: dict[str, EnvSpec] = {}
-_plugins_loaded = False
-_plugin_failures: list[str] = []  # one line per plug-in that failed to load
+
+
+def _run_plugin(ep: metadata.EntryPoint) -> None:
+    """Call the plug-in's registering function; if it raises, remove the ids it registered before it did."""
+    before = set(_REGISTRY)
+    try:
+        ep.load()()
+    except Exception:
+        for id in set(_REGISTRY) - before:
+            _unregister(id)
+        raise
+
+
+_PLUGINS = PluginGroup(ENTRY_POINT_GROUP, _run_plugin)
 
 
 def _load_plugins() -> None:
     """Run every ``metarl.envs`` entry point once; skip (with a warning) those that fail."""
-    global _plugins_loaded
-    if _plugins_loaded:
-        return
-    _plugins_loaded = True  # set first: plug-ins call register(), which comes back here
-    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
-        before = set(_REGISTRY)
-        try:
-            ep.load()()
-        except Exception as exc:  # a broken plug-in must name itself and leave the other families working
-            for id in set(_REGISTRY) - before:
-                _unregister(id)
-            _plugin_failures.append(_failure_line(ep, exc))
-            warnings.warn(_plugin_failures[-1], PluginWarning, stacklevel=_caller_stacklevel())
+    _PLUGINS.load()
 
 
-def _failure_line(ep: metadata.EntryPoint, exc: Exception) -> str:
-    """One line naming the distribution, the entry point and the cause (with where the plug-in raised it)."""
-    dist = getattr(ep, "dist", None)
-    where = f"distribution '{dist.name} {dist.version}'" if dist is not None else "an unknown distribution"
-    tb, at = exc.__traceback__, ""
-    while tb is not None:
-        if not _is_internal(tb.tb_frame):
-            at = f" at {pathlib.Path(tb.tb_frame.f_code.co_filename).name}:{tb.tb_lineno}"
-        tb = tb.tb_next
-    cause = " ".join(f"{type(exc).__name__}: {exc}".split())
-    return (f"plug-in '{ep.name} = {ep.value}' of {where} (entry-point group '{ENTRY_POINT_GROUP}') failed to "
-            f"load and was skipped: {cause}{at}")
+def load_builtin_families() -> None:
+    """Register metarl's own families (its own ``metarl.envs`` entry points) now, without the plug-ins.
 
+    ``import metarl`` calls it, so ``gymnasium.make("metarl/...")`` works at once; the other plug-ins
+    wait for the first registry use, since they may import ``metarl`` themselves.
 
-def _is_internal(frame: types.FrameType) -> bool:
-    """Whether ``frame`` runs metarl's own code or the import machinery (not a plug-in's or a user's)."""
-    module = frame.f_globals.get("__name__", "")
-    return module.partition(".")[0] in ("metarl", "importlib", "_frozen_importlib", "_frozen_importlib_external")
-
-
-def _caller_stacklevel() -> int:
-    """The ``stacklevel`` that points a warning at the first frame outside metarl's own modules."""
-    frame, level = sys._getframe(1), 1
-    while frame is not None and _is_internal(frame):
-        frame, level = frame.f_back, level + 1
-    return level
+    Example:
+        >>> load_builtin_families()  # again: each entry point is used once, so this does nothing
+        >>> spec("metarl/Teach-v0").family
+        'Teach'
+    """
+    _PLUGINS.load(is_own)
 
 
 def _resolve_entry_point(entry_point: type[BatchedEnv] | str) -> type[BatchedEnv]:
@@ -167,11 +147,11 @@ def _add(
     resolve_params(cls.params, kwargs, env_id=id)
     spec = EnvSpec(id, cls, kwargs, description or cls.description, source or cls.source)
     _REGISTRY[id] = spec
-    from metarl.views import make_single, make_vector
-
     if id in gymnasium.registry:
         del gymnasium.registry[id]
-    gymnasium.register(id=id, entry_point=make_single, vector_entry_point=make_vector, kwargs={"env_id": id})
+    # strings, which Gymnasium imports on use: metarl.views imports this module
+    gymnasium.register(id=id, entry_point="metarl.views:make_single", vector_entry_point="metarl.views:make_vector",
+                       kwargs={"env_id": id})
     return spec
 
 
@@ -197,10 +177,10 @@ def spec(id: str) -> EnvSpec:
         hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
         message = (f"unknown environment id '{id}'.{hint} Registered ids: {', '.join(sorted(_REGISTRY))}. "
                    "(Run `metarl list` for details.)")
-        if _plugin_failures:
-            failures = " ".join(_plugin_failures)
+        if _PLUGINS.failures:
+            failures = " ".join(_PLUGINS.failures.values())
             raise PluginError(f"{message} Its family may be in a plug-in that failed: {failures}") from None
-        raise UnknownEnvError(message) from None
+        raise UnknownEnvError(message + _PLUGINS.stale_hint()) from None
 
 
 def registered() -> list[EnvSpec]:

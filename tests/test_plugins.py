@@ -1,23 +1,22 @@
 """Plug-in families, installed as real distributions and used from fresh interpreters.
 
-Each test puts a package on ``PYTHONPATH``: a module plus a ``.dist-info`` folder whose
-``entry_points.txt`` declares a ``metarl.envs`` entry point, the layout ``pip install`` writes. The
-working plug-in is the README's own "Adding an environment family" example, so the README cannot rot.
+Each test puts a package on ``PYTHONPATH`` (see plugin_site.py) that declares a ``metarl.envs``
+entry point, the layout ``pip install`` writes. The working plug-in is the README's own "Adding an
+environment family" example, so the README cannot rot.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import os
 import pathlib
 import re
 import subprocess
-import sys
 
 import gymnasium
 import numpy as np
 import pytest
 import torch
+from plugin_site import install, run
 
 import metarl
 from metarl import solvers
@@ -31,24 +30,6 @@ def readme_module() -> str:
     """The first Python block of the README's family section: the module ``mylab_envs``."""
     section = README.read_text().split("## Adding an environment family", 1)[1].split("\n## ", 1)[0]
     return re.findall(r"```python\n(.*?)```", section, re.S)[0]
-
-
-def install(site: pathlib.Path, dist: str, module: str, source: str, entry_point: str | None) -> None:
-    """Write ``module.py`` and the distribution ``dist`` (declaring ``entry_point``) into ``site``."""
-    site.mkdir(exist_ok=True)
-    if source is not None:
-        (site / f"{module}.py").write_text(source)
-    info = site / f"{dist.replace('-', '_')}-1.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text(f"[metarl.envs]\n{dist.split('-')[0]} = {entry_point}\n")
-
-
-def run(site: pathlib.Path, *args: str) -> subprocess.CompletedProcess:
-    """``python *args`` in a fresh interpreter that sees the distributions in ``site``."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")])),
-           "OMP_NUM_THREADS": "1"}
-    return subprocess.run([sys.executable, *args], capture_output=True, text=True, env=env, cwd=site, timeout=300)
 
 
 @pytest.fixture

@@ -43,8 +43,7 @@ def test_a_saved_run_continues_and_its_time_adds_up(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("recipe", sorted(RECIPE.parent.glob("*.yaml")), ids=lambda p: p.stem)
 def test_every_recipe_is_a_valid_config_of_its_agent(recipe: Path) -> None:
-    from metarl.agents import trainer_class
-
+    from metarl.agent_registry import trainer_class
     from metarl.registry import make
     from metarl.training.config import build_config, load_yaml
 

@@ -9,7 +9,7 @@ from metarl.agents.rl2.evaluate import evaluate_policy
 import metarl
 from metarl.errors import CheckpointError, ConfigError, TrainingError
 from metarl.solvers import trial_returns
-from metarl.training import load_checkpoint, read_scalars
+from metarl.training import load_checkpoint, read_scalars, save_checkpoint
 
 TINY = {"num_envs": 16, "hidden": 16, "epochs": 2, "minibatches": 2, "checkpoint_every": 2}
 
@@ -206,8 +206,9 @@ def test_bad_checkpoints_are_one_clear_error(tmp_path):
         RL2Trainer.resume(path, {"hidden": 32})
     payload = torch.load(path, weights_only=True)
     payload["state"]["model"]["value.old_name"] = payload["state"]["model"].pop("value.weight")
-    renamed = tmp_path / "renamed.pt"
-    torch.save(payload, renamed)
+    renamed = tmp_path / "renamed.pt"  # a well-formed checkpoint (valid checksum) of another model layout
+    save_checkpoint(renamed, agent="rl2", config=payload["config"], progress=payload["progress"],
+                    state=payload["state"])
     fit_error = "does not fit this version of the rl2 agent.*value.weight.*value.old_name.*start a new run"
     with pytest.raises(CheckpointError, match=fit_error):
         RL2Trainer.resume(renamed)

@@ -86,6 +86,8 @@ class EpisodicTrainer(Trainer):
         self.generator = torch.Generator().manual_seed(cfg.seed)
         self.best = -math.inf if self.classification else math.inf
         """The best ``validation/<metric>`` so far (accuracy: highest; MSE: lowest)."""
+        self.validation_chance = math.nan
+        """The no-learning baseline's score on the validation episodes (set by :meth:`validate`)."""
         self.net = self.build_model()
         self.optimizer = self.build_optimizer()
 
@@ -143,13 +145,20 @@ class EpisodicTrainer(Trainer):
         self.global_step += self.config.meta_batch
         if (self.iteration + 1) % self.config.validate_every == 0:
             scalars.update(self.validate())
-            if self.config.keep_best:
-                self.keep_if_best(scalars[f"validation/{self.metric}"], self.classification)
+            # Every validation is watched for a collapse back to the no-learning baseline; best.pt only with keep_best.
+            self.keep_if_best(scalars[f"validation/{self.metric}"], self.classification, chance=self.validation_chance,
+                              noise=scalars[f"validation/{self.metric}_ci95"], save=self.config.keep_best)
         return scalars
 
     def validate(self) -> dict[str, float]:
-        """Scores on the fixed validation episodes: the final column with its 95% interval, and each column k."""
+        """Scores on the fixed validation episodes: the final column with its 95% interval, and each column k.
+
+        Also sets :attr:`validation_chance`, the score of the no-learning baseline on the same episodes (chance
+        accuracy; for regression the MSE of predicting the support mean).
+        """
         scores = self.evaluate(self.config.validation_episodes, "validation", VALIDATION_SEED)
+        baseline = scores.baselines["chance" if self.classification else "predict the support mean"]
+        self.validation_chance = float(baseline.mean())
         out = {f"validation/{self.metric}": scores.means[-1], f"validation/{self.metric}_ci95": scores.ci95[-1]}
         if scores.values.shape[1] > 1:
             out.update({f"adaptation/step_{k}": m for k, m in zip(scores.steps, scores.means, strict=True)})

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+from collections.abc import Iterable
+from pathlib import Path
 
 import torch
 from metarl.agents.rl2.policy import PolicyInputs, RecurrentActorCritic
 
+from metarl.errors import ConfigError
 from metarl.registry import make
 from metarl.stats import mean_ci95
+from metarl.training.config import load_yaml
+
+RECIPE_DIRS = (Path("configs"), Path(__file__).resolve().parents[2] / "configs")
+"""Where the recipes are looked for: ``configs/`` under the working directory, then the source tree's."""
 
 
 @dataclasses.dataclass
@@ -75,3 +83,53 @@ def evaluate_policy(model: RecurrentActorCritic, env_id: str, env_kwargs: dict, 
         if env.device.type == "cpu" and bool(finished.all()):  # a free check on CPU; on GPU it would sync
             break
     return TrialScores(returns.cpu(), episode_returns.cpu(), step_rewards.cpu())
+
+
+def full_recipe(env_id: str, env_kwargs: dict, dirs: Iterable[Path] = RECIPE_DIRS) -> tuple[Path, int] | None:
+    """(path, total_steps) of the longest RL² recipe in ``dirs`` for exactly this family and setting, or None.
+
+    The recipes in ``configs/`` are the runs that reach the paper's scores; a shorter run (the quickstart's
+    demo) can name the one to train for the full result.
+
+    Example:
+        >>> path, steps = full_recipe("metarl/BernoulliBandit-v0", {"arms": 5, "pulls": 10})
+        >>> path.name, steps
+        ('rl2_bandit_k5_n10.yaml', 16000000)
+    """
+    best: tuple[Path, int] | None = None
+    seen: set[Path] = set()
+    for folder in dirs:
+        for path in sorted(Path(folder).glob("rl2_*.yaml")):
+            if path.resolve() in seen:
+                continue
+            seen.add(path.resolve())
+            try:
+                recipe = load_yaml(path)
+            except ConfigError:
+                continue
+            steps = recipe.get("total_steps")
+            if (recipe.get("agent") == "rl2" and recipe.get("env") == env_id
+                    and dict(recipe.get("env_kwargs") or {}) == dict(env_kwargs) and isinstance(steps, int)
+                    and (best is None or steps > best[1])):
+                best = (path, steps)
+    return best
+
+
+def short_run_note(env_id: str, env_kwargs: dict, trained_steps: int, dirs: Iterable[Path] = RECIPE_DIRS
+                   ) -> str | None:
+    """A line for the evaluation report when the run trained fewer steps than the setting's full recipe.
+
+    Example:
+        >>> note = short_run_note("metarl/BernoulliBandit-v0", {"arms": 5, "pulls": 10}, 1_000_000)
+        >>> note.startswith("note: a short run (1,000,000 steps)"), note.endswith("rl2_bandit_k5_n10.yaml")
+        (True, True)
+        >>> short_run_note("metarl/BernoulliBandit-v0", {"arms": 5, "pulls": 10}, 16_000_000) is None
+        True
+    """
+    found = full_recipe(env_id, env_kwargs, dirs)
+    if found is None or trained_steps >= found[1]:
+        return None
+    path, steps = found
+    shown = os.path.relpath(path) if not os.path.relpath(path).startswith("..") else str(path)
+    return (f"note: a short run ({trained_steps:,} steps); the recipe for the paper's score trains {steps:,}: "
+            f"metarl train --config {shown}")

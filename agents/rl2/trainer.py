@@ -13,7 +13,7 @@ import math
 from typing import Any, Literal
 
 import torch
-from metarl.agents.rl2.evaluate import TrialScores, evaluate_policy
+from metarl.agents.rl2.evaluate import TrialScores, evaluate_policy, short_run_note
 from metarl.agents.rl2.policy import PolicyInputs, RecurrentActorCritic
 
 from metarl.envstate import env_state_dict, load_env_state
@@ -369,7 +369,8 @@ class RL2Trainer(Trainer):
             lines.append(f"  {'':18s} return of inner episodes 1..{env.episodes}: {per_episode}")
         for row in solver_table(cfg.env, trials, seed, split, str(self.device), **cfg.env_kwargs):
             lines.append(f"  {row['solver']:18s} {row['mean']:12.2f} ± {row['ci95']:7.2f} {_cell(row['published'])}")
-        return lines
+        note = short_run_note(cfg.env, cfg.env_kwargs, self.global_step)
+        return lines + ([note] if note else [])
 
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict[str, Any]:

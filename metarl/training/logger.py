@@ -2,20 +2,23 @@
 
 Tags follow one convention across agents: ``charts/`` (returns), ``adaptation/`` (return per inner
 episode or gradient step), ``losses/``, ``perf/`` (throughput, learning rate), and an hparams entry.
-On resume, whatever the interrupted run logged after its last checkpoint is discarded from both.
+On resume, whatever the interrupted run logged after its last checkpoint is discarded from both
+(:func:`~metarl.training.history.cut_history`), and :meth:`RunLogger.sync` makes the logs durable before
+each checkpoint, so a run killed at any moment resumes with every step logged exactly once.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 from typing import Any
 
 from torch.utils.tensorboard import SummaryWriter
 from torch.utils.tensorboard.summary import hparams as hparams_summary
 
-SCALARS_FILE = "scalars.jsonl"
+from metarl.training.history import SCALARS_FILE, cut_history, event_files, fsync_file, read_jsonl_rows
 
 
 class RunLogger:
@@ -33,15 +36,12 @@ class RunLogger:
     """
 
     def __init__(self, logdir: str | Path, resume_step: int | None = None) -> None:
+        """Log into ``logdir``; ``resume_step`` keeps the history up to that step, None starts the logs afresh."""
         self.logdir = Path(logdir)
         self.logdir.mkdir(parents=True, exist_ok=True)
-        purge = None if resume_step is None else resume_step + 1
-        self.writer = SummaryWriter(str(self.logdir), purge_step=purge)
-        self._jsonl = self.logdir / SCALARS_FILE
-        if resume_step is not None and self._jsonl.exists():
-            kept = [line for line in self._jsonl.read_text().splitlines() if json.loads(line)["step"] <= resume_step]
-            self._jsonl.write_text("".join(line + "\n" for line in kept))
-        self._file = self._jsonl.open("a")
+        cut_history(self.logdir, self.logdir, -1 if resume_step is None else resume_step)
+        self.writer = SummaryWriter(str(self.logdir))
+        self._file = (self.logdir / SCALARS_FILE).open("a")
 
     def scalars(self, values: dict[str, float], step: int) -> None:
         for tag, value in values.items():
@@ -64,6 +64,13 @@ class RunLogger:
         self.writer.flush()
         self._file.flush()
 
+    def sync(self) -> None:
+        """Flush both logs and fsync them, so that a checkpoint saved next never covers a step the logs lost."""
+        self.flush()
+        os.fsync(self._file.fileno())
+        for path in event_files(self.logdir):
+            fsync_file(path)
+
     def close(self) -> None:
         self.writer.close()
         self._file.close()
@@ -81,5 +88,4 @@ def _flatten(params: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 def read_scalars(logdir: str | Path) -> list[dict[str, Any]]:
     """The rows of a run's ``scalars.jsonl``: one dict per logging call, with its ``step``."""
-    path = Path(logdir) / SCALARS_FILE
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+    return read_jsonl_rows(Path(logdir) / SCALARS_FILE)

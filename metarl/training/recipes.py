@@ -59,7 +59,7 @@ def recipe_config(recipe: str | Path, values: Mapping[str, Any] | None = None, t
         >>> config.lr, config.env
         (0.01, 'metarl/BernoulliBandit-v0')
     """
-    from metarl.agents import trainer_class
+    from metarl.agent_registry import trainer_class
 
     settings = load_yaml(recipe)
     agent = settings.pop("agent", None)
