@@ -202,7 +202,7 @@ for _key, _call, _error, _words in [
 
 
 def rl2_config(**values):
-    from metarl.agents import trainer_class
+    from metarl.agent_registry import trainer_class
 
     return build_config(trainer_class("rl2").config_type, values)
 
