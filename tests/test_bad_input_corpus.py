@@ -209,7 +209,7 @@ def rl2_config(**values):
 
 for _key, _values, _words in [
     ("lr-huge", {"lr": 1e300}, ["'lr'"]),
-    ("lr-above-max", {"lr": 1e6}, ["'lr'", "learning rate"]),
+    ("lr-above-max", {"lr": 1e13}, ["'lr'", "learning rate"]),
     ("lr-negative", {"lr": -1.0}, ["'lr'"]),
     ("lr-nan", {"lr": float("nan")}, ["'lr'"]),
     ("lr-inf", {"lr": float("inf")}, ["'lr'"]),

@@ -29,8 +29,8 @@ from metarl.errors import ConfigError
 
 C = TypeVar("C")
 FLOAT32_MAX = 3.4028234663852886e38
-LR_MAX = 1e4
-"""Largest learning rate a config accepts: larger ones overflow the optimizers' float32 steps."""
+LR_MAX = 1e12
+"""Largest learning rate a config accepts: far larger ones overflow the optimizers' float32 steps."""
 
 
 def _type_name(tp: Any) -> str:
