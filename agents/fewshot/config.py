@@ -31,7 +31,6 @@ class FewShotConfig(TrainConfig):
     env: str = "metarl/Glyphs-v0"
     """Environment id (a supervised family: Glyphs, Omniglot, Sinusoid)."""
     env_kwargs: dict = dataclasses.field(default_factory=dict)
-    """Family arguments (empty: the family's defaults, ``metarl list -v``)."""
     total_steps: int = 200_000
     """Training length: training episodes (``meta_batch`` per iteration)."""
     ways: int | None = None

@@ -26,7 +26,6 @@ class LearnedOptimizerConfig(TrainConfig):
     env: str = "metarl/LearnToOptimize-v0"
     """Environment id (a LearnToOptimize family)."""
     env_kwargs: dict = dataclasses.field(default_factory=dict)
-    """Family arguments (empty: the family's defaults, ``metarl list -v``)."""
     total_steps: int = 12_800_000
     """Training length: optimizee steps summed over every run (see the class docstring)."""
     estimator: Literal["unrolled", "reinforce", "es"] = "unrolled"

@@ -23,7 +23,6 @@ class LearnedTeacherConfig(TrainConfig):
     env: str = "metarl/Teach-v0"
     """Environment id (a Teach family)."""
     env_kwargs: dict = dataclasses.field(default_factory=dict)
-    """Family arguments (empty: the family's defaults, ``metarl list -v``)."""
     total_steps: int = 2_000_000
     """Training length: arriving minibatches summed over the students."""
     estimator: Literal["reinforce", "ppo", "es", "lookahead"] = "reinforce"

@@ -24,7 +24,6 @@ class MAMLConfig(TrainConfig):
     env: str = "metarl/Navigation2D-v0"
     """Environment id (a family with flat observations)."""
     env_kwargs: dict = dataclasses.field(default_factory=dict)
-    """Family arguments (empty: the family's defaults, ``metarl list -v``)."""
     total_steps: int = 40_000_000
     """Training length: environment steps, pre- and post-adaptation (see the class docstring)."""
     meta_batch: int = 20

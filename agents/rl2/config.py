@@ -26,7 +26,6 @@ class RL2Config(TrainConfig):
     env: str = "metarl/BernoulliBandit-v0"
     """Environment id (any registered family)."""
     env_kwargs: dict = dataclasses.field(default_factory=dict)
-    """Family arguments (empty: the family's defaults, ``metarl list -v``)."""
     total_steps: int = 32_000_000
     """Training length: environment steps summed over the ``num_envs`` environments."""
     num_envs: int = 1024

@@ -187,8 +187,10 @@ BASE_KEY_DOCS = {
     "logdir": "Parent directory of run directories.",
     "run_name": "Run directory name (None: <family>__<agent>__<seed>__<time>).",
     "checkpoint_every": "Iterations between checkpoints.",
+    "env_kwargs": "Family arguments (empty: the family's defaults, ``metarl list -v``).",
 }
-"""Docs of the keys every agent's config has (:class:`metarl.training.TrainConfig`), under any agent's own."""
+"""Docs of the keys every agent's config has (those of :class:`metarl.training.TrainConfig` and ``env_kwargs``),
+used where the agent's config does not document them itself."""
 
 
 def field_docs(cls: type) -> dict[str, str]:
