@@ -10,7 +10,6 @@ import json
 import subprocess
 import sys
 
-import gymnasium
 import pytest
 from metarl.agents import TRAINERS, trainer_class
 
@@ -62,8 +61,7 @@ def variants():
         metarl.register(id, registry.spec(base).entry_point, kwargs=kwargs)
     yield
     for id in VARIANTS:
-        registry._REGISTRY.pop(id, None)
-        gymnasium.registry.pop(id, None)
+        registry._unregister(id)
 
 
 @pytest.mark.parametrize("agent, env_id, settings, steps", CASES, ids=[case[0] for case in CASES])
