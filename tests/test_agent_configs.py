@@ -11,10 +11,10 @@ import subprocess
 import sys
 
 import pytest
-from metarl.agent_registry import agent_names, trainer_class
 
 import metarl
 from metarl import registry
+from metarl.agent_registry import agent_names, trainer_class
 from metarl.training import load_checkpoint
 from metarl.training.config import build_config
 

@@ -7,8 +7,8 @@ import subprocess
 import sys
 
 import pytest
-from metarl.agent_registry import agent_names, trainer_class
 
+from metarl.agent_registry import agent_names, trainer_class
 from metarl.cli import main, parse_kwargs
 
 
