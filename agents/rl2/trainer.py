@@ -19,7 +19,15 @@ from metarl.agents.rl2.policy import PolicyInputs, RecurrentActorCritic
 from metarl.envstate import env_state_dict, load_env_state
 from metarl.errors import ConfigError
 from metarl.registry import make
-from metarl.rl import Rollout, RunningMeanStd, explained_variance, gae, minibatch_indices, ppo_loss
+from metarl.rl import (
+    Rollout,
+    RunningMeanStd,
+    clipped_surrogate,
+    explained_variance,
+    gae,
+    minibatch_indices,
+    value_loss,
+)
 from metarl.training.loop import Trainer, check_finite
 
 
@@ -196,10 +204,10 @@ class RL2Trainer(Trainer):
                 adv = data["advantages"][:, idx]
                 if cfg.normalize_advantages:
                     adv = (adv - adv.mean()) / (adv.std() + 1e-8)
-                out = ppo_loss(logprob, data["logprob"][:, idx], adv, value, data["value"][:, idx],
-                               data["targets"][:, idx], model.head.entropy(params), clip=cfg.clip,
-                               value_coef=cfg.value_coef, entropy_coef=entropy_coef)
-                loss = out.loss
+                pg = clipped_surrogate(logprob, data["logprob"][:, idx], adv, cfg.clip)
+                v_loss = value_loss(value, data["value"][:, idx], data["targets"][:, idx])
+                entropy = model.head.entropy(params).mean()
+                loss = pg.loss + cfg.value_coef * v_loss - entropy_coef * entropy
                 if predict:
                     outcome = model.outcome_model(features, data["action"][:, idx])
                     reward_error, next_obs_error = self._prediction_errors(outcome, data, idx)
@@ -216,8 +224,9 @@ class RL2Trainer(Trainer):
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
                 self.optimizer.step()
-                for key, value_ in zip(ppo_stats, out[1:], strict=True):
-                    stats[key].append(value_)
+                parts = (pg.loss, v_loss, entropy, pg.approx_kl, pg.clip_fraction)
+                for key, part in zip(ppo_stats, parts, strict=True):
+                    stats[key].append(part.detach())
         self.global_step += self.steps * cfg.num_envs
         scalars = self._scalars(sums, stats, values, returns)
         scalars["losses/entropy_coef"] = entropy_coef
