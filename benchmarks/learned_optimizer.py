@@ -28,10 +28,10 @@ from pathlib import Path
 
 import torch
 from metarl.agents.learned_optimizer import LearnedOptimizerTrainer
-from metarl.agents.learned_optimizer.evaluate import paired_interval
 from metarl.agents.learned_optimizer.rollout import BASELINES, TorchRule, lstm_rule, run, tune_learning_rates
 
 from metarl.registry import make
+from metarl.stats import paired_interval
 from metarl.training.recipes import recipe_trainer, timed_fit
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"

@@ -25,10 +25,10 @@ import time
 from pathlib import Path
 
 import torch
-from metarl.agents.learned_optimizer.evaluate import paired_interval
 from metarl.agents.learned_teacher import LearnedTeacherTrainer
 from metarl.agents.learned_teacher.evaluate import held_out
 
+from metarl.stats import paired_interval
 from metarl.training.loop import BEST_FILE
 from metarl.training.recipes import recipe_trainer, timed_fit
 

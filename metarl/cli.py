@@ -1,6 +1,6 @@
-"""The ``metarl`` command line: list families, measure throughput, score reference solvers, train and evaluate agents.
+"""The metarl command line: list families, measure throughput, score reference solvers, train and evaluate agents.
 
-User mistakes (an unknown id, a malformed ``--env-kwargs``) print one line and exit with code 2.
+User mistakes (an unknown id, a malformed --env-kwargs) print one line and exit with code 2.
 """
 
 from __future__ import annotations
@@ -8,10 +8,14 @@ from __future__ import annotations
 import argparse
 import ast
 import errno
+import math
+import os
+import shutil
 import sys
 import typing
 import warnings
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import gymnasium
@@ -135,10 +139,35 @@ def _train_config(args: argparse.Namespace) -> tuple[str, dict[str, Any], dict[s
     return agent, from_file, from_cli
 
 
+def tensorboard_command() -> str:
+    """A command that starts TensorBoard from the user's shell.
+
+    ``tensorboard`` when the one on the PATH is this interpreter's; else the script beside this interpreter
+    (``.venv/bin/tensorboard`` for a virtual environment that is not activated); else ``python -m tensorboard.main``.
+    """
+    script = shutil.which("tensorboard", path=str(Path(sys.executable).parent))
+    if script is None:
+        return f"{sys.executable} -m tensorboard.main"
+    on_path = shutil.which("tensorboard")
+    if on_path is not None and Path(on_path).resolve() == Path(script).resolve():
+        return "tensorboard"
+    relative = os.path.relpath(script)
+    return relative if not relative.startswith("..") else script
+
+
+def _max_seconds(minutes: float | None) -> float | None:
+    if minutes is None:
+        return None
+    if not (math.isfinite(minutes) and minutes > 0):
+        raise BadArgumentError(f"--max-minutes must be a positive number of minutes, got {minutes:g}")
+    return 60.0 * minutes
+
+
 def cmd_train(args: argparse.Namespace) -> None:
     from metarl.agent_registry import trainer_class
     from metarl.training.config import build_config
 
+    max_seconds = _max_seconds(args.max_minutes)
     if args.resume:
         trainer = _resumed_trainer(args)
         where = f"at step {trainer.global_step:,} (iteration {trainer.iteration})"
@@ -152,9 +181,12 @@ def cmd_train(args: argparse.Namespace) -> None:
         trainer = trainer_type(build_config(trainer_type.config_type, from_file, from_cli))
         trainer.prepare_run_dir()
         print(f"training {agent} on {trainer.config.env} ({trainer.device}); logs and checkpoint in {trainer.run_dir}")
-    checkpoint = trainer.fit(progress=not args.no_progress)
+    checkpoint = trainer.fit(progress=not args.no_progress, max_seconds=max_seconds)
+    if trainer.global_step < trainer.config.total_steps:
+        print(f"stopped on the time limit (--max-minutes {args.max_minutes:g}) at step {trainer.global_step:,} of "
+              f"{trainer.config.total_steps:,}; continue with: metarl train --resume {trainer.run_dir}")
     print(f"checkpoint: {checkpoint}")
-    print(f"watch it:   tensorboard --logdir {trainer.run_dir.parent}")
+    print(f"watch it:   {tensorboard_command()} --logdir {trainer.run_dir.parent}")
     if args.eval_trials:
         print()
         print("\n".join(trainer.evaluation_report(args.eval_trials, "test", 0)))
@@ -192,6 +224,54 @@ def cmd_eval(args: argparse.Namespace) -> None:
     print("\n".join(trainer.evaluation_report(args.trials, args.split, args.seed, greedy=args.greedy)))
 
 
+def _table(rows: list[tuple[str, ...]]) -> list[str]:
+    """Rows as lines of left-aligned columns, the last column unpadded."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    return ["  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)) + "  " + row[-1]
+            for row in rows]
+
+
+def agents_help() -> list[str]:
+    """``metarl train --help`` epilogue: each agent with its default env and what it trains."""
+    from metarl.agent_registry import agent_names, trainer_class
+    from metarl.training.config import first_sentence
+
+    rows = [("agent", "default env", "trains")]
+    for name in agent_names():
+        trainer = trainer_class(name)
+        rows.append((name, trainer.config_type().env, first_sentence(trainer.__doc__ or "")))
+    return ["agents (metarl train AGENT --help lists its config keys):", *_table(rows)]
+
+
+def agent_keys_help(agent: str) -> list[str]:
+    """``metarl train AGENT --help`` epilogue: the agent's config keys with type, default and doc."""
+    from metarl.agent_registry import trainer_class
+    from metarl.training.config import describe_fields
+
+    config_type = trainer_class(agent).config_type
+    rows = [("key", "type", "default", "doc")] + describe_fields(config_type)
+    return [f"{agent} config keys ({config_type.__name__}), set in a --config file or with --set KEY=VALUE:",
+            *_table(rows)]
+
+
+class _TrainHelp(argparse.Action):
+    """``metarl train [AGENT] --help``: the options, then the agent's config keys, or the agents without one."""
+
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, default=argparse.SUPPRESS, nargs=0, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        agent = getattr(namespace, "agent", None)
+        try:
+            extra = agent_keys_help(agent) if agent else agents_help()
+        except MetaRLError as exc:
+            parser.exit(2, f"metarl: error: {exc}\n")
+        parser.print_help()
+        print("\n" + "\n".join(extra))
+        parser.exit()
+
+
 class UsageError(MetaRLError):
     """A command line that argparse cannot parse (unknown option, ill-typed value)."""
 
@@ -207,7 +287,7 @@ def build_parser() -> argparse.ArgumentParser:
     from metarl.agent_registry import agent_names
     from metarl.bench import DEFAULT_BUDGET
 
-    parser = _Parser(prog="metarl", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="metarl", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("list", help="list registered environment ids with their spaces")
@@ -237,9 +317,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     p.set_defaults(func=cmd_solvers)
 
-    p = sub.add_parser("train", help="train a meta-agent (writes TensorBoard logs and checkpoints)",
+    p = sub.add_parser("train", help="train a meta-agent (writes TensorBoard logs and checkpoints)", add_help=False,
                        description="Train a meta-agent. Values come from the agent's defaults, then --config, then "
-                                   "the options below (command-line values override the file).")
+                                   "the options below (command-line values override the file). An --env starts "
+                                   "from that family's default arguments.")
+    p.add_argument("-h", "--help", action=_TrainHelp,
+                   help="show this help and the agent's config keys (or the agents, without AGENT), then exit")
     p.add_argument("agent", nargs="?", help=f"agent name ({', '.join(agent_names())}); optional when the config file "
                    "names it")
     p.add_argument("--config", help="YAML file of config keys (see configs/)")
@@ -253,6 +336,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run-name", help="run directory name (default: <family>__<agent>__<seed>__<time>)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="any other config key (repeatable)")
     p.add_argument("--resume", metavar="PATH", help="continue the run saved in this checkpoint or run directory")
+    p.add_argument("--max-minutes", type=float, help="stop training after this many minutes, with a checkpoint "
+                   "(continue it with --resume)")
     p.add_argument("--eval-trials", type=int, default=0, help="after training, evaluate on this many test tasks")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_train)

@@ -221,7 +221,7 @@ def make(
         num_envs=num_envs, device=device, seed=seed, split=split, check=check, env_id=id, **{**s.kwargs, **kwargs}
     )
     if rl2:
-        from metarl.rl2 import RL2Observation
+        from metarl.rl2_observation import RL2Observation
 
         env = RL2Observation(env)
     return env

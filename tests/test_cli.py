@@ -1,11 +1,14 @@
-"""The metarl command line: listing, one-line errors with exit code 2, a tiny benchmark."""
+"""The metarl command line: listing, one-line errors with exit code 2, a tiny benchmark, help texts."""
 
+import dataclasses
 import json
+import re
 import subprocess
 import sys
 
 import pytest
 
+from metarl.agent_registry import agent_names, trainer_class
 from metarl.cli import main, parse_kwargs
 
 
@@ -56,3 +59,50 @@ def test_bench_writes_json(tmp_path, capsys):
 def test_console_script_installed():
     out = subprocess.run([sys.executable, "-m", "metarl.cli", "list"], capture_output=True, text=True, check=True)
     assert "metarl/TabularMDP-v0" in out.stdout
+
+
+def help_text(capsys, argv):
+    with pytest.raises(SystemExit) as exited:
+        main([*argv, "--help"])
+    assert exited.value.code == 0
+    return capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv", [[], ["list"], ["bench"], ["solvers"], ["train"], ["train", "rl2"], ["eval"],
+                                  ["demo"]])
+def test_help_is_plain_text(capsys, argv):
+    out = help_text(capsys, argv)
+    assert "``" not in out and ":class:" not in out and ":mod:" not in out, out
+
+
+@pytest.mark.parametrize("agent", agent_names())
+def test_train_agent_help_lists_its_config_keys(capsys, agent):
+    config = trainer_class(agent).config_type()
+    out = help_text(capsys, ["train", agent])
+    keys = out.split(f"{agent} config keys", 1)[1].splitlines()[2:]
+    assert [line.split()[0] for line in keys] == [f.name for f in dataclasses.fields(config)]
+    for line, field in zip(keys, dataclasses.fields(config), strict=True):
+        default = getattr(config, field.name)
+        written = json.dumps(default) if isinstance(default, bool) or default is None else str(default)
+        assert f"  {written}  " in line and len(line.split()) >= 4, line
+
+
+def test_train_help_differs_per_agent_and_names_types_and_docs(capsys):
+    rl2 = help_text(capsys, ["train", "rl2"])
+    maml_rl = help_text(capsys, ["train", "maml-rl"])
+    assert rl2 != maml_rl
+    assert re.search(r"\n  cell +\{gru,lstm\} +gru +Recurrent core\.\n", rl2)
+    assert re.search(r"\n  inner_lr +float +0\.1 +Step size of the adaptation steps\.\n", maml_rl)
+
+
+def test_train_help_without_an_agent_lists_the_agents(capsys):
+    out = help_text(capsys, ["train"])
+    for name in agent_names():
+        assert re.search(rf"\n  {re.escape(name)} +metarl/\S+-v0 +\S", out), name
+
+
+def test_train_help_of_an_unknown_agent_is_one_line_exit_2():
+    done = subprocess.run([sys.executable, "-m", "metarl.cli", "train", "nosuch", "--help"], capture_output=True,
+                          text=True)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith("metarl: error: unknown agent 'nosuch'")

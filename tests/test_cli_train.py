@@ -1,4 +1,9 @@
-"""`metarl train` and `metarl eval`: configs from files and flags, TensorBoard output, one-line errors."""
+"""`metarl train` and `metarl eval`: configs from files and flags, TensorBoard output, time limits, one-line errors."""
+
+import os
+import shlex
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -91,3 +96,42 @@ def test_set_values_are_python_or_yaml_literals(text, value):
     from metarl.training.config import parse_literal
 
     assert parse_literal(text) == value
+
+
+@pytest.fixture(scope="module")
+def timed_run(tmp_path_factory):
+    """`metarl train` with a time limit far below its total_steps, from a shell whose PATH lacks this venv."""
+    logdir = tmp_path_factory.mktemp("timed") / "runs"
+    argv = ["train", "rl2", "--env-kwargs", "arms=2,pulls=4", "--total-steps", "100000000", "--max-minutes", "0.001",
+            "--logdir", str(logdir), *FAST]
+    env = {**os.environ, "PATH": os.pathsep.join(["/usr/bin", "/bin"])}
+    done = subprocess.run([sys.executable, "-m", "metarl.cli", *argv], capture_output=True, text=True, env=env,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done, run_dir(logdir), env
+
+
+def test_max_minutes_stops_with_a_checkpoint_and_says_so(timed_run):
+    done, run, _ = timed_run
+    progress = load_checkpoint(run)["progress"]
+    assert 0 < progress["global_step"] < 100_000_000
+    assert f"stopped on the time limit (--max-minutes 0.001) at step {progress['global_step']:,}" in done.stdout
+    assert f"metarl train --resume {run}" in done.stdout
+
+
+def test_tensorboard_hint_is_a_command_that_runs(timed_run):
+    done, run, env = timed_run
+    (hint,) = [line.split(":", 1)[1] for line in done.stdout.splitlines() if line.startswith("watch it:")]
+    command, logdir = hint.split(" --logdir ")
+    assert logdir.strip() == str(run.parent)
+    version = subprocess.run([*shlex.split(command), "--version_tb"], capture_output=True, text=True, env=env,
+                             timeout=120)
+    assert version.returncode == 0 and version.stdout.strip()[0].isdigit(), version.stderr
+
+
+@pytest.mark.parametrize("minutes", ["0", "-1", "nan", "inf"])
+def test_bad_max_minutes_is_one_line_exit_2(tmp_path, capsys, minutes):
+    assert main(["train", "rl2", "--max-minutes", minutes, "--logdir", str(tmp_path / "runs"), *FAST]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--max-minutes must be a positive number" in err
+    assert not (tmp_path / "runs").exists()

@@ -8,12 +8,13 @@ import torch
 from metarl.agents.learned_teacher import DataSelector, LearnedTeacherConfig, LearnedTeacherTrainer, TeacherNetwork
 from metarl.agents.learned_teacher.rollout import population_teacher
 from metarl.agents.learned_teacher.trainer import moving_average_advantages
+from torch.nn.utils import parameters_to_vector
 
 from metarl import random as mrandom
 from metarl.cli import main
 from metarl.digits import load_digits
 from metarl.errors import ConfigError
-from metarl.rl.estimators import flat_parameters, population_parameters
+from metarl.rl.estimators import population_parameters
 from metarl.teaching import TeachingProcess
 from metarl.training import build_config, read_scalars
 
@@ -100,8 +101,8 @@ def test_data_selector_features_match_the_environment_and_work_in_a_plain_loop(t
 def test_population_teacher_is_each_member_with_shared_decision_noise():
     net = TeacherNetwork(features=25, hidden=6)
     params = dict(net.named_parameters())
-    vectors = flat_parameters(params) + 0.5 * torch.randn(3, sum(p.numel() for p in params.values()),
-                                                         generator=torch.Generator().manual_seed(0))
+    center = parameters_to_vector(params.values()).detach()
+    vectors = center + 0.5 * torch.randn(3, center.numel(), generator=torch.Generator().manual_seed(0))
     vectors[2] = vectors[0]
     features = torch.rand(6, 5, 25, generator=torch.Generator().manual_seed(1))
     members = population_parameters(params, vectors)

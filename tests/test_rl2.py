@@ -50,3 +50,16 @@ def test_rl2_vector_view_reset_mask_keeps_other_rows():
     obs, *_ = envs.step(np.array([1, 1]))
     obs, _ = envs.reset(options={"reset_mask": np.array([True, False])})
     assert np.array_equal(obs[0, 1:], np.zeros(4)) and obs[1, 2] == 1.0
+
+
+def test_wrapping_a_plain_env_by_hand_gives_the_observations_of_rl2_true():
+    from metarl.rl2_observation import RL2Observation
+
+    kwargs = {"num_envs": 3, "arms": 4, "pulls": 5, "seed": 7}
+    by_hand, built = RL2Observation(metarl.make("metarl/BernoulliBandit-v0", **kwargs)), \
+        metarl.make("metarl/BernoulliBandit-v0", rl2=True, **kwargs)
+    assert isinstance(built, RL2Observation) and by_hand.single_observation_space == built.single_observation_space
+    assert torch.equal(by_hand.reset(seed=1), built.reset(seed=1))
+    for t in range(7):  # past a trial end
+        action = torch.tensor([t % 4, (t + 1) % 4, 3])
+        assert torch.equal(by_hand.step(action).obs, built.step(action).obs)

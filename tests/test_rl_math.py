@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from metarl.rl import ActionHead, Rollout, RunningMeanStd, gae, ppo_loss
+from metarl.rl import ActionHead, Rollout, RunningMeanStd, clipped_surrogate, gae, value_loss
 
 GAMMA, LAM = 0.9, 0.5
 
@@ -77,13 +77,28 @@ def test_gae_with_a_per_step_lambda_skips_steps_that_change_nothing():
     assert torch.allclose(adv, short_adv[clock]) and torch.allclose(ret, short_ret[clock])
 
 
-def test_ppo_loss_clips_and_reports_diagnostics():
+def test_clipped_surrogate_clips_and_reports_diagnostics():
     adv = torch.tensor([1.0, -1.0])
     old = torch.zeros(2)
     new = torch.log(torch.tensor([1.5, 0.5]))  # ratios 1.5 and 0.5, both outside [0.8, 1.2]
-    out = ppo_loss(new, old, adv, torch.zeros(2), torch.zeros(2), torch.zeros(2), torch.zeros(2), clip=0.2)
-    assert float(out.policy_loss) == pytest.approx(-(1.2 * 1.0 + 0.8 * -1.0) / 2)  # min picks the clipped terms
+    out = clipped_surrogate(new, old, adv, clip=0.2)
+    assert float(out.loss) == pytest.approx(-(1.2 * 1.0 + 0.8 * -1.0) / 2)  # min picks the clipped terms
     assert float(out.clip_fraction) == 1.0 and float(out.approx_kl) > 0
+
+
+def test_clipped_surrogate_stops_the_gradient_only_past_the_clip_in_the_advantages_direction():
+    logprob = torch.log(torch.tensor([1.5, 1.5, 1.0])).requires_grad_(True)
+    clipped_surrogate(logprob, torch.zeros(3), torch.tensor([1.0, -1.0, 1.0]), clip=0.2).loss.backward()
+    # ratio 1.5 with A > 0 is clipped (no gradient); with A < 0 the unclipped term is the minimum (gradient r A / n)
+    assert torch.allclose(logprob.grad, torch.tensor([0.0, 1.5 / 3, -1.0 / 3]))
+
+
+@pytest.mark.parametrize("value_clip, expected", [(None, 0.5 * (0.5**2 + 2.0**2) / 2),
+                                                  (0.2, 0.5 * (0.8**2 + 2.0**2) / 2)])
+def test_value_loss_is_half_the_squared_error_and_clips_the_change_from_the_old_value(value_clip, expected):
+    value, old_value, returns = torch.tensor([0.5, 1.0]), torch.zeros(2), torch.tensor([1.0, -1.0])
+    # clipped, the values become 0.2 and 0.2; the larger error of each is kept: 0.8 (clipped), 2.0 (unclipped)
+    assert float(value_loss(value, old_value, returns, value_clip)) == pytest.approx(expected)
 
 
 @pytest.mark.parametrize("space", ["discrete", "box", "multibinary"])

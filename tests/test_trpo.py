@@ -3,9 +3,11 @@
 import gymnasium
 import pytest
 import torch
+from torch.nn.utils import parameters_to_vector
 
 from metarl.rl import MLPPolicy, conjugate_gradient, trpo_step
-from metarl.rl.trpo import fisher_vector_product, flat, line_search
+from metarl.rl.gradients import gradient_vector, set_gradients
+from metarl.rl.trpo import fisher_vector_product, line_search
 
 
 def spd(n, seed=0):
@@ -70,7 +72,7 @@ def test_fisher_vector_product_is_the_hessian_of_the_kl():
         return policy.kl(old, torch.func.functional_call(policy, named, (obs,))).mean()
 
     product = fisher_vector_product(policy.kl(old, policy(obs)).mean(), params, damping=0.1)
-    hessian = torch.autograd.functional.hessian(kl_at, flat([p.detach() for p in params]))
+    hessian = torch.autograd.functional.hessian(kl_at, parameters_to_vector(params).detach())
     v = torch.randn(sum(sizes), generator=gen)
     assert torch.allclose(product(v), hessian @ v + 0.1 * v, atol=1e-5)
 
@@ -78,10 +80,22 @@ def test_fisher_vector_product_is_the_hessian_of_the_kl():
 def test_line_search_restores_the_parameters_when_no_step_is_acceptable():
     policy, objective = policy_problem(gymnasium.spaces.Discrete(3))
     params = list(policy.parameters())
-    start = flat([p.detach() for p in params]).clone()
+    start = parameters_to_vector(params).detach()
     with torch.no_grad():
         loss, _ = objective()
     huge = torch.ones_like(start) * 100.0  # far outside the trust region at every backtrack
     result = line_search(params, huge, objective, float(loss), max_kl=1e-6, max_backtracks=3)
     assert not result.accepted and result.backtracks == 4
-    assert torch.equal(flat([p.detach() for p in params]), start)
+    assert torch.equal(parameters_to_vector(params).detach(), start)
+
+
+def test_gradient_vector_flattens_non_contiguous_tangents_in_their_logical_order():
+    transposed = torch.arange(6.0).view(2, 3).T  # not contiguous: parameters_to_vector cannot view it
+    assert torch.equal(gradient_vector([transposed, torch.ones(2)]), torch.tensor([0.0, 3, 1, 4, 2, 5, 1, 1]))
+
+
+def test_set_gradients_writes_each_slice_of_the_vector_into_its_parameters_grad():
+    w, b = torch.nn.Parameter(torch.randn(3, 2)), torch.nn.Parameter(torch.randn(3))
+    grads = torch.autograd.grad((torch.randn(5, 3) @ w).square().sum() + b.exp().sum(), [w, b])
+    set_gradients([w, b], gradient_vector(grads))
+    assert torch.equal(w.grad, grads[0]) and torch.equal(b.grad, grads[1])

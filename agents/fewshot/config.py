@@ -29,8 +29,10 @@ class FewShotConfig(TrainConfig):
     """
 
     env: str = "metarl/Glyphs-v0"
+    """Environment id (a supervised family: Glyphs, Omniglot, Sinusoid)."""
     env_kwargs: dict = dataclasses.field(default_factory=dict)
     total_steps: int = 200_000
+    """Training length: training episodes (``meta_batch`` per iteration)."""
     ways: int | None = None
     """Classes per training episode (None: the family's ``ways``, 1 for regression)."""
     shots: int | None = None
@@ -44,6 +46,7 @@ class FewShotConfig(TrainConfig):
     channels: int = 64
     """Filters of each conv block (images)."""
     conv_layers: int = 4
+    """Conv blocks of the image backbone."""
     norm: Literal["batch", "layer", "none"] = "batch"
     """Normalisation in the conv blocks; see :mod:`metarl.backbones` (batch: per-call statistics, transductive)."""
     hidden: list = dataclasses.field(default_factory=lambda: [40, 40])
@@ -59,9 +62,10 @@ class FewShotConfig(TrainConfig):
     validation_episodes: int = 200
     """Validation episodes (the same ones every time)."""
     keep_best: bool = False
-    """Also keep the state with the best ``validation/<metric>`` so far as ``best.pt`` in the run directory (a
-    checkpoint like the last one: ``metarl eval RUN/best.pt``); the run itself continues from its last state."""
+    """Also keep the state with the best ``validation/<metric>`` so far as ``best.pt`` in the run directory. It is
+    a checkpoint like the last one (``metarl eval RUN/best.pt``); the run itself continues from its last state."""
     checkpoint_every: int = 200
+    """Iterations between checkpoints."""
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -2,37 +2,14 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
 import torch
 from metarl.agents.learned_optimizer.rollout import BASELINES, RunResult, TorchRule, lstm_rule, run
 
-T_975 = {1: 12.71, 2: 4.30, 3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36, 8: 2.31, 9: 2.26, 10: 2.23, 11: 2.20,
-         12: 2.18, 13: 2.16, 14: 2.14, 15: 2.13, 19: 2.09, 24: 2.06, 29: 2.05}
-"""97.5% quantiles of Student's t by degrees of freedom (1.96 beyond the table)."""
-
-
-def t_quantile(dof: int) -> float:
-    """The 97.5% quantile of Student's t with ``dof`` degrees of freedom (from the table, rounded down)."""
-    if dof < 1:
-        return math.nan
-    return T_975[max(k for k in T_975 if k <= dof)] if dof < 30 else 1.96
-
-
-def paired_interval(differences: torch.Tensor) -> tuple[float, float]:
-    """Mean and 95% half-width (Student's t) of paired differences (n,).
-
-    Example:
-        >>> paired_interval(torch.tensor([1.0, 3.0]))
-        (2.0, 12.71)
-    """
-    d = differences.double()
-    n = d.numel()
-    if n < 2:
-        return float(d.mean()), math.nan
-    return float(d.mean()), t_quantile(n - 1) * float(d.std()) / math.sqrt(n)
+from metarl.stats import paired_interval
+from metarl.training.figures import method_curves_figure
 
 
 def held_out_results(trainer: Any, tasks: int, split: str, seed: int, baselines: bool = True,
@@ -57,6 +34,10 @@ def held_out_results(trainer: Any, tasks: int, split: str, seed: int, baselines:
     return results
 
 
+def _label(name: str, rates: Mapping[str, float]) -> str:
+    return name if name == "learned" else f"{name} (lr {rates[name]:.3g})"
+
+
 def curve_figure(results: Mapping[str, RunResult], rates: Mapping[str, float], title: str = "") -> Any:
     """Mean loss per step (log scale) on the held-out tasks, the learned optimizer beside the tuned baselines.
 
@@ -68,24 +49,11 @@ def curve_figure(results: Mapping[str, RunResult], rates: Mapping[str, float], t
         >>> results = held_out_results(trainer, 8, "test", 0, rates={"adam": 0.1})
         >>> fig = curve_figure(results, {"adam": 0.1}, title="quadratic, 4 dimensions")
     """
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(6, 4), layout="constrained")
-    axes = figure.subplots()
+    curves = {}
     for name, result in results.items():
-        label = name if name == "learned" else f"{name} (lr {rates[name]:.3g})"
         curve = result.curve.double().mean(1).numpy()
-        axes.plot(range(len(curve)), curve, label=label, linewidth=2.5 if name == "learned" else 1.2)
-    axes.set_yscale("log")
-    axes.set_xlabel("optimizee step")
-    axes.set_ylabel("mean loss over held-out tasks")
-    axes.legend()
-    if title:
-        axes.set_title(title, fontsize=9)
-    return figure
+        curves[_label(name, rates)] = (range(len(curve)), curve)
+    return method_curves_figure(curves, "optimizee step", "mean loss over held-out tasks", title, log_y=True)
 
 
 def format_report(trainer: Any, results: Mapping[str, RunResult], tasks: int, split: str, seed: int) -> list[str]:
@@ -102,8 +70,8 @@ def format_report(trainer: Any, results: Mapping[str, RunResult], tasks: int, sp
              + (f" {'test accuracy':>14s}" if classifier else "") + f" {'diverged':>9s} {'minus learned (log10)':>24s}"]
     learned = results["learned"].final_loss.double().clamp(min=1e-30).log10()
     for name, result in results.items():
-        label = name if name == "learned" else f"{name} (lr {rates[name]:.3g})"
-        row = f"  {label:22s} {result.log10_mean_final_loss:22.3f} {float(result.final_loss.double().mean()):16.4g}"
+        mean_loss = float(result.final_loss.double().mean())
+        row = f"  {_label(name, rates):22s} {result.log10_mean_final_loss:22.3f} {mean_loss:16.4g}"
         if classifier:
             row += f" {float(result.accuracy.mean()):14.3f}"
         row += f" {int(result.diverged.sum()):9d}"
@@ -114,4 +82,4 @@ def format_report(trainer: Any, results: Mapping[str, RunResult], tasks: int, sp
     return lines
 
 
-__all__ = ["BASELINES", "curve_figure", "format_report", "held_out_results", "paired_interval", "t_quantile"]
+__all__ = ["BASELINES", "curve_figure", "format_report", "held_out_results"]

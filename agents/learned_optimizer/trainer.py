@@ -22,17 +22,17 @@ from metarl.agents.learned_optimizer.config import LearnedOptimizerConfig
 from metarl.agents.learned_optimizer.evaluate import curve_figure, format_report, held_out_results
 from metarl.agents.learned_optimizer.network import CoordinatewiseLSTM
 from metarl.agents.learned_optimizer.rollout import Carry, lstm_rule, objective_values, start, unroll
+from torch.nn.utils import parameters_to_vector
 
 from metarl.errors import ConfigError
 from metarl.registry import make
 from metarl.rl.estimators import (
     antithetic_gradient,
-    flat_parameters,
     gaussian_log_prob,
     population_parameters,
     reinforce_surrogate,
-    set_gradients,
 )
+from metarl.rl.gradients import set_gradients
 from metarl.tasks import Task
 from metarl.training.loop import Trainer, check_finite
 
@@ -180,7 +180,7 @@ class LearnedOptimizerTrainer(Trainer):
             results.update(carry=carry, losses=losses)
             return objective_values(cfg.objective, losses, final_loss, accuracy).view(P, cfg.tasks).mean(1)
 
-        center = flat_parameters(params)
+        center = parameters_to_vector(params.values()).detach()
         grad, values = antithetic_gradient(objective, center, cfg.sigma, cfg.pairs, self.noise)
         check_finite("the evolution-strategies objective", values.mean())
         self.optimizer.zero_grad(set_to_none=True)

@@ -10,8 +10,10 @@ from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
 import torch
-from metarl.agents.learned_optimizer.evaluate import paired_interval
 from metarl.agents.learned_teacher.rollout import instances_to_tau, no_teach, rand_teach, self_paced, teach, teacher
+
+from metarl.stats import paired_interval
+from metarl.training.figures import method_curves_figure
 
 BASELINES = ("noteach", "randteach", "spl")
 EVAL_HORIZON = 4
@@ -69,23 +71,9 @@ def held_out(trainer: Any, students: int, split: str, seed: int,
 
 def curve_figure(results: Mapping[str, TeachResult], tau: float, title: str = "") -> Any:
     """Mean test accuracy of the held-out students against the examples they were trained on, per method."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(6, 4), layout="constrained")
-    axes = figure.subplots()
-    for name, result in results.items():
-        axes.plot(result.kept_curve.numpy(), result.test_curve.numpy(), label=name,
-                  linewidth=2.5 if name == "learned" else 1.2)
-    axes.axhline(tau, color="grey", linestyle=":", linewidth=1)
-    axes.set_xlabel("training instances (kept examples), mean over students")
-    axes.set_ylabel("mean test accuracy")
-    axes.legend()
-    if title:
-        axes.set_title(title, fontsize=9)
-    return figure
+    curves = {name: (result.kept_curve.numpy(), result.test_curve.numpy()) for name, result in results.items()}
+    return method_curves_figure(curves, "training instances (kept examples), mean over students", "mean test accuracy",
+                                title, reference=tau)
 
 
 def format_report(trainer: Any, results: Mapping[str, TeachResult], students: int, split: str, seed: int

@@ -62,10 +62,10 @@ def population_teacher(net: TeacherNetwork, params: dict[str, torch.Tensor], mem
     member (common random numbers, so members differ only through their parameters); else greedy.
 
     Example:
-        >>> from metarl.rl.estimators import flat_parameters, population_parameters
+        >>> from metarl.rl.estimators import population_parameters
         >>> net = TeacherNetwork(features=25, hidden=4)
         >>> params = dict(net.named_parameters())
-        >>> vectors = flat_parameters(params).expand(3, -1)
+        >>> vectors = torch.nn.utils.parameters_to_vector(net.parameters()).detach().expand(3, -1)
         >>> select = population_teacher(net, population_parameters(params, vectors), 3)
         >>> select(torch.zeros(6, 5, 25), None).shape
         torch.Size([6, 5])

@@ -26,18 +26,18 @@ from metarl.agents.learned_teacher.config import LearnedTeacherConfig
 from metarl.agents.learned_teacher.evaluate import curve_figure, format_report, held_out
 from metarl.agents.learned_teacher.network import StudentCritic, TeacherNetwork
 from metarl.agents.learned_teacher.rollout import Episode, population_teacher, teach, teacher
+from torch.nn.utils import parameters_to_vector
 
 from metarl.errors import ConfigError
 from metarl.registry import make
 from metarl.rl import explained_variance, gae
 from metarl.rl.estimators import (
     antithetic_gradient,
-    flat_parameters,
     leave_one_out_advantages,
     population_parameters,
-    set_gradients,
 )
-from metarl.rl.ppo import ppo_loss
+from metarl.rl.gradients import set_gradients
+from metarl.rl.ppo import clipped_surrogate
 from metarl.tasks import Task
 from metarl.teaching import example_features
 from metarl.training.loop import Trainer, check_finite
@@ -148,18 +148,17 @@ class LearnedTeacherTrainer(Trainer):
         else:
             with torch.no_grad():
                 old = self.net.log_prob(features, keeps)
-            zeros = torch.zeros_like(old)
             for _ in range(cfg.ppo_epochs):
-                logits = self.net.logits(features)
-                entropy = F.binary_cross_entropy_with_logits(logits, torch.sigmoid(logits), reduction="none")
-                out = ppo_loss(self.net.log_prob(features, keeps), old, per_decision, zeros, zeros, zeros, entropy,
-                               clip=cfg.clip)
-                check_finite("the PPO loss", out.loss)
+                pg = clipped_surrogate(self.net.log_prob(features, keeps), old, per_decision, cfg.clip)
+                check_finite("the PPO loss", pg.loss)
+                with torch.no_grad():  # logged: the entropy of the keep decisions before this step
+                    logits = self.net.logits(features)
+                    entropy = F.binary_cross_entropy_with_logits(logits, torch.sigmoid(logits), reduction="none")
                 self.optimizer.zero_grad(set_to_none=True)
-                out.loss.backward()
+                pg.loss.backward()
                 extra["losses/gradient_norm"] = self._step_network()
-            extra.update({"losses/approx_kl": float(out.approx_kl), "losses/clip_fraction": float(out.clip_fraction),
-                          "losses/entropy": float(out.entropy)})
+            extra.update({"losses/approx_kl": float(pg.approx_kl), "losses/clip_fraction": float(pg.clip_fraction),
+                          "losses/entropy": float(entropy.mean())})
         return self._episode_scalars(episode, {"losses/baseline": float(self.baseline), **extra})
 
     def _critic_advantages(self, episode: Episode) -> tuple[torch.Tensor, dict[str, float]]:
@@ -204,7 +203,8 @@ class LearnedTeacherTrainer(Trainer):
             episodes.append(teach(self.process, runs, select, self.horizon, record_features=False))
             return episodes[-1].returns.view(members, cfg.students).mean(1)
 
-        grad, values = antithetic_gradient(objective, flat_parameters(params), cfg.sigma, cfg.pairs, self.noise)
+        center = parameters_to_vector(params.values())
+        grad, values = antithetic_gradient(objective, center, cfg.sigma, cfg.pairs, self.noise)
         check_finite("the evolution-strategies objective", values.mean())
         self.optimizer.zero_grad(set_to_none=True)
         set_gradients(list(self.net.parameters()), -grad)  # ascend the mean return

@@ -22,41 +22,61 @@ class MAMLConfig(TrainConfig):
     """
 
     env: str = "metarl/Navigation2D-v0"
+    """Environment id (a family with flat observations)."""
     env_kwargs: dict = dataclasses.field(default_factory=dict)
     total_steps: int = 40_000_000
+    """Training length: environment steps, pre- and post-adaptation (see the class docstring)."""
     meta_batch: int = 20
     """Tasks per meta-iteration."""
     trajectories: int = 20
     """Trajectories (trials) per task for each inner step and for the post-adaptation rollout."""
     hidden: list = dataclasses.field(default_factory=lambda: [100, 100])
+    """Hidden widths of the MLP policy."""
     activation: Literal["relu", "tanh"] = "relu"
+    """Activation of the MLP policy."""
     init_log_std: float = 0.0
+    """Initial log standard deviation of the Gaussian policy (Box actions)."""
     unit_actions: bool = True
-    """Box actions: the Gaussian acts in [-1, 1] units rescaled onto the space's bounds (as the original
-    MAML code's rllab ``normalize`` wrapper does); false: raw actions, clipped by the environment."""
+    """Box actions: the Gaussian acts in [-1, 1] units rescaled onto the space's bounds. As the original MAML
+    code's rllab ``normalize`` wrapper does; false: raw actions, clipped by the environment."""
     inner_steps: int = 1
+    """Policy-gradient adaptation steps per task."""
     inner_lr: float = 0.1
+    """Step size of the adaptation steps."""
     first_order: bool = False
     """Treat the inner gradient as a constant in the meta-gradient (FOMAML)."""
     gamma: float = 0.99
+    """Discount."""
     gae_lambda: float = 1.0
+    """GAE lambda of the advantages (1: Monte Carlo returns minus the baseline)."""
     baseline_reg: float = 1e-5
+    """Ridge regularisation of the per-task linear feature baseline."""
     normalize_advantages: bool = True
+    """Normalise advantages per task."""
     outer: Literal["trpo", "ppo"] = "trpo"
     """trpo: the paper's update; ppo: Adam on the clipped surrogate (as in ProMP)."""
     max_kl: float = 0.01
+    """trpo: bound on the mean KL divergence of the adapted policies."""
     cg_iterations: int = 10
+    """trpo: conjugate-gradient iterations."""
     cg_damping: float = 1e-5
+    """trpo: damping added to the curvature products."""
     cg_subsample: float = 1.0
     """Fraction of each task's trajectories the conjugate-gradient curvature products use (rllab's
     ``subsample_factor``). The products dominate an iteration's time; the gradient, the line search and
     its KL bound always use every trajectory."""
     backtrack_ratio: float = 0.8
+    """trpo: step shrink factor of the line search."""
     max_backtracks: int = 15
+    """trpo: line-search steps before the update is rejected."""
     outer_lr: float = 1e-3
+    """ppo: Adam learning rate of the outer update."""
     outer_epochs: int = 5
+    """ppo: Adam steps per meta-iteration."""
     clip: float = 0.2
+    """ppo: clip range of the probability ratio."""
     max_grad_norm: float = 1.0
+    """ppo: gradient norm clip."""
     pretrain: bool = False
     """Train the multi-task baseline instead: one policy for all tasks, no adaptation, the same steps."""
     baseline_checkpoint: str | None = None
@@ -64,7 +84,9 @@ class MAMLConfig(TrainConfig):
     eval_step_sizes: list = dataclasses.field(default_factory=lambda: [0.1, 0.05, 0.05])
     """Inner step size of each evaluation gradient step (the paper: 0.1, then 0.05)."""
     eval_trajectories: int = 40
+    """Trajectories per task at each evaluation step."""
     checkpoint_every: int = 25
+    """Meta-iterations between checkpoints."""
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -36,7 +36,8 @@ import torch
 from metarl.engine import BatchedEnv
 from metarl.rl import AdaptationJacobian, MLPPolicy, fit_linear_baseline, gae, linear_features, per_task_call
 from metarl.rl.functional import Params
-from metarl.rl.trpo import fisher_vector_product, flat
+from metarl.rl.gradients import gradient_vector
+from metarl.rl.trpo import fisher_vector_product
 from metarl.tasks import Task
 
 
@@ -230,8 +231,8 @@ def adapted_fisher_product(policy: MLPPolicy, batches: Sequence[Batch], post: Ba
     def product(v: torch.Tensor) -> torch.Tensor:
         chunks = zip(names, shapes, v.split(sizes), strict=True)
         moved = jacobian.jvp({n: c.view(s).expand(G, *s) for n, s, c in chunks})
-        fv = fisher(flat([moved[n] for n in names])).split([G * size for size in sizes])
+        fv = fisher(gradient_vector([moved[n] for n in names])).split([G * size for size in sizes])
         pulled = jacobian.vjp({n: c.view(G, *s) for n, s, c in zip(names, shapes, fv, strict=True)})
-        return flat([pulled[n].sum(0) for n in names]) + damping * v
+        return gradient_vector([pulled[n].sum(0) for n in names]) + damping * v
 
     return product

@@ -36,7 +36,7 @@ from metarl.agents.maml_rl.sampling import (
 from metarl.envstate import env_state_dict, load_env_state
 from metarl.errors import ConfigError
 from metarl.registry import make
-from metarl.rl import MLPPolicy, adapt, per_task_call, ppo_loss, task_params, trpo_step
+from metarl.rl import MLPPolicy, adapt, clipped_surrogate, per_task_call, task_params, trpo_step
 from metarl.rl.functional import Params
 from metarl.training.loop import Trainer, check_finite
 
@@ -158,23 +158,22 @@ class MAMLTrainer(Trainer):
                     "losses/entropy": entropy}
         valid = batch.mask > 0
         old_logprob = policy.log_prob(batch.dist, batch.actions)[valid]
-        advantages, zeros = batch.advantages[valid], torch.zeros_like(old_logprob)
-        stats: dict[str, list[float]] = {"policy": [], "approx_kl": [], "clip_fraction": []}
+        advantages = batch.advantages[valid]
+        stats: dict[str, list[float]] = {"loss": [], "approx_kl": [], "clip_fraction": []}
         for _ in range(cfg.outer_epochs):
             out = per_task_call(policy, adapted(), batch.task_major("obs")).transpose(0, 1)
             logprob = policy.log_prob(out, batch.actions)[valid]
-            loss = ppo_loss(logprob, old_logprob, advantages, zeros, zeros, zeros, policy.entropy(out)[valid],
-                            clip=cfg.clip, value_coef=0.0)
-            check_finite("the clipped surrogate loss", loss.loss)
+            pg = clipped_surrogate(logprob, old_logprob, advantages, cfg.clip)
+            check_finite("the clipped surrogate loss", pg.loss)
             self.optimizer.zero_grad(set_to_none=True)
-            loss.loss.backward()
+            pg.loss.backward()
             torch.nn.utils.clip_grad_norm_(policy.parameters(), cfg.max_grad_norm)
             self.optimizer.step()
             for key in stats:
-                stats[key].append(float(getattr(loss, key if key != "policy" else "policy_loss")))
+                stats[key].append(float(getattr(pg, key).detach()))
         with torch.no_grad():
             surrogate_after, kl, _ = surrogate(policy, adapted(), batch)
-        return {"losses/surrogate_before": stats["policy"][0], "losses/surrogate_after": float(surrogate_after),
+        return {"losses/surrogate_before": stats["loss"][0], "losses/surrogate_after": float(surrogate_after),
                 "losses/kl": float(kl), "losses/approx_kl": stats["approx_kl"][-1],
                 "losses/clip_fraction": stats["clip_fraction"][-1], "losses/entropy": entropy}
 

@@ -8,83 +8,27 @@ sequences of ``bptt`` steps that start from the recurrent state recorded during 
 
 from __future__ import annotations
 
-import dataclasses
 import math
-from typing import Any, Literal
+from typing import Any
 
 import torch
+from metarl.agents.rl2.config import RL2Config
 from metarl.agents.rl2.evaluate import TrialScores, evaluate_policy, short_run_note
 from metarl.agents.rl2.policy import PolicyInputs, RecurrentActorCritic
 
 from metarl.envstate import env_state_dict, load_env_state
 from metarl.errors import ConfigError
 from metarl.registry import make
-from metarl.rl import Rollout, RunningMeanStd, explained_variance, gae, minibatch_indices, ppo_loss
-from metarl.training.config import check_ranges
-from metarl.training.loop import TrainConfig, Trainer, check_finite
-
-
-@dataclasses.dataclass
-class RL2Config(TrainConfig):
-    """Hyperparameters of an RL² run.
-
-    The defaults are the 5-armed, 100-pull bandit of the RL² paper as in ``configs/rl2_bandit_k5_n100.yaml``,
-    except that the recipe also anneals the entropy bonus to 0 (``entropy_coef_final: 0.0``).
-    """
-
-    env: str = "metarl/BernoulliBandit-v0"
-    env_kwargs: dict = dataclasses.field(default_factory=lambda: {"arms": 5, "pulls": 100})
-    total_steps: int = 32_000_000
-    num_envs: int = 1024
-    rollout_trials: int = 1
-    """Trials' worth of steps (episodes x horizon) collected per environment per iteration."""
-    bptt: int = 0
-    """Length of the sequences backpropagated through (0: the whole rollout); must divide the rollout."""
-    cell: Literal["gru", "lstm"] = "gru"
-    hidden: int = 128
-    embed: int = 128
-    """Width of a tanh input layer before the recurrent core (0: none)."""
-    head_hidden: int = 0
-    """Width of a tanh layer between the core and the heads that also sees the current input (0: none)."""
-    separate_critic: bool = False
-    """Give the value head its own encoder and recurrent core instead of sharing the actor's."""
-    time_feature: bool = True
-    """Append the fraction of the trial elapsed to the input (the agent counts its own steps since the trial began)."""
-    previous_obs: bool = False
-    """Append the previous step's observation to the input, next to the previous action and reward."""
-    lr: float = 3e-3
-    anneal_lr: bool = True
-    gamma: float = 1.0
-    gae_lambda: float = 0.95
-    clip: float = 0.2
-    value_coef: float = 0.5
-    entropy_coef: float = 0.01
-    entropy_coef_final: float | None = None
-    """Entropy coefficient at the end of training, reached linearly (None: constant ``entropy_coef``)."""
-    epochs: int = 2
-    minibatches: int = 4
-    max_grad_norm: float = 0.5
-    normalize_advantages: bool = True
-    normalize_values: bool = True
-    reward_prediction_coef: float = 0.0
-    """Weight of an auxiliary loss: predict the reward of the action taken from the actor's features (0: off)."""
-    next_obs_prediction_coef: float = 0.0
-    """Weight of an auxiliary loss: predict the next observation within the inner episode the same way (0: off)."""
-    task_prediction_coef: float = 0.0
-    """Weight of an auxiliary loss: regress the task's parameters (privileged in training, never an input) from
-    the actor's features at every step; the least-squares answer is their posterior mean given the trial (0: off)."""
-    task_prediction_fields: list = dataclasses.field(default_factory=list)
-    """Task fields the task prediction regresses, e.g. ``[reward_mean]`` (empty: every field of the task)."""
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        minimum = {"num_envs": 1, "rollout_trials": 1, "hidden": 1, "epochs": 1, "minibatches": 1, "bptt": 0,
-                   "embed": 0, "head_hidden": 0, "reward_prediction_coef": 0.0,
-                   "next_obs_prediction_coef": 0.0, "task_prediction_coef": 0.0}
-        check_ranges(self, at_least=minimum, positive=("lr", "clip", "max_grad_norm"), unit=("gamma", "gae_lambda"))
-        if not all(isinstance(name, str) for name in self.task_prediction_fields):
-            raise ConfigError(f"task_prediction_fields must be a list of task field names, "
-                              f"got {self.task_prediction_fields!r}")
+from metarl.rl import (
+    Rollout,
+    RunningMeanStd,
+    clipped_surrogate,
+    explained_variance,
+    gae,
+    minibatch_indices,
+    value_loss,
+)
+from metarl.training.loop import Trainer, check_finite
 
 
 class RL2Trainer(Trainer):
@@ -260,10 +204,10 @@ class RL2Trainer(Trainer):
                 adv = data["advantages"][:, idx]
                 if cfg.normalize_advantages:
                     adv = (adv - adv.mean()) / (adv.std() + 1e-8)
-                out = ppo_loss(logprob, data["logprob"][:, idx], adv, value, data["value"][:, idx],
-                               data["targets"][:, idx], model.head.entropy(params), clip=cfg.clip,
-                               value_coef=cfg.value_coef, entropy_coef=entropy_coef)
-                loss = out.loss
+                pg = clipped_surrogate(logprob, data["logprob"][:, idx], adv, cfg.clip)
+                v_loss = value_loss(value, data["value"][:, idx], data["targets"][:, idx])
+                entropy = model.head.entropy(params).mean()
+                loss = pg.loss + cfg.value_coef * v_loss - entropy_coef * entropy
                 if predict:
                     outcome = model.outcome_model(features, data["action"][:, idx])
                     reward_error, next_obs_error = self._prediction_errors(outcome, data, idx)
@@ -280,8 +224,9 @@ class RL2Trainer(Trainer):
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
                 self.optimizer.step()
-                for key, value_ in zip(ppo_stats, out[1:], strict=True):
-                    stats[key].append(value_)
+                parts = (pg.loss, v_loss, entropy, pg.approx_kl, pg.clip_fraction)
+                for key, part in zip(ppo_stats, parts, strict=True):
+                    stats[key].append(part.detach())
         self.global_step += self.steps * cfg.num_envs
         scalars = self._scalars(sums, stats, values, returns)
         scalars["losses/entropy_coef"] = entropy_coef

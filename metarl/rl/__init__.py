@@ -7,10 +7,11 @@ from metarl.rl.gae import gae
 from metarl.rl.heads import ActionHead
 from metarl.rl.mlp import MLPPolicy
 from metarl.rl.normalize import RunningMeanStd
-from metarl.rl.ppo import PPOLoss, explained_variance, ppo_loss
+from metarl.rl.ppo import Surrogate, clipped_surrogate, explained_variance, value_loss
 from metarl.rl.rollout import Rollout, minibatch_indices
 from metarl.rl.trpo import TRPOStep, conjugate_gradient, trpo_step
 
-__all__ = ["ActionHead", "AdaptationJacobian", "MLPPolicy", "PPOLoss", "Rollout", "RunningMeanStd", "TRPOStep", "adapt",
-           "conjugate_gradient", "explained_variance", "fit_linear_baseline", "gae", "gradient_step",
-           "linear_features", "minibatch_indices", "per_task_call", "ppo_loss", "task_params", "trpo_step"]
+__all__ = ["ActionHead", "AdaptationJacobian", "MLPPolicy", "Rollout", "RunningMeanStd", "Surrogate", "TRPOStep",
+           "adapt", "clipped_surrogate", "conjugate_gradient", "explained_variance", "fit_linear_baseline", "gae",
+           "gradient_step", "linear_features", "minibatch_indices", "per_task_call", "task_params", "trpo_step",
+           "value_loss"]

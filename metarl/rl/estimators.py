@@ -74,11 +74,6 @@ def antithetic_gradient(objective: Callable[[torch.Tensor], torch.Tensor], cente
     return (difference.unsqueeze(1) * eps).sum(0) / (2.0 * sigma * pairs), values
 
 
-def flat_parameters(params: dict[str, torch.Tensor]) -> torch.Tensor:
-    """The parameters as one vector (in ``params``' order), the point ES perturbs."""
-    return torch.cat([p.detach().reshape(-1) for p in params.values()])
-
-
 def population_parameters(params: dict[str, torch.Tensor], vectors: torch.Tensor) -> dict[str, torch.Tensor]:
     """``params`` shaped like the module's, from population vectors ``(P, D)`` (leading dimension P on each).
 
@@ -94,13 +89,5 @@ def population_parameters(params: dict[str, torch.Tensor], vectors: torch.Tensor
     return out
 
 
-def set_gradients(parameters: list[torch.Tensor], gradient: torch.Tensor) -> None:
-    """Write one flat ``gradient`` (in ``parameters``' order) into their ``.grad``, for an optimizer step."""
-    first = 0
-    for p in parameters:
-        p.grad = gradient[first : first + p.numel()].view_as(p).clone()
-        first += p.numel()
-
-
-__all__ = ["antithetic_gradient", "flat_parameters", "gaussian_log_prob", "leave_one_out_advantages",
-           "population_parameters", "reinforce_surrogate", "set_gradients"]
+__all__ = ["antithetic_gradient", "gaussian_log_prob", "leave_one_out_advantages", "population_parameters",
+           "reinforce_surrogate"]

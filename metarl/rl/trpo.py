@@ -25,16 +25,9 @@ from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 import torch
+from torch.nn.utils import parameters_to_vector, vector_to_parameters
 
-
-def flat(tensors: Sequence[torch.Tensor]) -> torch.Tensor:
-    """The tensors flattened and concatenated into one vector (TRPO works on flat parameter vectors).
-
-    Example:
-        >>> flat([torch.zeros(2, 2), torch.ones(3)]).shape
-        torch.Size([7])
-    """
-    return torch.cat([t.reshape(-1) for t in tensors])
+from metarl.rl.gradients import gradient_vector
 
 
 def conjugate_gradient(matvec: Callable[[torch.Tensor], torch.Tensor], b: torch.Tensor, iterations: int = 10,
@@ -85,11 +78,11 @@ def fisher_vector_product(kl: torch.Tensor, params: Sequence[torch.Tensor], damp
         tensor([2., 6.])
     """
     params = list(params)
-    grads = flat(torch.autograd.grad(kl, params, create_graph=True))
+    grads = gradient_vector(torch.autograd.grad(kl, params, create_graph=True))
 
     def product(v: torch.Tensor) -> torch.Tensor:
         hv = torch.autograd.grad(grads @ v, params, retain_graph=True)
-        return flat(hv).detach() + damping * v
+        return gradient_vector(hv).detach() + damping * v
 
     return product
 
@@ -102,15 +95,6 @@ class LineSearch(NamedTuple):
     backtracks: int
     loss: float
     kl: float
-
-
-def _assign(params: Sequence[torch.Tensor], vector: torch.Tensor) -> None:
-    with torch.no_grad():
-        offset = 0
-        for p in params:
-            n = p.numel()
-            p.copy_(vector[offset:offset + n].view_as(p))
-            offset += n
 
 
 def line_search(params: Sequence[torch.Tensor], full_step: torch.Tensor,
@@ -127,17 +111,19 @@ def line_search(params: Sequence[torch.Tensor], full_step: torch.Tensor,
         >>> result.accepted, round(result.fraction, 4)  # 0.512 would leave the trust region
         (True, 0.4096)
     """
-    start = flat([p.detach() for p in params]).clone()
+    start = parameters_to_vector(params).detach()
     loss, kl = loss_before, 0.0
     for j in range(max_backtracks + 1):
         fraction = backtrack_ratio ** j
-        _assign(params, start + fraction * full_step)
+        with torch.no_grad():
+            vector_to_parameters(start + fraction * full_step, params)
         with torch.no_grad():
             loss_t, kl_t = evaluate()
         loss, kl = float(loss_t), float(kl_t)
         if loss < loss_before and kl <= max_kl:
             return LineSearch(True, fraction, j, loss, kl)
-    _assign(params, start)
+    with torch.no_grad():
+        vector_to_parameters(start, params)
     return LineSearch(False, 0.0, max_backtracks + 1, loss, kl)
 
 
@@ -170,7 +156,7 @@ def trpo_step(params: Sequence[torch.Tensor], objective: Callable[[], tuple[torc
     loss, kl = objective()
     if check is not None:
         check(loss)
-    grads = flat(torch.autograd.grad(loss, params, retain_graph=fisher_product is None)).detach()
+    grads = gradient_vector(torch.autograd.grad(loss, params, retain_graph=fisher_product is None)).detach()
     product = fisher_product or fisher_vector_product(kl, params, damping)
     del kl
     direction, residual = _conjugate_gradient(product, -grads, cg_iterations, 1e-10)
@@ -185,5 +171,4 @@ def trpo_step(params: Sequence[torch.Tensor], objective: Callable[[], tuple[torc
                     search.fraction, search.backtracks, float(grads.norm()))
 
 
-__all__ = ["LineSearch", "TRPOStep", "conjugate_gradient", "fisher_vector_product", "flat", "line_search",
-           "trpo_step"]
+__all__ = ["LineSearch", "TRPOStep", "conjugate_gradient", "fisher_vector_product", "line_search", "trpo_step"]

@@ -18,7 +18,11 @@ from __future__ import annotations
 import ast
 import dataclasses
 import difflib
+import inspect
+import itertools
 import math
+import re
+import textwrap
 import types
 import typing
 from collections.abc import Mapping
@@ -34,6 +38,8 @@ LR_MAX = 1e12
 
 
 def _type_name(tp: Any) -> str:
+    if typing.get_origin(tp) is typing.Literal:
+        return "{" + ",".join(map(str, typing.get_args(tp))) + "}"
     if typing.get_origin(tp) in (typing.Union, types.UnionType):
         return " or ".join(_type_name(t) for t in typing.get_args(tp))
     if tp is type(None):
@@ -191,3 +197,84 @@ def check_ranges(config: Any, *, at_least: Mapping[str, float] | None = None, po
 def config_dict(config: Any) -> dict[str, Any]:
     """A dataclass config as a plain dict (what checkpoints and TensorBoard's hparams store)."""
     return dataclasses.asdict(config)
+
+
+BASE_KEY_DOCS = {
+    "seed": "Seed of every random draw: the same seed gives the same run.",
+    "device": "auto (CUDA when present), cpu or cuda.",
+    "total_steps": "Training length, in the agent's steps.",
+    "logdir": "Parent directory of run directories.",
+    "run_name": "Run directory name (None: <family>__<agent>__<seed>__<time>).",
+    "checkpoint_every": "Iterations between checkpoints.",
+    "env_kwargs": "Family arguments (empty: the family's defaults, ``metarl list -v``).",
+}
+"""Docs of the keys every agent's config has (those of :class:`metarl.training.TrainConfig` and ``env_kwargs``),
+used where the agent's config does not document them itself."""
+
+
+def field_docs(cls: type) -> dict[str, str]:
+    """The attribute docstring (the string literal under a field) of each field of the dataclass ``cls``.
+
+    A field without one in ``cls`` takes the nearest base class's, then :data:`BASE_KEY_DOCS`.
+
+    Example:
+        >>> from metarl.training import TrainConfig
+        >>> field_docs(TrainConfig)["logdir"]
+        'Parent directory of run directories.'
+    """
+    docs: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        if dataclasses.is_dataclass(klass):
+            docs.update(_attribute_docstrings(klass))
+    return {f.name: docs.get(f.name) or BASE_KEY_DOCS.get(f.name, "") for f in dataclasses.fields(cls)}
+
+
+def _attribute_docstrings(klass: type) -> dict[str, str]:
+    try:
+        source = textwrap.dedent(inspect.getsource(klass))
+    except (OSError, TypeError):  # defined where no source is kept (an interactive session)
+        return {}
+    body = ast.parse(source).body[0].body
+    docs = {}
+    for node, following in itertools.pairwise(body):
+        if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
+                and isinstance(following, ast.Expr) and isinstance(following.value, ast.Constant)
+                and isinstance(following.value.value, str)):
+            docs[node.target.id] = inspect.cleandoc(following.value.value)
+    return docs
+
+
+def describe_fields(cls: type) -> list[tuple[str, str, str, str]]:
+    """(key, type, default, first sentence of the doc) for each field of the config dataclass ``cls``.
+
+    Example:
+        >>> from metarl.training import TrainConfig
+        >>> describe_fields(TrainConfig)[0]
+        ('seed', 'int', '0', 'Seed of every random draw: the same seed gives the same run.')
+    """
+    hints = typing.get_type_hints(cls)
+    docs = field_docs(cls)
+    rows = []
+    for f in dataclasses.fields(cls):
+        default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+        rows.append((f.name, _type_name(hints[f.name]), _yaml_value(default), first_sentence(docs[f.name])))
+    return rows
+
+
+def _yaml_value(value: Any) -> str:
+    """A default as it is written in a config file: ``true``, ``null``, ``[40, 40]``."""
+    if isinstance(value, bool) or value is None:
+        return {True: "true", False: "false", None: "null"}[value]
+    return str(value)
+
+
+def first_sentence(doc: str) -> str:
+    """The first sentence of a reST docstring as plain text on one line.
+
+    Example:
+        >>> first_sentence("Width of the ``hidden`` layer, e.g. 64. Set 0 to skip it.")
+        'Width of the hidden layer, e.g. 64.'
+    """
+    text = re.sub(r":\w+:`([^`]*)`", r"\1", " ".join(doc.split())).replace("``", "")
+    end = re.search(r"(?<!e\.g)(?<!i\.e)\.(\s|$)", text)  # a period that ends a sentence, not an abbreviation's
+    return text[:end.start() + 1] if end else text
