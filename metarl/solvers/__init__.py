@@ -24,9 +24,9 @@ import torch
 
 from metarl.engine import BatchedEnv, Step
 from metarl.errors import BadArgumentError
-from metarl.solvers.bandit import BANDIT_POLICIES
-from metarl.solvers.navigation import OracleNavigation, RandomNavigation
-from metarl.solvers.tabular import TABULAR_POLICIES, PSRLPolicy
+from metarl.envs.bandit.solvers import BANDIT_POLICIES
+from metarl.envs.navigation.solvers import OracleNavigation, RandomNavigation
+from metarl.envs.tabular.solvers import TABULAR_POLICIES, PSRLPolicy
 from metarl.stats import mean_ci95
 
 
