@@ -30,9 +30,9 @@ from pathlib import Path
 import torch
 from metarl.agents.fewshot import EpisodicTrainer, Scores
 from metarl.agents.fewshot.scoring import scored_steps
+from metarl.envs.sinusoid import MAML_SINUSOID
 
 from metarl.agent_registry import trainer_class
-from metarl.published import MAML_SINUSOID
 from metarl.rl.functional import tune_later_steps
 from metarl.training import load_yaml
 from metarl.training.loop import BEST_FILE

@@ -7,7 +7,7 @@ from functools import cache
 
 import pytest
 import torch
-
+from metarl.envs.bandit.gittins import MAX_HORIZON, bayes_optimal_value, gittins_table, policy_value
 from metarl.envs.bandit.solvers import (
     BANDIT_POLICIES,
     BanditPolicy,
@@ -17,7 +17,6 @@ from metarl.envs.bandit.solvers import (
     sample_beta,
     simulate,
 )
-from metarl.envs.bandit.gittins import MAX_HORIZON, bayes_optimal_value, gittins_table, policy_value
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from metarl.envs.tabular.solvers import (
     TABULAR_POLICIES,
     BayesGreedyPolicy,
