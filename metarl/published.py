@@ -84,7 +84,8 @@ def fewshot_published(family: type[BatchedEnv] | BatchedEnv | str, agent: str, w
         >>> fewshot_published("Glyphs", "protonet", 5, 1) is None
         True
     """
-    if family == "Omniglot" and agent in OMNIGLOT_ACCURACY and (ways, shots) in OMNIGLOT_COLUMNS:
+    name = family if isinstance(family, str) else getattr(_family_class(family), "family", "")
+    if name == "Omniglot" and agent in OMNIGLOT_ACCURACY and (ways, shots) in OMNIGLOT_COLUMNS:
         value = OMNIGLOT_ACCURACY[agent][OMNIGLOT_COLUMNS.index((ways, shots))]
         return {"source": f"Omniglot {ways}-way {shots}-shot, published", "text": f"{agent} {value:.2f}%"}
     hook = _hook(family, "fewshot_published")
