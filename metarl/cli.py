@@ -6,37 +6,27 @@ User mistakes (an unknown id, a malformed --env-kwargs) print one line and exit 
 from __future__ import annotations
 
 import argparse
-import ast
+import errno
 import math
 import os
 import shutil
 import sys
+import typing
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import gymnasium
 import torch
 
 from metarl.errors import BadArgumentError, MetaRLError
 
 
-def parse_kwargs(text: str | None) -> dict[str, Any]:
-    """``"arms=5,pulls=100"`` -> ``{"arms": 5, "pulls": 100}`` (values are Python literals or strings)."""
-    out: dict[str, Any] = {}
-    for item in filter(None, (text or "").split(",")):
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise BadArgumentError(f"malformed --env-kwargs item {item!r}; expected key=value[,key=value...]")
-        try:
-            out[key.strip()] = ast.literal_eval(value.strip())
-        except (ValueError, SyntaxError):
-            out[key.strip()] = value.strip()
-    return out
-
-
 def _space(space: Any) -> str:
-    return f"Discrete({space.n})" if hasattr(space, "n") else f"Box{tuple(space.shape)}"
+    if isinstance(space, (gymnasium.spaces.Discrete, gymnasium.spaces.MultiBinary)):
+        return f"{type(space).__name__}({space.n})"
+    return f"Box{tuple(space.shape)}"
 
 
 def cmd_list(args: argparse.Namespace) -> None:
@@ -78,15 +68,21 @@ def cmd_bench(args: argparse.Namespace) -> None:
 
 
 def cmd_solvers(args: argparse.Namespace) -> None:
-    from metarl.registry import make
-    from metarl.solvers import solver_table
+    from metarl.registry import make, registered
+    from metarl.solvers import solver_families, solver_names, solver_table
+    from metarl.training.config import parse_env_kwargs
 
-    kwargs = parse_kwargs(args.env_kwargs)
-    env = make(args.env, **kwargs)
+    if args.trials < 1:
+        raise BadArgumentError(f"--trials must be a positive number of tasks, got {args.trials}")
+    env_kwargs = parse_env_kwargs(args.env_kwargs)
+    env = make(args.env, **env_kwargs)
+    if not solver_names(env):
+        scored = [spec.id for spec in registered() if spec.family in solver_families()]
+        raise BadArgumentError(f"{args.env} has no reference solvers; families that have them: {', '.join(scored)}")
     settings = ", ".join(f"{k}={v}" for k, v in env.config.items())
     print(f"{args.env} ({settings}), {args.trials} trials, split={args.split}")
     print(f"  {'solver':16s} {'mean trial return':>22s} {'published':>10s} {'time':>7s}")
-    for row in solver_table(args.env, args.trials, args.seed, args.split, args.device, **kwargs):
+    for row in solver_table(args.env, args.trials, args.seed, args.split, args.device, **env_kwargs):
         published = f"{row['published']:10.1f}" if row["published"] is not None else f"{'-':>10s}"
         print(f"  {row['solver']:16s} {row['mean']:12.2f} ± {row['ci95']:7.2f} {published} {row['seconds']:6.1f}s")
 
@@ -110,23 +106,13 @@ def cmd_demo(args: argparse.Namespace) -> None:
                                        device=args.device))
 
 
-def _train_config(args: argparse.Namespace) -> tuple[str, dict[str, Any], dict[str, Any]]:
-    """(agent name, values from the config file, values from the command line)."""
-    from metarl.training.config import load_yaml, parse_assignments
+def _command_line_values(args: argparse.Namespace) -> dict[str, Any]:
+    """The config values ``metarl train`` was given on its command line (they override the --config file)."""
+    from metarl.training.config import command_line_values
 
-    from_file = load_yaml(args.config) if args.config else {}
-    agent = args.agent or from_file.pop("agent", None)
-    from_file.pop("agent", None)
-    if agent is None:
-        raise BadArgumentError("name the agent to train (e.g. `metarl train rl2`) or put `agent: rl2` in the "
-                               "--config file")
-    given = {"env": args.env, "device": args.device, "seed": args.seed, "total_steps": args.total_steps,
+    flags = {"env": args.env, "device": args.device, "seed": args.seed, "total_steps": args.total_steps,
              "logdir": args.logdir, "run_name": args.run_name}
-    from_cli = {k: v for k, v in given.items() if v is not None}
-    if args.env_kwargs is not None:
-        from_cli["env_kwargs"] = parse_kwargs(args.env_kwargs)
-    from_cli.update(parse_assignments(args.set))
-    return agent, from_file, from_cli
+    return command_line_values(flags, args.env_kwargs, args.set)
 
 
 def tensorboard_command() -> str:
@@ -154,8 +140,7 @@ def _max_seconds(minutes: float | None) -> float | None:
 
 
 def cmd_train(args: argparse.Namespace) -> None:
-    from metarl.agent_registry import trainer_class
-    from metarl.training.config import build_config
+    from metarl.training.recipes import load_config
 
     max_seconds = _max_seconds(args.max_minutes)
     if args.resume:
@@ -166,11 +151,10 @@ def cmd_train(args: argparse.Namespace) -> None:
         else:
             print(f"resuming {trainer.run_dir} {where}")
     else:
-        agent, from_file, from_cli = _train_config(args)
-        trainer_type = trainer_class(agent)
-        trainer = trainer_type(build_config(trainer_type.config_type, from_file, from_cli))
+        trainer_type, config = load_config(args.config, _command_line_values(args), agent=args.agent)
+        trainer = trainer_type(config)
         trainer.prepare_run_dir()
-        print(f"training {agent} on {trainer.config.env} ({trainer.device}); logs and checkpoint in {trainer.run_dir}")
+        print(f"training {trainer.agent} on {config.env} ({trainer.device}); logs and checkpoint in {trainer.run_dir}")
     checkpoint = trainer.fit(progress=not args.no_progress, max_seconds=max_seconds)
     if trainer.global_step < trainer.config.total_steps:
         print(f"stopped on the time limit (--max-minutes {args.max_minutes:g}) at step {trainer.global_step:,} of "
@@ -186,20 +170,14 @@ def _resumed_trainer(args: argparse.Namespace) -> Any:
     """The run saved at ``--resume``; every other option given must agree with it (see ``Trainer.resume``)."""
     from metarl.agent_registry import trainer_class
     from metarl.training.checkpoint import load_checkpoint
-    from metarl.training.config import load_yaml, parse_assignments
+    from metarl.training.config import config_values
 
     agent = load_checkpoint(args.resume)["agent"]
-    given = load_yaml(args.config) if args.config else {}
-    for named in (given.pop("agent", None), args.agent):
+    named_in_file, given = config_values(args.config, _command_line_values(args))
+    for named in (named_in_file, args.agent):
         if named is not None and named != agent:
             raise BadArgumentError(f"{args.resume} holds a {agent} run, not {named}; drop the agent name or start a "
                                    "new run")
-    flags = {"env": args.env, "seed": args.seed, "logdir": args.logdir, "run_name": args.run_name,
-             "total_steps": args.total_steps, "device": args.device}
-    given.update({k: v for k, v in flags.items() if v is not None})
-    if args.env_kwargs is not None:
-        given["env_kwargs"] = parse_kwargs(args.env_kwargs)
-    given.update(parse_assignments(args.set))
     return trainer_class(agent).resume(args.resume, given)
 
 
@@ -262,11 +240,22 @@ class _TrainHelp(argparse.Action):
         parser.exit()
 
 
+class UsageError(MetaRLError):
+    """A command line that argparse cannot parse (unknown option, ill-typed value)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors reach :func:`main` as :class:`UsageError` (one line, exit code 2)."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from metarl.agent_registry import agent_names
     from metarl.bench import DEFAULT_BUDGET
 
-    parser = argparse.ArgumentParser(prog="metarl", description=__doc__.split("\n\n")[0])
+    parser = _Parser(prog="metarl", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("list", help="list registered environment ids with their spaces")
@@ -338,17 +327,44 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+FILESYSTEM_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOTDIR,
+                               errno.EEXIST, errno.EISDIR, errno.ENOENT, errno.ENAMETOOLONG, errno.EFBIG, errno.EIO,
+                               errno.ELOOP})
+"""Errors of reading or writing a file that the user can fix (a path, a permission, free space)."""
+
+
+def _filesystem_error(exc: OSError, args: argparse.Namespace) -> str:
+    """One line naming the path and the cause of ``exc``; a write with no file name (a full disk) names the output
+    location the command was given."""
+    path = exc.filename
+    if path is None:
+        given = [getattr(args, name, None) for name in ("resume", "logdir", "json", "checkpoint", "config")]
+        path = next((p for p in given if p), "runs" if args.command == "train" else ".")
+    cause = exc.strerror or str(exc)
+    return f"cannot use {path}: {cause}"
+
+
 def _print_warning(message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> None:
     print(f"metarl: warning: {message}", file=sys.stderr)  # one line, as errors are (e.g. a broken plug-in)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``metarl`` command line; returns the exit code (2 for a user mistake, with one line on stderr)."""
     warnings.showwarning = _print_warning
-    args = build_parser().parse_args(argv)
+    args = None
     try:
+        try:
+            args = build_parser().parse_args(argv)
+        except SystemExit as exc:  # --help, or a usage mistake argparse already printed in one line
+            return exc.code if isinstance(exc.code, int) else 0
         args.func(args)
     except MetaRLError as exc:
         print(f"metarl: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a path or disk the user can fix; anything else is a bug and keeps its traceback
+        if exc.errno not in FILESYSTEM_ERRNOS or args is None:
+            raise
+        print(f"metarl: error: {_filesystem_error(exc, args)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("metarl: interrupted", file=sys.stderr)

@@ -188,10 +188,8 @@ class MAMLTrainer(Trainer):
                  step_sizes: Sequence[float] | None = None) -> Any:
         """:func:`evaluate_adaptation` of ``policy`` with this run's evaluation settings (``step_sizes``: instead of
         ``eval_step_sizes``)."""
-        cfg = self.config
-        return evaluate_adaptation(policy, cfg.env, cfg.env_kwargs, tasks, cfg.eval_trajectories,
-                                   cfg.eval_step_sizes if step_sizes is None else step_sizes, split, seed, self.device,
-                                   cfg.gamma, cfg.gae_lambda, cfg.baseline_reg, cfg.normalize_advantages)
+        return evaluate_adaptation(policy, self.config, tasks, split=split, seed=seed, device=self.device,
+                                   step_sizes=step_sizes)
 
     def random_policy(self, seed: int = 0) -> MLPPolicy:
         """A freshly initialised policy of this run's architecture (the "random init" baseline)."""
