@@ -33,8 +33,8 @@ from pathlib import Path
 import torch
 from metarl.agents.maml_rl import MAMLTrainer
 from metarl.agents.maml_rl.evaluate import AdaptationScores, format_table
+from metarl.envs.navigation import MAML_NAVIGATION
 
-from metarl.published import MAML_NAVIGATION
 from metarl.rl.functional import tune_later_steps
 from metarl.training import command_line_values, parse_assignments
 from metarl.training.recipes import recipe_trainer

@@ -30,8 +30,8 @@ from pathlib import Path
 import torch
 from metarl.agents.fewshot import EpisodicTrainer, Scores
 from metarl.agents.fewshot.scoring import scored_steps
+from metarl.envs.sinusoid import MAML_SINUSOID
 
-from metarl.published import MAML_SINUSOID
 from metarl.rl.functional import tune_later_steps
 from metarl.training.loop import BEST_FILE
 from metarl.training.recipes import load_config, recipe_trainer

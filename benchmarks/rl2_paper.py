@@ -21,10 +21,11 @@ from pathlib import Path
 
 import torch
 from metarl.agents.rl2 import RL2Trainer
+from metarl.envs.bandit import RL2_TABLE1
+from metarl.envs.tabular import RL2_TABLE2
 
 from metarl.bench import write_json
 from metarl.errors import ConfigError
-from metarl.published import RL2_TABLE1, RL2_TABLE2
 from metarl.solvers import solver_table
 from metarl.training.config import parse_assignments
 from metarl.training.recipes import load_config, recipe_trainer

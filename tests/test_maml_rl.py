@@ -245,8 +245,9 @@ def test_cli_train_writes_the_tags_then_eval_prints_the_adaptation_table(tmp_pat
 
 def test_published_numbers_are_printed_for_the_paper_setting():
     from metarl.agents.maml_rl.evaluate import AdaptationScores, format_table
+    from metarl.envs.navigation import MAML_NAVIGATION
 
-    from metarl.published import MAML_NAVIGATION, maml_published
+    from metarl.published import maml_published
 
     published = maml_published("Navigation2D", {"horizon": 100, "episodes": 1, "goal_range": 0.5, "max_speed": 0.1,
                                                  "goal_radius": 0.01})

@@ -209,7 +209,7 @@ class MAMLTrainer(Trainer):
     def evaluation_report(self, trials: int = 100, split: str = "test", seed: int = 0, greedy: bool = False,
                           baseline: str | Path | None = None) -> list[str]:
         """Return after 0..n gradient steps on ``trials`` held-out tasks: this run, the baselines, the paper."""
-        from metarl.published import MAML_NAVIGATION, maml_published
+        from metarl.published import maml_published
 
         cfg, env = self.config, self.env
         steps = len(cfg.eval_step_sizes)
@@ -233,7 +233,7 @@ class MAMLTrainer(Trainer):
                  "  mean return of the trajectories collected after k gradient steps (± 95% interval over tasks)"]
         published = maml_published(env.family, env.config)
         lines += format_table(rows, steps, published and published["maml"], published and published["targets"],
-                              reference=MAML_NAVIGATION["source"])
+                              reference=published["source"] if published else "")
         if greedy:
             lines.append("  (actions are sampled: the gradient steps learn from the sampled trajectories)")
         return lines
