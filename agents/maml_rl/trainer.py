@@ -68,19 +68,22 @@ class MAMLTrainer(Trainer):
     agent = "maml-rl"
     config_type = MAMLConfig
     metrics = ("charts/post_adaptation_return", "charts/pre_adaptation_return")
+    seed_streams = {"env": 0, "model": 0, "tasks": 0, "actions": 1, "random-init": 10_000}
+    """Random streams: env resets, policy init, task sampling, action sampling (on the device), and the "random
+    init" baseline's policy (derived from the evaluation's seed)."""
 
     def __init__(self, config: MAMLConfig) -> None:
         super().__init__(config)
         cfg = self.config = config
-        self.env = make(cfg.env, num_envs=cfg.meta_batch * cfg.trajectories, device=self.device, seed=cfg.seed,
-                        check=False, **cfg.env_kwargs)
+        self.env = make(cfg.env, num_envs=cfg.meta_batch * cfg.trajectories, device=self.device,
+                        seed=self.stream_seed("env"), check=False, **cfg.env_kwargs)
         space = self.env.single_observation_space
         if not isinstance(space, gymnasium.spaces.Box) or len(space.shape) != 1:
             raise ConfigError(f"{cfg.env}: MAML-RL's MLP policy needs a flat Box observation space, got {space}")
-        self.policy = build_policy(cfg, self.env, cfg.seed)
+        self.policy = build_policy(cfg, self.env, self.stream_seed("model"))
         self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=cfg.outer_lr) if cfg.outer == "ppo" else None
-        self.task_generator = torch.Generator().manual_seed(cfg.seed)
-        self.sampler = torch.Generator(self.device).manual_seed(cfg.seed + 1)
+        self.task_generator = self.generator("tasks")
+        self.sampler = self.generator("actions", self.device)
         self.steps_per_iteration = (cfg.inner_steps + 1) * self.env.num_envs * self.env.trial_steps
 
     def run_label(self) -> str:
@@ -193,7 +196,7 @@ class MAMLTrainer(Trainer):
 
     def random_policy(self, seed: int = 0) -> MLPPolicy:
         """A freshly initialised policy of this run's architecture (the "random init" baseline)."""
-        return build_policy(self.config, self.env, 10_000 + seed)
+        return build_policy(self.config, self.env, self.stream_seed("random-init", seed))
 
     def load_baseline(self, path: str | Path) -> MLPPolicy:
         """The policy of a ``pretrain: true`` run on the same environment, from its checkpoint or run directory."""
