@@ -7,11 +7,11 @@ import pytest
 import torch
 from metarl.agents.fewshot import MetricConfig, ProtoNetTrainer
 from metarl.agents.fewshot.metric import matching_log_probs, prototype_log_probs
+from metarl.envs.glyphs import ImageClassification
 
 import metarl
 from metarl import registry
 from metarl.agent_registry import agent_names, trainer_class
-from metarl.classification import ImageClassification
 from metarl.cli import main
 from metarl.errors import ConfigError
 from metarl.fewshot import ImageClasses
