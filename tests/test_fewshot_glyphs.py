@@ -1,6 +1,8 @@
 """The Glyphs image set: font coverage, renders, the deterministic split, and the on-disk cache."""
 
 import os
+import subprocess
+import sys
 import unicodedata
 
 import pytest
@@ -130,3 +132,17 @@ def test_bad_class_limit_is_a_clear_error(monkeypatch, value):
     monkeypatch.setenv(render.CLASSES_ENV, value)
     with pytest.raises(metarl.BadArgumentError, match=render.CLASSES_ENV):
         render.load_glyphs()
+
+
+def test_the_family_lives_whole_in_envs_glyphs():
+    """The id resolves to classes of metarl.envs.glyphs; metarl/ keeps no module of the family (fresh interpreter)."""
+    code = """
+import importlib.util, metarl
+env = metarl.make("metarl/Glyphs-v0")
+print(type(env).__module__, type(env).__mro__[1].__module__)
+old = ("metarl.glyphs", "metarl.classification", "metarl.omniglot", "metarl.backbones")
+print(*[name for name in old if importlib.util.find_spec(name)] or ["none"])
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[:2] == ["metarl.envs.glyphs.family metarl.envs.glyphs.classification", "none"]
