@@ -7,15 +7,18 @@ from __future__ import annotations
 
 import argparse
 import ast
+import errno
 import math
 import os
 import shutil
 import sys
+import typing
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import gymnasium
 import torch
 
 from metarl.errors import BadArgumentError, MetaRLError
@@ -36,7 +39,9 @@ def parse_kwargs(text: str | None) -> dict[str, Any]:
 
 
 def _space(space: Any) -> str:
-    return f"Discrete({space.n})" if hasattr(space, "n") else f"Box{tuple(space.shape)}"
+    if isinstance(space, (gymnasium.spaces.Discrete, gymnasium.spaces.MultiBinary)):
+        return f"{type(space).__name__}({space.n})"
+    return f"Box{tuple(space.shape)}"
 
 
 def cmd_list(args: argparse.Namespace) -> None:
@@ -78,11 +83,16 @@ def cmd_bench(args: argparse.Namespace) -> None:
 
 
 def cmd_solvers(args: argparse.Namespace) -> None:
-    from metarl.registry import make
-    from metarl.solvers import solver_table
+    from metarl.registry import make, registered
+    from metarl.solvers import solver_families, solver_names, solver_table
 
+    if args.trials < 1:
+        raise BadArgumentError(f"--trials must be a positive number of tasks, got {args.trials}")
     kwargs = parse_kwargs(args.env_kwargs)
     env = make(args.env, **kwargs)
+    if not solver_names(env):
+        scored = [spec.id for spec in registered() if spec.family in solver_families()]
+        raise BadArgumentError(f"{args.env} has no reference solvers; families that have them: {', '.join(scored)}")
     settings = ", ".join(f"{k}={v}" for k, v in env.config.items())
     print(f"{args.env} ({settings}), {args.trials} trials, split={args.split}")
     print(f"  {'solver':16s} {'mean trial return':>22s} {'published':>10s} {'time':>7s}")
@@ -262,11 +272,22 @@ class _TrainHelp(argparse.Action):
         parser.exit()
 
 
+class UsageError(MetaRLError):
+    """A command line that argparse cannot parse (unknown option, ill-typed value)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors reach :func:`main` as :class:`UsageError` (one line, exit code 2)."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from metarl.agent_registry import agent_names
     from metarl.bench import DEFAULT_BUDGET
 
-    parser = argparse.ArgumentParser(prog="metarl", description=__doc__.split("\n\n")[0])
+    parser = _Parser(prog="metarl", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("list", help="list registered environment ids with their spaces")
@@ -338,17 +359,44 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+FILESYSTEM_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOTDIR,
+                               errno.EEXIST, errno.EISDIR, errno.ENOENT, errno.ENAMETOOLONG, errno.EFBIG, errno.EIO,
+                               errno.ELOOP})
+"""Errors of reading or writing a file that the user can fix (a path, a permission, free space)."""
+
+
+def _filesystem_error(exc: OSError, args: argparse.Namespace) -> str:
+    """One line naming the path and the cause of ``exc``; a write with no file name (a full disk) names the output
+    location the command was given."""
+    path = exc.filename
+    if path is None:
+        given = [getattr(args, name, None) for name in ("resume", "logdir", "json", "checkpoint", "config")]
+        path = next((p for p in given if p), "runs" if args.command == "train" else ".")
+    cause = exc.strerror or str(exc)
+    return f"cannot use {path}: {cause}"
+
+
 def _print_warning(message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> None:
     print(f"metarl: warning: {message}", file=sys.stderr)  # one line, as errors are (e.g. a broken plug-in)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``metarl`` command line; returns the exit code (2 for a user mistake, with one line on stderr)."""
     warnings.showwarning = _print_warning
-    args = build_parser().parse_args(argv)
+    args = None
     try:
+        try:
+            args = build_parser().parse_args(argv)
+        except SystemExit as exc:  # --help, or a usage mistake argparse already printed in one line
+            return exc.code if isinstance(exc.code, int) else 0
         args.func(args)
     except MetaRLError as exc:
         print(f"metarl: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a path or disk the user can fix; anything else is a bug and keeps its traceback
+        if exc.errno not in FILESYSTEM_ERRNOS or args is None:
+            raise
+        print(f"metarl: error: {_filesystem_error(exc, args)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("metarl: interrupted", file=sys.stderr)

@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from metarl import random as mrandom
-from metarl.checks import SPLITS, check_action, check_mask, check_split, resolve_device
+from metarl.checks import SPLITS, check_action, check_count, check_mask, check_seed, check_split, resolve_device
 from metarl.errors import BadArgumentError, BadTaskError, MetaRLError
 from metarl.params import Param, resolve_params
 from metarl.tasks import Task, check_task
@@ -115,7 +115,7 @@ class BatchedEnv(abc.ABC):
         self._countdown: int | None = None
         task_size = sum(int(np.prod(shape[1:])) for shape, _ in self.task_shapes(1).values())
         self._use_ring = self.can_terminate and task_size <= _RING_MAX_TASK_SIZE
-        self._seed_streams(int(secrets.randbits(63)) if seed is None else int(seed))
+        self._seed_streams(int(secrets.randbits(63)) if seed is None else check_seed(seed, env_id=self.id))
 
     def _seed_streams(self, seed: int) -> None:
         """Derive every environment's task and step streams from ``seed`` and restart the counters."""
@@ -191,6 +191,7 @@ class BatchedEnv(abc.ABC):
             >>> env.sample_tasks(4, torch.Generator().manual_seed(0), split="test").goal.shape
             torch.Size([4, 2])
         """
+        n = check_count(n, "n", env_id=self.id)
         split = check_split(self.split if split is None else split, env_id=self.id)
         raw = torch.randint(0, 1 << 32, (n,), generator=generator, dtype=torch.int64)
         keys = mrandom.combine(raw.to(self.device if device is None else device), SPLITS[split])
@@ -260,26 +261,30 @@ class BatchedEnv(abc.ABC):
 
         ``seed`` re-seeds every environment (and resets all of them). ``mask`` (B,) bool restarts
         only those environments. A new trial gets the next task of its environment's stream unless
-        ``task`` (B tasks; rows outside ``mask`` are ignored) is given.
+        ``task`` (B tasks; rows outside ``mask`` are ignored) is given. Every argument is checked
+        before anything changes: a rejected call leaves the environment exactly as it was.
         """
-        if seed is not None:
-            if mask is not None:
-                raise BadArgumentError(f"{self.id}: reset takes a seed or a mask, not both")
-            self._seed_streams(int(seed))
-        elif self.task is not None:
-            self._trial_index += 1 if mask is None else self._checked_mask(mask).long()
-        imposed = self._checked_task(task) if task is not None else None
-        new = imposed if imposed is not None else self._trial_tasks()
-        if mask is None or self.task is None:
-            if mask is not None and self.task is None:
+        if seed is not None and mask is not None:
+            raise BadArgumentError(f"{self.id}: reset takes a seed or a mask, not both")
+        if mask is not None:
+            if self.task is None:
                 raise MetaRLError(f"{self.id}: call reset() without a mask before resetting a subset")
+            mask = self._checked_mask(mask)
+        if seed is not None:
+            seed = check_seed(seed, env_id=self.id)
+        imposed = self._checked_task(task) if task is not None else None
+        if seed is not None:
+            self._seed_streams(seed)
+        elif self.task is not None:
+            self._trial_index += 1 if mask is None else mask.long()
+        new = imposed if imposed is not None else self._trial_tasks()
+        if mask is None:
             self.task = new
             self._episode_step.zero_()
             self._episode_index.zero_()
             self._start_episode(None)
             self._countdown = None if self.can_terminate else self.horizon
         else:
-            mask = self._checked_mask(mask)
             self._countdown = None
             self.task = self.task.where(mask, new)
             self._episode_step.masked_fill_(mask, 0)

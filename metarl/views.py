@@ -22,6 +22,7 @@ import torch
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
+from metarl.checks import as_action_tensor, check_seed
 from metarl.errors import BadArgumentError, MetaRLError
 
 
@@ -83,15 +84,15 @@ class VectorView(VectorEnv):
                     f"{self.env.id}: reset_mask must be a bool array of shape ({self.num_envs},), "
                     f"got {mask.dtype} {mask.shape}"
                 )
-        if seed is not None:
-            super().reset(seed=seed)
         task = options.get("task")
         if mask is not None and seed is None and self.env.task is not None:
             obs = self.env.reset(task=task, mask=torch.as_tensor(mask, device=self.env.device))
             self._ended &= ~mask
         else:
-            obs = self.env.reset(seed=seed, task=task)
+            obs = self.env.reset(seed=seed, task=task)  # checks every argument before changing anything
             self._ended[:] = False
+        if seed is not None:
+            super().reset(seed=seed)
         return _numpy(obs), {}
 
     def step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
@@ -103,7 +104,7 @@ class VectorView(VectorEnv):
                 f"{self.env.id}: environments {np.flatnonzero(self._ended).tolist()} finished their trial; "
                 "restart them with reset(options={'reset_mask': mask}) before stepping (autoreset is Disabled)"
             )
-        actions = torch.as_tensor(np.asarray(actions), device=self.env.device)
+        actions = as_action_tensor(actions, self.env.device, env_id=self.env.id)
         if mode == AutoresetMode.NEXT_STEP and self._ended.any():
             actions = self._with_valid_rows(actions, self._ended)
         step = self.env.step(actions)
@@ -167,7 +168,8 @@ class SingleView(gymnasium.Env):
         self._ended = False
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict]:
-        super().reset(seed=seed)
+        if seed is not None:
+            seed = check_seed(seed, env_id=self.env.id)
         options = dict(options or {})
         unknown = set(options) - {"task"}
         if unknown:
@@ -175,6 +177,9 @@ class SingleView(gymnasium.Env):
         task = options.get("task")
         if isinstance(task, dict):
             task = {k: np.asarray(v)[None] if np.ndim(v) == len(self._field_shape(k)) else v for k, v in task.items()}
+        if task is not None:
+            task = self.env._checked_task(task)  # before the generator below moves
+        super().reset(seed=seed)
         if seed is None and self.env.task is None:
             seed = int(self.np_random.integers(0, 2**63 - 1))
         obs = self.env.reset(seed=seed, task=task)
@@ -188,7 +193,7 @@ class SingleView(gymnasium.Env):
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
         if self._ended:
             raise MetaRLError(f"{self.env.id}: the trial has ended; call reset() before step()")
-        step = self.env.step(torch.as_tensor(np.asarray(action)[None]))
+        step = self.env.step(as_action_tensor(action, self.env.device, env_id=self.env.id).unsqueeze(0))
         trial_end = bool(step.trial_end[0])
         terminated = trial_end and bool(step.terminated[0])
         truncated = trial_end and not terminated

@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 
 from metarl import random as mrandom
-from metarl.checks import SPLITS, check_split
+from metarl.checks import SPLITS, check_count, check_split
 from metarl.engine import BatchedEnv
 from metarl.errors import BadArgumentError, DataError
 from metarl.fewshot import (
@@ -209,6 +209,7 @@ class ImageClassification(BatchedEnv):
         device: torch.device | str | None = None,
     ) -> ClassificationTask:
         """``n`` trials whose classes come from ``split`` (the env's own by default); see ``BatchedEnv``."""
+        n = check_count(n, "n", env_id=self.id)
         split = check_split(self.split if split is None else split, env_id=self.id)
         return self.tasks_from_keys(episode_keys(n, generator, split, self.device if device is None else device), split)
 

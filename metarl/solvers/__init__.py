@@ -139,6 +139,16 @@ def _register_builtin() -> None:
 _register_builtin()
 
 
+def solver_families() -> list[str]:
+    """Names of the families that have reference solvers (built-in or registered by plug-ins).
+
+    Example:
+        >>> "BernoulliBandit" in solver_families()
+        True
+    """
+    return [family for family, solvers in _SOLVERS.items() if solvers]
+
+
 def solver_names(env: BatchedEnv) -> list[str]:
     """Names of the reference solvers registered for ``env``'s family (empty if none).
 

@@ -20,6 +20,7 @@ import dataclasses
 import difflib
 import inspect
 import itertools
+import math
 import re
 import textwrap
 import types
@@ -31,6 +32,9 @@ from typing import Any, TypeVar
 from metarl.errors import ConfigError
 
 C = TypeVar("C")
+FLOAT32_MAX = 3.4028234663852886e38
+LR_MAX = 1e12
+"""Largest learning rate a config accepts: far larger ones overflow the optimizers' float32 steps."""
 
 
 def _type_name(tp: Any) -> str:
@@ -67,6 +71,8 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
             return value
     elif tp is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if not math.isfinite(value) or abs(value) > FLOAT32_MAX:
+                raise ConfigError(f"config key {key!r} must be a finite float32 number, got {value!r}")
             return float(value)
     elif tp is str:
         if isinstance(value, str):
@@ -97,8 +103,16 @@ def build_config(cls: type[C], *sources: Mapping[str, Any] | None) -> C:
                 close = difflib.get_close_matches(key, names, n=3)
                 hint = f"; did you mean {', '.join(close)}?" if close else f"; valid keys: {', '.join(names)}"
                 raise ConfigError(f"unknown config key {key!r} for {cls.__name__}{hint}")
-            values[key] = _coerce(value, hints[key], key)
+            values[key] = _check_learning_rate(key, _coerce(value, hints[key], key))
     return cls(**values)
+
+
+def _check_learning_rate(key: str, value: Any) -> Any:
+    """``value``, or ConfigError if ``key`` names a learning rate (``lr``, ``*_lr``) outside (0, LR_MAX]."""
+    is_rate = key == "lr" or key.endswith("_lr")
+    if is_rate and isinstance(value, float) and not 0.0 < value <= LR_MAX:
+        raise ConfigError(f"config key {key!r} is a learning rate and must lie in (0, {LR_MAX:g}], got {value!r}")
+    return value
 
 
 def load_yaml(path: str | Path) -> dict[str, Any]:
@@ -107,13 +121,18 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
 
     path = Path(path)
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {path} is not a text file (binary or not UTF-8); give a YAML file") from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from exc
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or " ".join(str(exc).split())
+        raise ConfigError(f"config file {path} is not valid YAML: {problem}{where}") from exc
     if data is None:
         return {}
     if not isinstance(data, dict):
