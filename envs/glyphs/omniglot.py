@@ -36,8 +36,8 @@ from typing import ClassVar
 import numpy as np
 import torch
 import torch.nn.functional as F
+from metarl.envs.glyphs.classification import ImageClassification
 
-from metarl.classification import ImageClassification
 from metarl.errors import BadArgumentError, DataError
 from metarl.fewshot import ImageClasses, cache_dir, cached
 from metarl.registry import EnvSpec, register
@@ -164,7 +164,7 @@ class Omniglot(ImageClassification):
 
     def _load_data(self) -> ImageClasses:
         if not self.root:
-            raise DataError(f"{self.id}: no Omniglot folder is bound; use metarl.omniglot.register_omniglot(root)")
+            raise DataError(f"{self.id}: no Omniglot folder is bound; use metarl.envs.glyphs.register_omniglot(root)")
         return load_omniglot(self.root, *self.split_sizes, rotations=self.rotations)
 
 
