@@ -21,8 +21,8 @@ import time
 from pathlib import Path
 
 import torch
+from metarl.envs.glyphs.omniglot import OMNIGLOT_ACCURACY, OMNIGLOT_COLUMNS
 
-from metarl.published import OMNIGLOT_ACCURACY, OMNIGLOT_COLUMNS
 from metarl.training.recipes import load_config
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"

@@ -11,9 +11,6 @@ A family with published results defines any of these static methods; a family wi
   ``{"source", "text"}``.
 
 ``family`` is a family class, an environment, or a family name that some registered id uses.
-
-Supervised few-shot, Omniglot accuracy (MAML Table 1; Snell et al. 2017, Table 1; Vinyals et al. 2016;
-Nichol et al. 2018, Table 1, non-transductive) are kept here until Omniglot has its family module.
 """
 
 from __future__ import annotations
@@ -62,31 +59,14 @@ def maml_published(family: type[BatchedEnv] | BatchedEnv | str, config: dict) ->
     return hook(config) if hook is not None else None
 
 
-OMNIGLOT_COLUMNS = ((5, 1), (5, 5), (20, 1), (20, 5))
-OMNIGLOT_ACCURACY: dict[str, tuple[float, float, float, float]] = {
-    "maml": (98.7, 99.9, 95.8, 98.9),
-    "fomaml": (98.3, 99.2, 89.4, 97.9),
-    "protonet": (98.8, 99.7, 96.0, 98.9),
-    "matchingnet": (98.1, 98.9, 93.8, 98.5),
-    "reptile": (95.39, 98.90, 88.14, 96.65),
-}
-"""Omniglot test accuracy (%) for (ways, shots) in :data:`OMNIGLOT_COLUMNS`, by learner."""
-
-
 def fewshot_published(family: type[BatchedEnv] | BatchedEnv | str, agent: str, ways: int, shots: int) -> dict | None:
     """The published few-shot number for this learner and setting as ``{"source", "text"}``, else None.
 
     Example:
-        >>> fewshot_published("Omniglot", "protonet", 5, 1)["text"]
-        'protonet 98.80%'
         >>> fewshot_published("Sinusoid", "maml", 0, 5)["text"]
         'MSE after 1 / 5 / 10 steps: 0.67 / 0.38 / 0.35'
         >>> fewshot_published("Glyphs", "protonet", 5, 1) is None
         True
     """
-    name = family if isinstance(family, str) else getattr(_family_class(family), "family", "")
-    if name == "Omniglot" and agent in OMNIGLOT_ACCURACY and (ways, shots) in OMNIGLOT_COLUMNS:
-        value = OMNIGLOT_ACCURACY[agent][OMNIGLOT_COLUMNS.index((ways, shots))]
-        return {"source": f"Omniglot {ways}-way {shots}-shot, published", "text": f"{agent} {value:.2f}%"}
     hook = _hook(family, "fewshot_published")
     return hook(agent, ways, shots) if hook is not None else None

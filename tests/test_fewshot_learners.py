@@ -8,11 +8,11 @@ import pytest
 import torch
 from metarl.agents.fewshot import MetricConfig, ProtoNetTrainer
 from metarl.agents.fewshot.metric import matching_log_probs, prototype_log_probs
+from metarl.envs.glyphs import ImageClassification
 
 import metarl
 from metarl import registry
 from metarl.agent_registry import agent_names, trainer_class
-from metarl.classification import ImageClassification
 from metarl.fewshot import ImageClasses
 from metarl.training import build_config, load_checkpoint, load_yaml, read_scalars
 

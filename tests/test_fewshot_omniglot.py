@@ -6,10 +6,10 @@ import pytest
 import torch
 from gymnasium.utils.env_checker import check_env
 from matplotlib import image
+from metarl.envs.glyphs import load_omniglot, register_omniglot
 
 import metarl
 from metarl import registry
-from metarl.omniglot import load_omniglot, register_omniglot
 
 TREE = {  # part -> alphabet -> characters, in the order the loader must list them
     "images_background": {"Alpha": ["character01", "character02", "character03"], "Beta": ["character01"]},
@@ -64,7 +64,7 @@ def test_without_rotations_and_alphabets_at_the_root(tmp_path):
 
 def test_converted_set_is_cached(tree, monkeypatch):
     first = load_omniglot(tree, train_classes=3, validation_classes=1, progress=False)
-    from metarl import omniglot
+    from metarl.envs.glyphs import omniglot
 
     monkeypatch.setattr(omniglot, "_read", lambda *a: pytest.fail("read again instead of using the cache"))
     again = load_omniglot(tree, train_classes=3, validation_classes=1, progress=False)

@@ -6,8 +6,8 @@ import gymnasium
 import pytest
 import torch
 import torch.nn.functional as F
+from metarl.agents.fewshot.backbones import build_net
 
-from metarl.backbones import build_net
 from metarl.rl import MLPPolicy, adapt, per_task_call, task_params
 
 TASKS, ALPHA = 3, 0.3

@@ -1,7 +1,7 @@
 """Supervised few-shot learners on the episodes view: MAML, first-order MAML, Reptile, prototypical networks,
 matching networks, and the pretrained-backbone baseline.
 
-They share the backbones of :mod:`metarl.backbones`, the functional adaptation of
+They share the backbones of :mod:`metarl.agents.fewshot.backbones`, the functional adaptation of
 :mod:`metarl.rl.functional` and the episodic trainer of :mod:`metarl.agents.fewshot.base`.
 """
 

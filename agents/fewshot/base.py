@@ -17,10 +17,10 @@ import math
 from typing import Any, ClassVar
 
 import torch
+from metarl.agents.fewshot.backbones import FewShotNet, build_net
 from metarl.agents.fewshot.config import FewShotConfig
 from metarl.agents.fewshot.scoring import Scores, baseline_scores, format_score, is_classification
 
-from metarl.backbones import FewShotNet, build_net
 from metarl.errors import ConfigError
 from metarl.fewshot import Episodes
 from metarl.registry import make

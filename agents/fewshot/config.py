@@ -48,7 +48,8 @@ class FewShotConfig(TrainConfig):
     conv_layers: int = 4
     """Conv blocks of the image backbone."""
     norm: Literal["batch", "layer", "none"] = "batch"
-    """Normalisation in the conv blocks; see :mod:`metarl.backbones` (batch: per-call statistics, transductive)."""
+    """Normalisation in the conv blocks; see :mod:`metarl.agents.fewshot.backbones`
+    (batch: per-call statistics, transductive)."""
     hidden: list = dataclasses.field(default_factory=lambda: [40, 40])
     """Hidden widths of the MLP (vector inputs, e.g. sinusoid)."""
     eval_ways: int | None = None

@@ -20,11 +20,11 @@ from __future__ import annotations
 from typing import ClassVar
 
 import torch
+from metarl.agents.fewshot.backbones import FewShotNet
 from metarl.agents.fewshot.base import EpisodicTrainer
 from metarl.agents.fewshot.config import MAMLConfig, ReptileConfig
 from metarl.agents.fewshot.scoring import adaptation_scores, scored_steps, support_loss, task_losses, task_scores
 
-from metarl.backbones import FewShotNet
 from metarl.errors import ConfigError
 from metarl.fewshot import Episodes
 from metarl.rl.functional import Params, adapt, per_task_call, task_params

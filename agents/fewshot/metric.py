@@ -18,10 +18,10 @@ import abc
 
 import torch
 import torch.nn.functional as F
+from metarl.agents.fewshot.backbones import FewShotNet
 from metarl.agents.fewshot.base import EpisodicTrainer
 from metarl.agents.fewshot.config import MatchingNetConfig, MetricConfig
 
-from metarl.backbones import FewShotNet
 from metarl.fewshot import Episodes
 from metarl.rl.functional import per_task_call
 

@@ -1,7 +1,7 @@
 """The pretrained-backbone baseline: ordinary training on all training data, fine-tuning on each test episode.
 
 Training is not episodic. Classification trains the backbone with a head over *every* training class
-on labelled images (:meth:`~metarl.classification.ImageClassification.sample_images`); regression
+on labelled images (:meth:`~metarl.envs.glyphs.ImageClassification.sample_images`); regression
 trains the network on the points of training tasks, all tasks at once (the MAML paper's "pretrained on
 all tasks" baseline). An iteration uses as many examples as ``meta_batch`` episodes hold and counts
 ``meta_batch`` training episodes, so equal ``total_steps`` means equal data for every learner.
@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from metarl.agents.fewshot.backbones import FewShotNet
 from metarl.agents.fewshot.base import EpisodicTrainer
 from metarl.agents.fewshot.config import PretrainConfig
 from metarl.agents.fewshot.scoring import adaptation_scores, scored_steps
 
-from metarl.backbones import FewShotNet
 from metarl.errors import ConfigError
 from metarl.fewshot import Episodes
 from metarl.rl.functional import Params, per_task_call, task_params

@@ -2,7 +2,7 @@
 
 :class:`ImageClassification` turns any :class:`~metarl.fewshot.ImageClasses` into a family.
 Subclasses say where the images come from (``Glyphs`` renders them from fonts; Omniglot reads them
-from disk, see :mod:`metarl.omniglot`).
+from disk, see :mod:`metarl.envs.glyphs.omniglot`).
 
 - **Episodes view**: ``env.sample_episodes(batch, ways, shots, queries, split=...)``, N-way K-shot episodes
   drawn from the split's classes (see :mod:`metarl.fewshot`).

@@ -4,21 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Hashable
 
-from metarl import glyphs
-from metarl.classification import ClassificationTask, ImageClassification
+from metarl.envs.glyphs import render
+from metarl.envs.glyphs.classification import ImageClassification
+
 from metarl.fewshot import ImageClasses
 
-__all__ = ["ClassificationTask", "Glyphs"]
+__all__ = ["Glyphs"]
 
 
 class Glyphs(ImageClassification):
     """Characters of many scripts as classes, the same character in different font faces as instances.
 
-    The image set (:mod:`metarl.glyphs`): over 3000 classes with 20 base renders each, 28 x 28,
+    The image set (:mod:`metarl.envs.glyphs.render`): over 3000 classes with 20 base renders each, 28 x 28,
     split 70% / 10% / 20% into disjoint train / validation / test classes; rendered on first use
     (about half a minute) and cached. ``METARL_GLYPHS_CLASSES=n`` uses only the first n classes.
 
-    As an environment this is the online view (see :mod:`metarl.classification`): a trial shows
+    As an environment this is the online view (see :mod:`metarl.envs.glyphs.classification`): a trial shows
     ``ways * instances`` images, the observation is the 784 pixels followed by the one-hot label of the
     previous image, the action is a label and the reward is 1 when it is right. ``sample_episodes()`` gives
     N-way K-shot batches for supervised learners.
@@ -41,11 +42,11 @@ class Glyphs(ImageClassification):
 
         Trainers store it in their checkpoints and refuse to resume, or warn on evaluation, under another value.
         """
-        limit = glyphs.class_limit()
-        return {glyphs.CLASSES_ENV: "unset" if limit is None else str(limit)}
+        limit = render.class_limit()
+        return {render.CLASSES_ENV: "unset" if limit is None else str(limit)}
 
     def _data_key(self) -> Hashable:
-        return ("glyphs", str(glyphs.cache_path(glyphs.class_limit())))
+        return ("glyphs", str(render.cache_path(render.class_limit())))
 
     def _load_data(self) -> ImageClasses:
-        return glyphs.load_glyphs()
+        return render.load_glyphs()

@@ -36,8 +36,8 @@ from typing import ClassVar
 import numpy as np
 import torch
 import torch.nn.functional as F
+from metarl.envs.glyphs.classification import ImageClassification
 
-from metarl.classification import ImageClassification
 from metarl.errors import BadArgumentError, DataError
 from metarl.fewshot import ImageClasses, cache_dir, cached
 from metarl.registry import EnvSpec, register
@@ -149,6 +149,18 @@ def load_omniglot(
     return cached(cache_dir() / f"omniglot-{key}.pt", key, build)
 
 
+OMNIGLOT_COLUMNS = ((5, 1), (5, 5), (20, 1), (20, 5))
+OMNIGLOT_ACCURACY: dict[str, tuple[float, float, float, float]] = {
+    "maml": (98.7, 99.9, 95.8, 98.9),
+    "fomaml": (98.3, 99.2, 89.4, 97.9),
+    "protonet": (98.8, 99.7, 96.0, 98.9),
+    "matchingnet": (98.1, 98.9, 93.8, 98.5),
+    "reptile": (95.39, 98.90, 88.14, 96.65),
+}
+"""Omniglot test accuracy (%) for (ways, shots) in :data:`OMNIGLOT_COLUMNS`, by learner: MAML Table 1; Snell et al.
+2017, Table 1; Vinyals et al. 2016; Nichol et al. 2018, Table 1, non-transductive."""
+
+
 class Omniglot(ImageClassification):
     """Omniglot as a family (episodes view and online view); bind a copy on disk with :func:`register_omniglot`."""
 
@@ -159,12 +171,25 @@ class Omniglot(ImageClassification):
     split_sizes: ClassVar[tuple[int, int]] = (1100, 100)
     rotations: ClassVar[bool] = True
 
+    @staticmethod
+    def fewshot_published(agent: str, ways: int, shots: int) -> dict | None:
+        """The published test accuracy of ``agent`` at ``ways``-way ``shots``-shot (see :mod:`metarl.published`).
+
+        Example:
+            >>> Omniglot.fewshot_published("protonet", 5, 1)["text"]
+            'protonet 98.80%'
+        """
+        if agent not in OMNIGLOT_ACCURACY or (ways, shots) not in OMNIGLOT_COLUMNS:
+            return None
+        value = OMNIGLOT_ACCURACY[agent][OMNIGLOT_COLUMNS.index((ways, shots))]
+        return {"source": f"Omniglot {ways}-way {shots}-shot, published", "text": f"{agent} {value:.2f}%"}
+
     def _data_key(self) -> Hashable:
         return ("omniglot", self.root, self.split_sizes, self.rotations)
 
     def _load_data(self) -> ImageClasses:
         if not self.root:
-            raise DataError(f"{self.id}: no Omniglot folder is bound; use metarl.omniglot.register_omniglot(root)")
+            raise DataError(f"{self.id}: no Omniglot folder is bound; use metarl.envs.glyphs.register_omniglot(root)")
         return load_omniglot(self.root, *self.split_sizes, rotations=self.rotations)
 
 
