@@ -402,11 +402,13 @@ class BatchedEnv(abc.ABC):
         if saved != (self.id, dict(self.config), self.num_envs):
             raise CheckpointError(f"the saved environment state does not fit this environment: saved {saved[0]} "
                                   f"{saved[1]} x {saved[2]}, this is {self.id} {dict(self.config)} x {self.num_envs}")
+        attributes = state.get("attributes", {})
+        missing = [n for n in self._state_names() if n not in attributes and n not in _RING_STATE]
+        if missing or "task" not in state:
+            raise CheckpointError(f"{self.id}: the saved environment state lacks {', '.join(missing) or 'the task'} "
+                                  "(saved by another version of metarl?); start a new run")
         try:
-            attributes, fields = state["attributes"], state["task"]
-            missing = [n for n in self._state_names() if n not in attributes and n not in _RING_STATE]
-            if missing:
-                raise KeyError(", ".join(missing))
+            fields = state["task"]
             for name in self._state_names():
                 if name in attributes:
                     value = attributes[name]
@@ -415,7 +417,7 @@ class BatchedEnv(abc.ABC):
                     setattr(self, name, value.to(self.device) if isinstance(value, torch.Tensor) else value)
             self.task = None if fields is None else self.task_type(**{k: v.to(self.device) for k, v in fields.items()})
         except (KeyError, TypeError, AttributeError) as exc:
-            raise CheckpointError(f"{self.id}: the saved environment state is incomplete ({exc})") from exc
+            raise CheckpointError(f"{self.id}: the saved environment state is malformed ({exc})") from exc
 
     # ------------------------------------------------------------------ conveniences
     def reward_bounds(self) -> tuple[float, float]:

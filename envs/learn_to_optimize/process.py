@@ -31,7 +31,7 @@ import math
 from typing import NamedTuple
 
 import torch
-from metarl.envs.learning_process.base import LearningProcess, select_rows
+from metarl.envs.learning_process.base import LearningProcess, where_rows
 from metarl.envs.learning_process.optimizees import Optimizee
 
 from metarl import random as mrandom  # noqa: F401  (used in the example)
@@ -99,9 +99,7 @@ class ProcessState(NamedTuple):
     loss0: torch.Tensor
     step: torch.Tensor
 
-    def where(self, mask: torch.Tensor, other: ProcessState) -> ProcessState:
-        """Rows of ``other`` where ``mask (B,)`` is true, of ``self`` elsewhere."""
-        return ProcessState(*select_rows(mask, other, self))
+    where = where_rows  # where(mask, other): rows of ``other`` where ``mask (B,)`` is true, of ``self`` elsewhere
 
 
 class OptimizationProcess(LearningProcess):

@@ -6,6 +6,6 @@
 - :mod:`.digits`: scikit-learn's digits as tensors, with disjoint pools per split.
 """
 
-from metarl.envs.learning_process.base import LearningProcess, LearningProcessEnv, select_rows
+from metarl.envs.learning_process.base import LearningProcess, LearningProcessEnv, where_rows
 
-__all__ = ["LearningProcess", "LearningProcessEnv", "select_rows"]
+__all__ = ["LearningProcess", "LearningProcessEnv", "where_rows"]

@@ -18,7 +18,7 @@ Example:
 from __future__ import annotations
 
 import abc
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar
 
 import torch
 
@@ -27,25 +27,28 @@ from metarl.engine import BatchedEnv
 from metarl.tasks import Task
 
 
-def select_rows(mask: torch.Tensor, chosen: NamedTuple, other: NamedTuple) -> tuple[torch.Tensor, ...]:
-    """Fields of ``chosen`` in the rows where ``mask (B,)`` is true, of ``other`` elsewhere.
+def where_rows(self: Any, mask: torch.Tensor, other: Any) -> Any:
+    """Rows of ``other`` where ``mask (B,)`` is true, of ``self`` elsewhere: the ``where`` method of process states
+    (a ``NamedTuple`` of ``(B, ...)`` tensors; set ``where = where_rows`` in its body).
 
     Example:
         >>> from typing import NamedTuple
         >>> class S(NamedTuple):
         ...     x: torch.Tensor
-        >>> select_rows(torch.tensor([True, False]), S(torch.ones(2, 2)), S(torch.zeros(2, 2)))
-        (tensor([[1., 1.],
-                [0., 0.]]),)
+        ...     where = where_rows
+        >>> S(torch.zeros(2, 2)).where(torch.tensor([True, False]), S(torch.ones(2, 2)))
+        S(x=tensor([[1., 1.],
+                [0., 0.]]))
     """
-    return tuple(torch.where(mask.view(-1, *[1] * (a.dim() - 1)), b, a) for a, b in zip(other, chosen, strict=True))
+    return type(self)(*(torch.where(mask.view(-1, *[1] * (a.dim() - 1)), b, a)
+                        for a, b in zip(self, other, strict=True)))
 
 
 class LearningProcess(abc.ABC):
     """B learning runs as pure functions of an explicit state: ``start``, ``advance``, ``observe``.
 
-    ``state_type`` is the process's state, a ``NamedTuple`` of ``(B, ...)`` tensors with a ``where(mask,
-    other)`` method; the task methods give the tasks a split's hashed keys make and check user tasks.
+    ``state_type`` is the process's state, a ``NamedTuple`` of ``(B, ...)`` tensors with the ``where`` method
+    :func:`where_rows`; the task methods give the tasks a split's hashed keys make and check user tasks.
     """
 
     state_type: ClassVar[type]
@@ -142,4 +145,4 @@ class LearningProcessEnv(BatchedEnv):
         return self.process.observe(self.state, self.task)
 
 
-__all__ = ["LearningProcess", "LearningProcessEnv", "select_rows"]
+__all__ = ["LearningProcess", "LearningProcessEnv", "where_rows"]

@@ -45,7 +45,7 @@ from typing import Any, NamedTuple
 
 import torch
 import torch.nn.functional as F
-from metarl.envs.learning_process.base import LearningProcess, select_rows
+from metarl.envs.learning_process.base import LearningProcess, where_rows
 from metarl.envs.learning_process.optimizees import MLPClassifier, make_optimizee
 
 from metarl import random as mrandom
@@ -104,9 +104,7 @@ class TeachState(NamedTuple):
     reached_at: torch.Tensor
     failed: torch.Tensor
 
-    def where(self, mask: torch.Tensor, other: TeachState) -> TeachState:
-        """Rows of ``other`` where ``mask (B,)`` is true, of ``self`` elsewhere."""
-        return TeachState(*select_rows(mask, other, self))
+    where = where_rows  # where(mask, other): rows of ``other`` where ``mask (B,)`` is true, of ``self`` elsewhere
 
 
 class TeachingProcess(LearningProcess):
