@@ -78,3 +78,20 @@ def test_rl2_state_without_the_wrapper_part_is_refused():
     del state["wrapper"]
     with pytest.raises(CheckpointError, match="RL² observation"):
         fresh("metarl/BernoulliBandit-v0", rl2=True).load_state_dict(state)
+
+
+def test_state_saved_before_explicit_state_still_loads():
+    """States written when every tensor attribute was saved (constants such as ``_one_hot`` included) still
+    resume: only the declared state is read."""
+    env = fresh("metarl/TabularMDP-v0")
+    env.reset()
+    gen = torch.Generator().manual_seed(0)
+    for _ in range(7):
+        env.step(env.sample_actions(gen))
+    state = env.state_dict()
+    state["attributes"].update({"_one_hot": env._one_hot, "_row_base": env._row_base})
+    restored = fresh("metarl/TabularMDP-v0")
+    restored.load_state_dict(state)
+    for _ in range(9):
+        a = env.sample_actions(gen)
+        assert all(torch.equal(x, y) for x, y in zip(restored.step(a), env.step(a), strict=True))
