@@ -385,7 +385,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     warnings.showwarning = _print_warning
     args = None
     try:
-        args = build_parser().parse_args(argv)
+        try:
+            args = build_parser().parse_args(argv)
+        except SystemExit as exc:  # --help, or a usage mistake argparse already printed in one line
+            return exc.code if isinstance(exc.code, int) else 0
         args.func(args)
     except MetaRLError as exc:
         print(f"metarl: error: {exc}", file=sys.stderr)

@@ -332,6 +332,24 @@ for _key, _argv, _words in [
     ("train-logdir-under-a-file", [*TRAIN, "--logdir", "{tmp}/plain.txt/runs"], ["plain.txt", "Not a directory"]),
 ]:
     cli(_key, _argv, *_words)
+RUN = "{tmp}/runs/base"
+for _key, _argv, _words in [
+    ("eval-flipped-weight-bytes", ["eval", "{tmp}/flipped.pt"], ["flipped.pt"]),
+    ("resume-flipped-weight-bytes", ["train", "--resume", "{tmp}/flipped.pt"], ["flipped.pt"]),
+    ("eval-nan-weights", ["eval", "{tmp}/nan.pt"], ["nan.pt"]),
+    ("resume-nan-weights", ["train", "--resume", "{tmp}/nan.pt"], ["nan.pt"]),
+    ("resume-other-seed", ["train", "--resume", RUN, "--seed", "7"], ["seed"]),
+    ("resume-other-env", ["train", "--resume", RUN, "--env", "metarl/TabularMDP-v0"], ["env"]),
+    ("resume-other-env-kwargs", ["train", "--resume", RUN, "--env-kwargs", "arms=3,pulls=4"], ["env_kwargs"]),
+    ("resume-other-logdir", ["train", "--resume", RUN, "--logdir", "{tmp}/elsewhere"], ["logdir"]),
+    ("resume-other-run-name", ["train", "--resume", RUN, "--run-name", "renamed"], ["run_name"]),
+    ("resume-other-lr", ["train", "--resume", RUN, "--set", "lr=0.5"], ["lr"]),
+    ("resume-other-agent", ["train", "maml-rl", "--resume", RUN], ["maml-rl"]),
+    ("train-unknown-agent", ["train", "rl3", "--total-steps", "16"], ["'rl3'"]),
+    ("train-unknown-agent-help", ["train", "rl3", "--help"], ["'rl3'"]),
+    ("train-max-minutes-zero", [*TRAIN, "--max-minutes", "0"], ["--max-minutes"]),
+]:
+    cli(_key, _argv, *_words)
 if Path("/proc/self").exists():
     cli("train-logdir-in-proc", [*TRAIN, "--logdir", "/proc/metarl-runs"], "/proc/metarl-runs")
 if not torch.cuda.is_available():
@@ -356,6 +374,12 @@ def tmp(tmp_path_factory):
     save_checkpoint(root / "whole.pt", agent="rl2", config={}, progress={"iteration": 1}, state={"w": torch.ones(64)})
     data = (root / "whole.pt").read_bytes()
     (root / "truncated.pt").write_bytes(data[: len(data) // 2])
+    weights = data.find(torch.ones(64).numpy().tobytes())
+    (root / "flipped.pt").write_bytes(data[:weights] + bytes(b ^ 0xFF for b in data[weights:weights + 8])
+                                      + data[weights + 8:])
+    save_checkpoint(root / "nan.pt", agent="rl2", config={}, progress={"iteration": 1},
+                    state={"w": torch.full((64,), float("nan"))})
+    assert main(fill([*TRAIN, "--run-name", "base"], root)) == 0  # a real run for the --resume conflicts
     return root
 
 

@@ -17,6 +17,7 @@ Example:
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 from pathlib import Path
 from typing import Any
@@ -82,8 +83,10 @@ def save_checkpoint(
     payload[DIGEST_KEY] = payload_digest(payload)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
+        buffer = io.BytesIO()  # serialized first, so a full disk is an OSError from write(), not torch's writer
+        torch.save(payload, buffer)
         with tmp.open("wb") as file:
-            torch.save(payload, file)
+            file.write(buffer.getbuffer())
             file.flush()
             os.fsync(file.fileno())
         os.replace(tmp, path)
