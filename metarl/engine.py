@@ -62,6 +62,15 @@ class Step(NamedTuple):
         return self.terminated | self.truncated
 
 
+def _copied(value: Any, device: torch.device | None = None) -> Any:
+    """A copy of a state value (a tensor, a number, None, a dict of tensors) that shares no storage, on ``device``."""
+    if isinstance(value, dict):
+        return {k: _copied(v, device) for k, v in value.items()}
+    if isinstance(value, torch.Tensor):
+        return value.to(device or value.device, copy=True)
+    return value
+
+
 class BatchedEnv(abc.ABC):
     """Base class of natively batched task-distribution environments.
 
@@ -379,8 +388,8 @@ class BatchedEnv(abc.ABC):
         return (*_ENGINE_STATE, *(_RING_STATE if self._use_ring else ()), *self.state_attributes)
 
     def state_dict(self) -> dict[str, Any]:
-        """Everything a step reads that stepping changes (tasks in force, counters, random keys and blocks, the
-        family's :attr:`state_attributes`): tensors, numbers and dicts of them, loadable with ``weights_only``.
+        """A copy of everything a step reads that stepping changes (tasks in force, counters, random keys and blocks,
+        the family's :attr:`state_attributes`): tensors, numbers and dicts of them, loadable with ``weights_only``.
 
         Example:
             >>> import metarl
@@ -388,10 +397,9 @@ class BatchedEnv(abc.ABC):
             >>> sorted(env.state_dict())
             ['attributes', 'config', 'id', 'num_envs', 'task']
         """
-        attributes = {name: getattr(self, name) for name in self._state_names() if hasattr(self, name)}
-        attributes = {k: dict(v) if isinstance(v, dict) else v for k, v in attributes.items()}
+        attributes = {name: _copied(getattr(self, name)) for name in self._state_names() if hasattr(self, name)}
         return {"id": self.id, "config": dict(self.config), "num_envs": self.num_envs, "attributes": attributes,
-                "task": self.task.fields() if self.task is not None else None}
+                "task": _copied(self.task.fields()) if self.task is not None else None}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Continue from a :meth:`state_dict` of an env made with the same id and arguments (exact resume).
@@ -411,11 +419,8 @@ class BatchedEnv(abc.ABC):
             fields = state["task"]
             for name in self._state_names():
                 if name in attributes:
-                    value = attributes[name]
-                    if isinstance(value, dict):
-                        value = {k: v.to(self.device) for k, v in value.items()}
-                    setattr(self, name, value.to(self.device) if isinstance(value, torch.Tensor) else value)
-            self.task = None if fields is None else self.task_type(**{k: v.to(self.device) for k, v in fields.items()})
+                    setattr(self, name, _copied(attributes[name], self.device))
+            self.task = None if fields is None else self.task_type(**_copied(fields, self.device))
         except (KeyError, TypeError, AttributeError) as exc:
             raise CheckpointError(f"{self.id}: the saved environment state is malformed ({exc})") from exc
 

@@ -93,7 +93,8 @@ class RL2Observation:
 
     def state_dict(self) -> dict[str, Any]:
         """The wrapped env's :meth:`~metarl.engine.BatchedEnv.state_dict` and what the latest observation appended."""
-        return {**self.env.state_dict(), "wrapper": {"_last_extra": self._last_extra}}
+        extra = None if self._last_extra is None else self._last_extra.clone()
+        return {**self.env.state_dict(), "wrapper": {"_last_extra": extra}}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Continue from a :meth:`state_dict` of a wrapper around an env made with the same id and arguments."""
@@ -101,7 +102,7 @@ class RL2Observation:
             raise CheckpointError(f"{self.env.id}: the saved environment state lacks the RL² observation's part")
         self.env.load_state_dict(state)
         extra = state["wrapper"].get("_last_extra")
-        self._last_extra = None if extra is None else extra.to(self.env.device)
+        self._last_extra = None if extra is None else extra.to(self.env.device, copy=True)
 
     def __repr__(self) -> str:
         return f"<RL2Observation {self.env!r}>"
