@@ -22,9 +22,8 @@ from pathlib import Path
 
 import torch
 
-from metarl.agent_registry import trainer_class
 from metarl.published import OMNIGLOT_ACCURACY, OMNIGLOT_COLUMNS
-from metarl.training import build_config, load_yaml
+from metarl.training.recipes import load_config
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 LEARNERS = ["maml", "fomaml", "reptile", "protonet", "matchingnet", "pretrain"]
@@ -32,27 +31,24 @@ SETTINGS = {"5w1s": (5, 1), "5w5s": (5, 5), "20w1s": (20, 1)}
 TARGET = ("5w1s", 0.90)
 
 
-def recipe(learner: str, setting: str) -> tuple[str, dict]:
-    """The recipe's file name and values for this learner and setting (see the module docstring)."""
+def recipe(learner: str, setting: str) -> tuple[Path, dict]:
+    """The recipe file for this learner and setting, and the values put on top of it (see the module docstring)."""
     path = CONFIGS / f"{learner}_glyphs_{setting}.yaml"
     if path.exists():
-        values = load_yaml(path)
-    else:
-        path = CONFIGS / f"{learner}_glyphs_5w1s.yaml"
-        ways, shots = SETTINGS[setting]
-        values = {**load_yaml(path), "ways": ways, "shots": shots}
-    values.pop("agent", None)
-    return path.name, values
+        return path, {}
+    ways, shots = SETTINGS[setting]
+    return CONFIGS / f"{learner}_glyphs_5w1s.yaml", {"ways": ways, "shots": shots}
 
 
 def run(learner: str, setting: str, args: argparse.Namespace) -> dict:
-    file, values = recipe(learner, setting)
-    cls = trainer_class(learner)
+    path, values = recipe(learner, setting)
+    file = path.name
     values.update({"device": args.device, "seed": args.seed, "logdir": args.logdir,
                    "run_name": f"{learner}_{setting}__{args.seed}", "eval_queries": 15})
     if args.total_steps is not None:
         values["total_steps"] = args.total_steps
-    trainer = cls(build_config(cls.config_type, values))
+    cls, config = load_config(path, values, agent=learner)
+    trainer = cls(config)
     start = time.perf_counter()
     trainer.fit(progress=not args.no_progress, max_seconds=args.max_minutes * 60)
     seconds = time.perf_counter() - start

@@ -33,10 +33,10 @@ from pathlib import Path
 import torch
 from metarl.agents.maml_rl import MAMLTrainer
 from metarl.agents.maml_rl.evaluate import AdaptationScores, format_table
+from metarl.envs.navigation import MAML_NAVIGATION
 
-from metarl.published import MAML_NAVIGATION
 from metarl.rl.functional import tune_later_steps
-from metarl.training import parse_assignments
+from metarl.training import command_line_values, parse_assignments
 from metarl.training.recipes import recipe_trainer
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
@@ -45,8 +45,9 @@ VALIDATION_GOALS = 100
 
 def train(name: str, args: argparse.Namespace, **overrides: object) -> tuple[MAMLTrainer, dict]:
     """Train one run of the recipe (or continue it from its checkpoint); returns the trainer and its timing."""
-    values = {"device": args.device, "seed": args.seed, "logdir": args.logdir, "run_name": f"{name}__{args.seed}",
-              "outer": args.outer, **parse_assignments(args.set), **overrides}
+    flags = {"device": args.device, "seed": args.seed, "logdir": args.logdir, "run_name": f"{name}__{args.seed}",
+             "outer": args.outer}
+    values = {**command_line_values(flags, assignments=args.set), **overrides}
     trainer = recipe_trainer(CONFIGS / args.recipe, values, MAMLTrainer, resume=args.resume)
     if args.iterations is not None:
         trainer.config.total_steps = args.iterations * trainer.steps_per_iteration

@@ -30,13 +30,11 @@ from pathlib import Path
 import torch
 from metarl.agents.fewshot import EpisodicTrainer, Scores
 from metarl.agents.fewshot.scoring import scored_steps
+from metarl.envs.sinusoid import MAML_SINUSOID
 
-from metarl.agent_registry import trainer_class
-from metarl.published import MAML_SINUSOID
 from metarl.rl.functional import tune_later_steps
-from metarl.training import load_yaml
 from metarl.training.loop import BEST_FILE
-from metarl.training.recipes import recipe_trainer
+from metarl.training.recipes import load_config, recipe_trainer
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
@@ -46,12 +44,11 @@ def train(recipe: str, args: argparse.Namespace) -> tuple[EpisodicTrainer, dict]
 
     With ``--resume`` a run already in ``--logdir`` continues, or is reused as it is when finished.
     """
-    values = load_yaml(CONFIGS / recipe)
-    cls = trainer_class(values["agent"])
+    cls, recipe_config = load_config(CONFIGS / recipe)
     values = {"device": args.device, "seed": args.seed, "logdir": args.logdir, "run_name": f"{cls.agent}__{args.seed}",
               "eval_shots": args.eval_shots, "eval_queries": args.eval_queries, "eval_steps": max(args.steps)}
     if args.iterations is not None:
-        values["total_steps"] = args.iterations * load_yaml(CONFIGS / recipe)["meta_batch"]
+        values["total_steps"] = args.iterations * recipe_config.meta_batch
     if args.keep_best:
         values["keep_best"] = True
     trainer = recipe_trainer(CONFIGS / recipe, values, cls, resume=args.resume)

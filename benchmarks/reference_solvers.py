@@ -12,7 +12,9 @@ from __future__ import annotations
 import argparse
 import time
 
-from metarl.published import RL2_TABLE1, RL2_TABLE2
+from metarl.envs.bandit import RL2_TABLE1
+from metarl.envs.tabular import RL2_TABLE2
+
 from metarl.solvers import solver_table
 
 BANDIT_SOLVERS = ("random", "greedy", "epsilon-greedy", "ucb1", "thompson", "gittins")

@@ -24,7 +24,7 @@ from metarl.agents.rl2 import RL2Trainer
 
 from metarl.registry import make
 from metarl.stats import mean_ci95
-from metarl.training import parse_assignments
+from metarl.training import command_line_values
 from metarl.training.recipes import recipe_trainer, timed_fit
 
 RECIPE = Path(__file__).resolve().parents[1] / "configs" / "rl2_glyphs.yaml"
@@ -70,8 +70,8 @@ def main() -> None:
     parser.add_argument("--json", help="also write the results here")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args()
-    values = {"device": args.device, "seed": args.seed, "logdir": args.logdir, "run_name": f"rl2-glyphs__{args.seed}",
-              **parse_assignments(args.set)}
+    flags = {"device": args.device, "seed": args.seed, "logdir": args.logdir, "run_name": f"rl2-glyphs__{args.seed}"}
+    values = command_line_values(flags, assignments=args.set)
     trainer = recipe_trainer(RECIPE, values, RL2Trainer)
     seconds = timed_fit(trainer, 60.0 * args.max_minutes, progress=not args.no_progress)
     print(f"RL² on {trainer.config.env} {trainer.config.env_kwargs}: {trainer.global_step:,} training steps "

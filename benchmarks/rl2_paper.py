@@ -21,13 +21,14 @@ from pathlib import Path
 
 import torch
 from metarl.agents.rl2 import RL2Trainer
+from metarl.envs.bandit import RL2_TABLE1
+from metarl.envs.tabular import RL2_TABLE2
 
 from metarl.bench import write_json
 from metarl.errors import ConfigError
-from metarl.published import RL2_TABLE1, RL2_TABLE2
 from metarl.solvers import solver_table
 from metarl.training.config import parse_assignments
-from metarl.training.recipes import recipe_config, recipe_trainer
+from metarl.training.recipes import load_config, recipe_trainer
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 BANDIT_MINUTES = 20.0
@@ -57,7 +58,7 @@ def setting_values(name: str, args: argparse.Namespace) -> dict:
 def check_settings(args: argparse.Namespace) -> None:
     """Build every chosen setting's config first, so a bad ``--set`` fails before the first setting trains."""
     for name in args.settings:
-        recipe_config(CONFIGS / SETTINGS[name][0], setting_values(name, args), RL2Trainer)
+        load_config(CONFIGS / SETTINGS[name][0], setting_values(name, args), trainer_cls=RL2Trainer)
 
 
 def run_setting(name: str, args: argparse.Namespace) -> dict:

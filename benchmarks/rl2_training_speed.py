@@ -27,7 +27,7 @@ from metarl.agents.rl2 import RL2Trainer
 
 from metarl.bench import synchronize, write_json
 from metarl.checks import resolve_device
-from metarl.training.recipes import recipe_config
+from metarl.training.recipes import load_config
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 RECIPES = {"bandit-k5-n100": "rl2_bandit_k5_n100.yaml", "bandit-k10-n100": "rl2_bandit_k10_n100.yaml",
@@ -47,9 +47,9 @@ def _timed(run, device: torch.device, seconds: float) -> tuple[int, float]:
 
 def measure(setting: str, num_envs: int, device: str, seconds: float) -> dict:
     """Training and collection steps/s of ``setting``'s recipe with ``num_envs`` parallel trials on ``device``."""
-    _, config = recipe_config(CONFIGS / RECIPES[setting], {"num_envs": num_envs, "device": device,
-                                                           "total_steps": 10**12, "logdir": tempfile.gettempdir()},
-                              RL2Trainer)
+    _, config = load_config(CONFIGS / RECIPES[setting], {"num_envs": num_envs, "device": device,
+                                                         "total_steps": 10**12, "logdir": tempfile.gettempdir()},
+                            trainer_cls=RL2Trainer)
     trainer = RL2Trainer(config)
     dev = trainer.device
     if dev.type == "cuda":

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 import torch
-from metarl.agents.rl2 import RL2Config, RL2Trainer
+from metarl.agents.rl2 import RL2Trainer
 from metarl.agents.rl2.evaluate import evaluate_policy
 from sb3_baselines import train_sb3  # this folder's script: SB3 training on the Gymnasium view
 
@@ -27,7 +27,7 @@ import metarl
 from metarl.published import published_scores
 from metarl.sb3 import sb3_trial_returns
 from metarl.stats import mean_ci95
-from metarl.training import build_config, load_yaml
+from metarl.training.recipes import load_config
 
 ENV = "metarl/BernoulliBandit-v0"
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
@@ -53,13 +53,12 @@ def main() -> None:
     torch.set_num_threads(torch.get_num_threads())
     rows = []
 
-    recipe = load_yaml(CONFIGS / f"rl2_bandit_k5_n{args.pulls}.yaml") if args.pulls in (10, 100) else {}
-    recipe.pop("agent", None)
+    recipe = CONFIGS / f"rl2_bandit_k5_n{args.pulls}.yaml" if args.pulls in (10, 100) else None
     values = {"env": ENV, "env_kwargs": {"arms": args.arms, "pulls": args.pulls}, "device": "cpu",
               "seed": args.seed, "logdir": "runs/bench-rl2-vs-rppo", "checkpoint_every": 10**9}
 
     def train_rl2(label: str, seconds: float | None = None, **extra) -> None:
-        trainer = RL2Trainer(build_config(RL2Config, recipe, {**values, **extra}))
+        trainer = RL2Trainer(load_config(recipe, values, extra, trainer_cls=RL2Trainer)[1])
         start = time.perf_counter()
         trainer.fit(progress=False, max_seconds=seconds)
         elapsed = time.perf_counter() - start

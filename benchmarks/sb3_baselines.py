@@ -22,18 +22,18 @@ import time
 from collections.abc import Callable
 
 import torch
-from metarl.agents.rl2 import RL2Config, RL2Trainer
+from metarl.agents.rl2 import RL2Trainer
 from metarl.agents.rl2.evaluate import evaluate_policy, full_recipe
 
 import metarl
 from metarl.bench import write_json
-from metarl.cli import parse_kwargs
 from metarl.errors import BadArgumentError, MetaRLError
 from metarl.published import published_scores
 from metarl.sb3 import sb3_trial_returns
 from metarl.solvers import solver_table
 from metarl.stats import mean_ci95
-from metarl.training import build_config, load_yaml
+from metarl.training import parse_env_kwargs
+from metarl.training.recipes import load_config
 
 SB3_AGENTS = {"ppo": ("stable_baselines3", "PPO", "MlpPolicy"),
               "recurrent-ppo": ("sb3_contrib", "RecurrentPPO", "MlpLstmPolicy")}
@@ -63,13 +63,11 @@ def train_sb3(agent: str, env_id: str, env_kwargs: dict, steps: int, seed: int, 
 def train_rl2(env_id: str, env_kwargs: dict, steps: int, seed: int, trial_steps: int, logdir: str):
     """Train metarl's RL² from the setting's recipe (or the defaults) for ``steps``, fewer envs if steps are few."""
     found = full_recipe(env_id, env_kwargs)
-    recipe = load_yaml(found[0]) if found else {}
-    recipe.pop("agent", None)
-    num_envs = recipe.get("num_envs", RL2Config.num_envs)
-    num_envs = max(1, min(num_envs, steps // trial_steps))
+    recipe = found[0] if found else None
+    num_envs = max(1, min(load_config(recipe, trainer_cls=RL2Trainer)[1].num_envs, steps // trial_steps))
     values = {"env": env_id, "env_kwargs": env_kwargs, "device": "cpu", "seed": seed, "total_steps": steps,
               "num_envs": num_envs, "logdir": logdir, "checkpoint_every": 10**9}
-    trainer = RL2Trainer(build_config(RL2Config, recipe, values))
+    trainer = RL2Trainer(load_config(recipe, values, trainer_cls=RL2Trainer)[1])
     trainer.fit(progress=False)
     return trainer, trainer.global_step
 
@@ -103,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
 def run(args: argparse.Namespace) -> int:
     if args.steps < 1 or args.trials < 2:
         raise BadArgumentError(f"--steps must be >= 1 and --trials >= 2, got {args.steps} and {args.trials}")
-    env_kwargs = parse_kwargs(args.env_kwargs)
+    env_kwargs = parse_env_kwargs(args.env_kwargs)
     env = metarl.make(args.env, num_envs=args.trials, seed=args.seed, split="test", **env_kwargs)
     published = published_scores(env.family, env.config)
     rows = []

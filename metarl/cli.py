@@ -6,7 +6,6 @@ User mistakes (an unknown id, a malformed --env-kwargs) print one line and exit 
 from __future__ import annotations
 
 import argparse
-import ast
 import errno
 import math
 import os
@@ -22,20 +21,6 @@ import gymnasium
 import torch
 
 from metarl.errors import BadArgumentError, MetaRLError
-
-
-def parse_kwargs(text: str | None) -> dict[str, Any]:
-    """``"arms=5,pulls=100"`` -> ``{"arms": 5, "pulls": 100}`` (values are Python literals or strings)."""
-    out: dict[str, Any] = {}
-    for item in filter(None, (text or "").split(",")):
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise BadArgumentError(f"malformed --env-kwargs item {item!r}; expected key=value[,key=value...]")
-        try:
-            out[key.strip()] = ast.literal_eval(value.strip())
-        except (ValueError, SyntaxError):
-            out[key.strip()] = value.strip()
-    return out
 
 
 def _space(space: Any) -> str:
@@ -85,18 +70,19 @@ def cmd_bench(args: argparse.Namespace) -> None:
 def cmd_solvers(args: argparse.Namespace) -> None:
     from metarl.registry import make, registered
     from metarl.solvers import solver_families, solver_names, solver_table
+    from metarl.training.config import parse_env_kwargs
 
     if args.trials < 1:
         raise BadArgumentError(f"--trials must be a positive number of tasks, got {args.trials}")
-    kwargs = parse_kwargs(args.env_kwargs)
-    env = make(args.env, **kwargs)
+    env_kwargs = parse_env_kwargs(args.env_kwargs)
+    env = make(args.env, **env_kwargs)
     if not solver_names(env):
         scored = [spec.id for spec in registered() if spec.family in solver_families()]
         raise BadArgumentError(f"{args.env} has no reference solvers; families that have them: {', '.join(scored)}")
     settings = ", ".join(f"{k}={v}" for k, v in env.config.items())
     print(f"{args.env} ({settings}), {args.trials} trials, split={args.split}")
     print(f"  {'solver':16s} {'mean trial return':>22s} {'published':>10s} {'time':>7s}")
-    for row in solver_table(args.env, args.trials, args.seed, args.split, args.device, **kwargs):
+    for row in solver_table(args.env, args.trials, args.seed, args.split, args.device, **env_kwargs):
         published = f"{row['published']:10.1f}" if row["published"] is not None else f"{'-':>10s}"
         print(f"  {row['solver']:16s} {row['mean']:12.2f} ± {row['ci95']:7.2f} {published} {row['seconds']:6.1f}s")
 
@@ -120,23 +106,13 @@ def cmd_demo(args: argparse.Namespace) -> None:
                                        device=args.device))
 
 
-def _train_config(args: argparse.Namespace) -> tuple[str, dict[str, Any], dict[str, Any]]:
-    """(agent name, values from the config file, values from the command line)."""
-    from metarl.training.config import load_yaml, parse_assignments
+def _command_line_values(args: argparse.Namespace) -> dict[str, Any]:
+    """The config values ``metarl train`` was given on its command line (they override the --config file)."""
+    from metarl.training.config import command_line_values
 
-    from_file = load_yaml(args.config) if args.config else {}
-    agent = args.agent or from_file.pop("agent", None)
-    from_file.pop("agent", None)
-    if agent is None:
-        raise BadArgumentError("name the agent to train (e.g. `metarl train rl2`) or put `agent: rl2` in the "
-                               "--config file")
-    given = {"env": args.env, "device": args.device, "seed": args.seed, "total_steps": args.total_steps,
+    flags = {"env": args.env, "device": args.device, "seed": args.seed, "total_steps": args.total_steps,
              "logdir": args.logdir, "run_name": args.run_name}
-    from_cli = {k: v for k, v in given.items() if v is not None}
-    if args.env_kwargs is not None:
-        from_cli["env_kwargs"] = parse_kwargs(args.env_kwargs)
-    from_cli.update(parse_assignments(args.set))
-    return agent, from_file, from_cli
+    return command_line_values(flags, args.env_kwargs, args.set)
 
 
 def tensorboard_command() -> str:
@@ -164,8 +140,7 @@ def _max_seconds(minutes: float | None) -> float | None:
 
 
 def cmd_train(args: argparse.Namespace) -> None:
-    from metarl.agent_registry import trainer_class
-    from metarl.training.config import build_config
+    from metarl.training.recipes import load_config
 
     max_seconds = _max_seconds(args.max_minutes)
     if args.resume:
@@ -176,11 +151,10 @@ def cmd_train(args: argparse.Namespace) -> None:
         else:
             print(f"resuming {trainer.run_dir} {where}")
     else:
-        agent, from_file, from_cli = _train_config(args)
-        trainer_type = trainer_class(agent)
-        trainer = trainer_type(build_config(trainer_type.config_type, from_file, from_cli))
+        trainer_type, config = load_config(args.config, _command_line_values(args), agent=args.agent)
+        trainer = trainer_type(config)
         trainer.prepare_run_dir()
-        print(f"training {agent} on {trainer.config.env} ({trainer.device}); logs and checkpoint in {trainer.run_dir}")
+        print(f"training {trainer.agent} on {config.env} ({trainer.device}); logs and checkpoint in {trainer.run_dir}")
     checkpoint = trainer.fit(progress=not args.no_progress, max_seconds=max_seconds)
     if trainer.global_step < trainer.config.total_steps:
         print(f"stopped on the time limit (--max-minutes {args.max_minutes:g}) at step {trainer.global_step:,} of "
@@ -196,20 +170,14 @@ def _resumed_trainer(args: argparse.Namespace) -> Any:
     """The run saved at ``--resume``; every other option given must agree with it (see ``Trainer.resume``)."""
     from metarl.agent_registry import trainer_class
     from metarl.training.checkpoint import load_checkpoint
-    from metarl.training.config import load_yaml, parse_assignments
+    from metarl.training.config import config_values
 
     agent = load_checkpoint(args.resume)["agent"]
-    given = load_yaml(args.config) if args.config else {}
-    for named in (given.pop("agent", None), args.agent):
+    named_in_file, given = config_values(args.config, _command_line_values(args))
+    for named in (named_in_file, args.agent):
         if named is not None and named != agent:
             raise BadArgumentError(f"{args.resume} holds a {agent} run, not {named}; drop the agent name or start a "
                                    "new run")
-    flags = {"env": args.env, "seed": args.seed, "logdir": args.logdir, "run_name": args.run_name,
-             "total_steps": args.total_steps, "device": args.device}
-    given.update({k: v for k, v in flags.items() if v is not None})
-    if args.env_kwargs is not None:
-        given["env_kwargs"] = parse_kwargs(args.env_kwargs)
-    given.update(parse_assignments(args.set))
     return trainer_class(agent).resume(args.resume, given)
 
 

@@ -7,8 +7,8 @@ from functools import cache
 
 import pytest
 import torch
-
-from metarl.solvers.bandit import (
+from metarl.envs.bandit.gittins import MAX_HORIZON, bayes_optimal_value, gittins_table, policy_value
+from metarl.envs.bandit.solvers import (
     BANDIT_POLICIES,
     BanditPolicy,
     GittinsPolicy,
@@ -17,7 +17,6 @@ from metarl.solvers.bandit import (
     sample_beta,
     simulate,
 )
-from metarl.solvers.gittins import MAX_HORIZON, bayes_optimal_value, gittins_table, policy_value
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 

@@ -9,7 +9,8 @@ import sys
 import pytest
 
 from metarl.agent_registry import agent_names, trainer_class
-from metarl.cli import main, parse_kwargs
+from metarl.cli import main
+from metarl.training.config import parse_env_kwargs
 
 
 def test_list_prints_ids_spaces_descriptions(capsys):
@@ -36,9 +37,9 @@ def test_user_mistakes_are_one_line_exit_2(capsys, argv, words):
         assert w in err
 
 
-def test_parse_kwargs():
-    assert parse_kwargs("arms=5,pulls=100,goal_range=0.25") == {"arms": 5, "pulls": 100, "goal_range": 0.25}
-    assert parse_kwargs("") == {}
+def test_parse_env_kwargs():
+    assert parse_env_kwargs("arms=5,pulls=100,goal_range=0.25") == {"arms": 5, "pulls": 100, "goal_range": 0.25}
+    assert parse_env_kwargs("") == {}
 
 
 def test_solvers_command(capsys):

@@ -1,5 +1,5 @@
-"""The learned-optimizer agent: unbiased estimators, meta-training that helps, exact resume, the exported
-torch.optim optimizer, the command line and its errors."""
+"""The learned-optimizer agent: unbiased estimators, meta-training that helps, the exported torch.optim optimizer,
+the baseline rules (the contract every agent keeps is in test_trainer_contract.py)."""
 
 import math
 
@@ -14,10 +14,7 @@ from metarl.agents.learned_optimizer import (
 from metarl.agents.learned_optimizer.evaluate import held_out_results
 from metarl.agents.learned_optimizer.rollout import TorchRule, lstm_rule, run
 
-from metarl.cli import main
-from metarl.errors import ConfigError
 from metarl.rl.estimators import antithetic_gradient, gaussian_log_prob, reinforce_surrogate
-from metarl.training import build_config, read_scalars
 
 QUADRATIC = {"optimizee": "quadratic", "horizon": 20}
 
@@ -94,27 +91,6 @@ def test_tiny_meta_training_beats_the_untrained_lstm_and_sgd_at_a_poor_lr(tmp_pa
     assert float(loss.detach()) < 0.1 * first
 
 
-@pytest.mark.parametrize("estimator", ["unrolled", "reinforce", "es"])
-def test_resume_logs_the_same_scalars_as_an_uninterrupted_run(tmp_path, estimator):
-    extra = {"pairs": 2, "tasks": 4} if estimator == "es" else {"samples": 2, "tasks": 4}
-    objective = "mean_loss" if estimator == "unrolled" else "final_log_loss"
-    whole = LearnedOptimizerTrainer(tiny(tmp_path / "a", run_name="run", estimator=estimator, objective=objective,
-                                         **extra))
-    whole.fit(progress=False)
-    first = LearnedOptimizerTrainer(tiny(tmp_path / "b", run_name="run", estimator=estimator, objective=objective,
-                                         **extra))
-    first.fit(max_iterations=2, progress=False)
-    first.train_iteration()  # lost to the interruption
-    resumed = LearnedOptimizerTrainer.resume(tmp_path / "b" / "run")
-    resumed.fit(progress=False)
-
-    def logged(run):
-        return [{k: v for k, v in row.items() if not k.startswith("perf/steps")} for row in read_scalars(run)]
-
-    assert logged(tmp_path / "a" / "run") == logged(tmp_path / "b" / "run")
-    assert len(logged(tmp_path / "a" / "run")) == 4 and "eval/log10_final_loss" in logged(tmp_path / "a" / "run")[1]
-
-
 def test_baseline_rule_is_the_torch_optimizer_per_instance():
     trainer = LearnedOptimizerTrainer(tiny("/tmp", tasks=2))
     task = trainer.env.sample_tasks(3, torch.Generator().manual_seed(0), split="test")
@@ -131,38 +107,3 @@ def test_baseline_rule_is_the_torch_optimizer_per_instance():
     assert run(trainer.process, task, lstm_rule(trainer.net), 5, 1.0).curve.shape == (6, 3)
 
 
-@pytest.mark.parametrize("values, words", [
-    ({"estimator": "sgd"}, "'estimator' must be one of"),
-    ({"objective": "final_error"}, "cannot be differentiated"),
-    ({"estimator": "es", "objective": "final_error"}, "needs a classifier"),
-    ({"samples": 1}, "'samples' must be at least 2"),
-    ({"env": "metarl/Navigation2D-v0", "env_kwargs": {}}, "not a learning-process family"),
-])
-def test_bad_configs_name_the_key(values, words):
-    with pytest.raises(ConfigError, match=words):
-        LearnedOptimizerTrainer(build_config(LearnedOptimizerConfig, {"device": "cpu"}, values))
-
-
-def test_command_line_train_eval_and_errors(tmp_path, capsys):
-    logdir = tmp_path / "runs"
-    argv = ["train", "learned-optimizer", "--env", "metarl/LearnToOptimize-v0", "--env-kwargs",
-            "optimizee=logistic,horizon=5,batch_size=16", "--total-steps", "40", "--logdir", str(logdir),
-            "--set", "tasks=4", "--set", "eval_tasks=4", "--set", "checkpoint_every=1", "--no-progress",
-            "--device", "cpu"]
-    assert main(argv) == 0
-    (run_dir,) = list(logdir.iterdir())
-    assert run_dir.name.startswith("LearnToOptimize-logistic__learned-optimizer-unrolled__0__")
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
-    events = EventAccumulator(str(run_dir)).Reload()
-    for tag in ("charts/log10_final_loss", "charts/accuracy", "eval/log10_final_loss", "losses/meta_loss"):
-        assert tag in events.Tags()["scalars"]
-    assert "adaptation/optimizee_curves" in events.Tags()["images"]
-    assert "_hparams_/experiment" in events.PluginTagToContent("hparams")
-    capsys.readouterr()
-    assert main(["eval", str(run_dir), "--trials", "6", "--device", "cpu"]) == 0
-    out = capsys.readouterr().out
-    for text in ("learned", "adam (lr", "nag (lr", "rmsprop (lr", "sgd (lr", "test accuracy", "6 test tasks"):
-        assert text in out
-    assert main(["train", "learned-optimizer", "--set", "estimator=magic", "--logdir", str(logdir)]) == 2
-    assert "'estimator' must be one of" in capsys.readouterr().err

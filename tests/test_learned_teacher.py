@@ -1,5 +1,6 @@
 """The learned-teacher agent: an unbiased policy gradient with the moving-average baseline, the data selector in
-a plain PyTorch loop, exact resume, meta-training that moves the teacher the rewarded way, CLI and errors."""
+a plain PyTorch loop, meta-training that moves the teacher the rewarded way (the contract every agent keeps is in
+test_trainer_contract.py)."""
 
 import math
 
@@ -13,10 +14,7 @@ from metarl.envs.teach.process import TeachingProcess
 from torch.nn.utils import parameters_to_vector
 
 from metarl import random as mrandom
-from metarl.cli import main
-from metarl.errors import ConfigError
 from metarl.rl.estimators import population_parameters
-from metarl.training import build_config, read_scalars
 
 SMALL_ENV = {"student": "logistic", "batch_size": 10, "max_updates": 40, "horizon": 80, "tau": 0.8}
 
@@ -117,28 +115,6 @@ def test_population_teacher_is_each_member_with_shared_decision_noise():
     assert torch.equal(sampled[:2], sampled[4:])  # same parameters, same students: the same decisions
 
 
-@pytest.mark.parametrize("estimator, extra", [("reinforce", {}), ("ppo", {}), ("ppo", {"gae_lambda": 0.9}),
-                                               ("es", {"pairs": 2}), ("lookahead", {})])
-def test_resume_logs_the_same_scalars_as_an_uninterrupted_run(tmp_path, estimator, extra):
-    def config(folder):
-        return tiny(tmp_path / folder, run_name="run", estimator=estimator, total_steps=10**9, **extra)
-
-    whole = LearnedTeacherTrainer(config("a"))
-    whole.fit(max_iterations=4, progress=False)
-    first = LearnedTeacherTrainer(config("b"))
-    first.fit(max_iterations=2, progress=False)
-    first.train_iteration()  # lost to the interruption
-    resumed = LearnedTeacherTrainer.resume(tmp_path / "b" / "run")
-    resumed.fit(max_iterations=2, progress=False)
-
-    def logged(run):
-        return [{k: v for k, v in row.items() if not k.startswith("perf/steps")} for row in read_scalars(run)]
-
-    assert logged(tmp_path / "a" / "run") == logged(tmp_path / "b" / "run")
-    rows = logged(tmp_path / "a" / "run")
-    assert len(rows) == 4 and "validation/instances_ratio" in rows[1]
-
-
 def test_lookahead_meta_training_lowers_its_objective_on_held_out_students(tmp_path):
     """Noisy stream, clean dev set: the differentiable teacher learns example weights that lower the one-step-ahead
     dev loss of students it never saw."""
@@ -152,38 +128,3 @@ def test_lookahead_meta_training_lowers_its_objective_on_held_out_students(tmp_p
     assert after < before - 1e-3, (before, after)
 
 
-@pytest.mark.parametrize("values, words", [
-    ({"estimator": "sgd"}, "'estimator' must be one of"),
-    ({"init_keep": 1.0}, "'init_keep' must lie in"),
-    ({"students": 0}, "'students' must be at least 1"),
-    ({"repeats": 0}, "'repeats' must be at least 1"),
-    ({"estimator": "es", "sigma": 0.0}, "'sigma' must be"),
-    ({"env": "metarl/Navigation2D-v0", "env_kwargs": {}}, "not a teaching family"),
-])
-def test_bad_configs_name_the_key(values, words):
-    with pytest.raises(ConfigError, match=words):
-        LearnedTeacherTrainer(build_config(LearnedTeacherConfig, {"device": "cpu"}, values))
-
-
-def test_command_line_train_eval_and_errors(tmp_path, capsys):
-    logdir = tmp_path / "runs"
-    argv = ["train", "learned-teacher", "--env", "metarl/Teach-v0", "--env-kwargs",
-            "batch_size=10,max_updates=20,horizon=40,tau=0.7", "--total-steps", "100", "--logdir", str(logdir),
-            "--set", "students=4", "--set", "eval_students=4", "--set", "checkpoint_every=1", "--no-progress",
-            "--device", "cpu"]
-    assert main(argv) == 0
-    (run_dir,) = list(logdir.iterdir())
-    assert run_dir.name.startswith("Teach-logistic__learned-teacher-reinforce__0__")
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
-    events = EventAccumulator(str(run_dir)).Reload()
-    for tag in ("charts/return", "charts/keep_rate", "validation/instances_ratio"):
-        assert tag in events.Tags()["scalars"]
-    assert "adaptation/held_out_students" in events.Tags()["images"]
-    capsys.readouterr()
-    assert main(["eval", str(run_dir), "--trials", "4", "--device", "cpu"]) == 0
-    out = capsys.readouterr().out
-    for text in ("learned", "noteach", "randteach", "spl", "4 test students"):
-        assert text in out
-    assert main(["train", "learned-teacher", "--set", "estimator=magic", "--logdir", str(logdir)]) == 2
-    assert "'estimator' must be one of" in capsys.readouterr().err

@@ -1,4 +1,5 @@
-"""The RL² agent: recurrent state handling, a tiny run that learns, exact resume, checkpoints, NaN handling."""
+"""The RL² agent: recurrent state handling, auxiliary predictions, a tiny run that learns, checkpoints, NaN handling,
+every family (the contract every agent keeps is in test_trainer_contract.py)."""
 
 import gymnasium
 import pytest
@@ -9,7 +10,7 @@ from metarl.agents.rl2.evaluate import evaluate_policy
 import metarl
 from metarl.errors import CheckpointError, ConfigError, TrainingError
 from metarl.solvers import trial_returns
-from metarl.training import load_checkpoint, read_scalars, save_checkpoint
+from metarl.training import load_checkpoint, save_checkpoint
 
 TINY = {"num_envs": 16, "hidden": 16, "epochs": 2, "minibatches": 2, "checkpoint_every": 2}
 
@@ -156,25 +157,6 @@ def test_task_targets_are_the_task_of_each_steps_own_trial(tmp_path):
     assert not torch.equal(trainer._task_targets(), task[-1])  # the trial ended at the rollout's last step
 
 
-@pytest.mark.parametrize("extra", [{}, {"next_obs_prediction_coef": 1.0, "previous_obs": True},
-                                   {"task_prediction_coef": 1.0}])
-def test_resume_logs_the_same_scalars_as_an_uninterrupted_run(tmp_path, extra):
-    whole = RL2Trainer(tiny(tmp_path / "a", run_name="run", **extra))
-    whole.fit(progress=False)
-    first = RL2Trainer(tiny(tmp_path / "b", run_name="run", **extra))
-    first.fit(max_iterations=2, progress=False)  # stops after the checkpoint of iteration 2
-    first.train_iteration()  # work after the checkpoint that the interruption loses
-    resumed = RL2Trainer.resume(tmp_path / "b" / "run")
-    assert resumed.global_step == first.global_step - 16 * 6
-    resumed.fit(progress=False)
-
-    def logged(run):
-        return [{k: v for k, v in row.items() if not k.startswith("perf/steps")} for row in read_scalars(run)]
-
-    assert logged(tmp_path / "a" / "run") == logged(tmp_path / "b" / "run")
-    assert len(logged(tmp_path / "a" / "run")) == 4
-
-
 def test_nan_loss_stops_with_a_clear_error_and_keeps_the_checkpoint(tmp_path):
     trainer = RL2Trainer(tiny(tmp_path, run_name="run", checkpoint_every=1))
     trainer.fit(max_iterations=1, progress=False)
@@ -212,31 +194,6 @@ def test_bad_checkpoints_are_one_clear_error(tmp_path):
     fit_error = "does not fit this version of the rl2 agent.*value.weight.*value.old_name.*start a new run"
     with pytest.raises(CheckpointError, match=fit_error):
         RL2Trainer.resume(renamed)
-
-
-@pytest.mark.parametrize("values, words", [
-    ({"hiden": 32}, "unknown config key 'hiden'.*did you mean hidden"),
-    ({"hidden": "big"}, "'hidden' must be int, got str"),
-    ({"lr": True}, "'lr' must be float"),
-    ({"cell": "rnn"}, "'cell' must be one of"),
-    ({"gamma": 1.5}, "'gamma' must lie in"),
-    ({"bptt": 7}, "bptt=7 must divide the rollout length 100"),
-    ({"task_prediction_coef": 1.0, "task_prediction_fields": ["reward_mean"]},
-     r"task_prediction_fields \['reward_mean'\] are not fields of BernoulliBandit's tasks; its fields are \['probs'\]"),
-    ({"task_prediction_fields": [3]}, "must be a list of task field names"),
-])
-def test_config_errors_name_the_key(values, words):
-    from metarl.training import build_config
-
-    with pytest.raises(ConfigError, match=words):
-        RL2Trainer(build_config(RL2Config, {"device": "cpu"}, values))
-
-
-def test_cuda_training_step_runs(device):
-    trainer = RL2Trainer(tiny("/tmp", device=str(device)))
-    scalars = trainer.train_iteration()
-    assert trainer.model.value.weight.device.type == device.type
-    assert scalars["charts/trials"] > 0
 
 
 @pytest.mark.parametrize("extra", [{}, {"reward_prediction_coef": 1.0, "next_obs_prediction_coef": 1.0,

@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+from metarl.envs.bandit import BernoulliBandit
 
 import metarl
 from metarl.solvers import solver_names, trial_returns
@@ -44,3 +45,60 @@ def test_unknown_solver_is_a_clear_error():
     env = metarl.make("metarl/BernoulliBandit-v0", num_envs=2)
     with pytest.raises(metarl.BadArgumentError, match="available: .*gittins"):
         trial_returns(env, "gitins")
+
+
+class CoinBandit(BernoulliBandit):
+    """A family outside metarl's own: it declares its solver and its published scores itself."""
+
+    family = "CoinBandit"
+
+    @staticmethod
+    def published_scores(config):
+        return {"first": 4.2, "rl2": 9.9} if config["arms"] == 2 else {}
+
+
+class FirstArm:
+    def __init__(self, env, generator):
+        self.env = env
+
+    def act(self, obs):
+        return torch.zeros(self.env.num_envs, dtype=torch.int64)
+
+
+@pytest.fixture
+def coin_bandit():
+    from metarl import registry, solvers
+
+    solvers.register_solver(CoinBandit, "first", FirstArm)
+    metarl.register("test/CoinBandit-v0", CoinBandit, kwargs={"arms": 2, "pulls": 4})
+    yield "test/CoinBandit-v0"
+    solvers._SOLVERS.pop("CoinBandit")
+    registry._unregister("test/CoinBandit-v0")
+
+
+def test_solver_table_takes_published_scores_from_the_family_class(coin_bandit):
+    from metarl.published import published_scores
+    from metarl.solvers import solver_table
+
+    rows = solver_table(coin_bandit, trials=50, seed=0, split="test", device="cpu")
+    assert [(row["solver"], row["published"]) for row in rows] == [("first", 4.2)]
+    assert published_scores("CoinBandit", {"arms": 2})["rl2"] == 9.9  # by family name, through the registry
+    assert published_scores(metarl.make(coin_bandit, arms=3), {"arms": 3}) == {}
+
+
+@pytest.mark.parametrize("family, lookup, args, expected", [
+    ("BernoulliBandit", "published_scores", ({"arms": 10, "pulls": 100},), 83.5),
+    ("TabularMDP", "published_scores", ({"states": 10, "actions": 5, "horizon": 10, "episodes": 25},), 445.7),
+    ("Navigation2D", "maml_published", ({"horizon": 100, "episodes": 1, "goal_range": 0.5, "max_speed": 0.1,
+                                          "goal_radius": 0.01},), -11.68),
+    ("Sinusoid", "fewshot_published", ("maml", 1, 5), "MSE after 1 / 5 / 10 steps: 0.67 / 0.38 / 0.35"),
+])
+def test_builtin_families_hold_their_published_numbers(family, lookup, args, expected):
+    import metarl.published
+
+    cls = next(s.entry_point for s in metarl.registered() if s.family == family)
+    found = getattr(metarl.published, lookup)(family, *args)
+    assert found == getattr(cls, lookup)(*args)  # the core only looks up what the family declares
+    value = {"published_scores": lambda f: f["rl2"], "maml_published": lambda f: f["maml"][1],
+             "fewshot_published": lambda f: f["text"]}[lookup](found)
+    assert value == expected

@@ -1,11 +1,10 @@
-"""Tests for the batched tabular-MDP reference policies (metarl.solvers.tabular)."""
+"""Tests for the batched tabular-MDP reference policies (metarl.envs.tabular.solvers)."""
 
 from __future__ import annotations
 
 import pytest
 import torch
-
-from metarl.solvers.tabular import (
+from metarl.envs.tabular.solvers import (
     TABULAR_POLICIES,
     BayesGreedyPolicy,
     OptimalPolicy,

@@ -59,13 +59,15 @@ class EpisodicTrainer(Trainer):
     """
 
     config_type: ClassVar[type[FewShotConfig]] = FewShotConfig
+    seed_streams = {"env": 0, "model": 0, "episodes": 0}
+    """Random streams: the env, backbone init, training episodes (and pretrain's images)."""
     needs_classes: ClassVar[bool] = False
     """Whether the learner only works on classification families."""
 
     def __init__(self, config: FewShotConfig) -> None:
         super().__init__(config)
         cfg = self.config = config
-        self.env = make(cfg.env, device=self.device, seed=cfg.seed, **cfg.env_kwargs)
+        self.env = make(cfg.env, device=self.device, seed=self.stream_seed("env"), **cfg.env_kwargs)
         if not hasattr(self.env, "sample_episodes"):
             raise ConfigError(f"{cfg.env} has no few-shot episodes view; the {self.agent} learner needs a supervised "
                               "family such as metarl/Glyphs-v0 or metarl/Sinusoid-v0")
@@ -83,7 +85,7 @@ class EpisodicTrainer(Trainer):
         self.outputs = self.train_shape.ways if self.classification else probe.support_y.shape[-1]
         self.metric = "accuracy" if self.classification else "mse"
         self.metrics = (f"validation/{self.metric}",)
-        self.generator = torch.Generator().manual_seed(cfg.seed)
+        self.episode_generator = self.generator("episodes")
         self.best = -math.inf if self.classification else math.inf
         """The best ``validation/<metric>`` so far (accuracy: highest; MSE: lowest)."""
         self.validation_chance = math.nan
@@ -121,12 +123,12 @@ class EpisodicTrainer(Trainer):
         """The config's backbone for this family's inputs, with a linear head of ``outputs`` (None: the embedding)."""
         cfg = self.config
         return build_net(self.input_shape, outputs, channels=cfg.channels, layers=cfg.conv_layers, norm=cfg.norm,
-                         hidden=cfg.hidden, seed=cfg.seed).to(self.device)
+                         hidden=cfg.hidden, seed=self.stream_seed("model")).to(self.device)
 
     def episodes(self) -> Episodes:
         """``meta_batch`` training episodes, drawn with the run's generator."""
         return self.env.sample_episodes(self.config.meta_batch, **self.train_shape.kwargs(), split="train",
-                                        generator=self.generator, device=self.device)
+                                        generator=self.episode_generator, device=self.device)
 
     def update(self, loss: torch.Tensor) -> None:
         """One optimizer step on ``loss``, after checking that it is finite."""
@@ -226,14 +228,14 @@ class EpisodicTrainer(Trainer):
 
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict[str, Any]:
-        state = {"net": self.net.state_dict(), "generator": self.generator.get_state(), "best": self.best}
+        state = {"net": self.net.state_dict(), "generator": self.episode_generator.get_state(), "best": self.best}
         if self.optimizer is not None:
             state["optimizer"] = self.optimizer.state_dict()
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.net.load_state_dict(state["net"])
-        self.generator.set_state(state["generator"].cpu())
+        self.episode_generator.set_state(state["generator"].cpu())
         self.best = float(state.get("best", self.best))
         if self.optimizer is not None:
             self.optimizer.load_state_dict(state["optimizer"])

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import torch
 from metarl.agents.learned_optimizer.rollout import BASELINES, RunResult, TorchRule, lstm_rule, run
 
 from metarl.stats import paired_interval
@@ -25,7 +24,7 @@ def held_out_results(trainer: Any, tasks: int, split: str, seed: int, baselines:
         >>> sorted(results), results["learned"].curve.shape  # loss before each of the 20 updates and after the last
         (['adam', 'learned'], torch.Size([21, 8]))
     """
-    task = trainer.env.sample_tasks(tasks, torch.Generator().manual_seed(seed), split=split)
+    task = trainer.env.sample_tasks(tasks, trainer.generator("tasks", seed=seed), split=split)
     process, steps, bound = trainer.process, trainer.horizon, trainer.max_update
     results = {"learned": run(process, task, lstm_rule(trainer.net), steps, bound)}
     if baselines:

@@ -63,11 +63,13 @@ class LearnedOptimizerTrainer(Trainer):
     agent = "learned-optimizer"
     config_type = LearnedOptimizerConfig
     metrics = ("charts/log10_final_loss", "eval/log10_final_loss")
+    seed_streams = {"env": 0, "model": 0, "tasks": 0, "noise": 1}
+    """Random streams: the env, network init, training tasks, estimator noise (REINFORCE samples, ES directions)."""
 
     def __init__(self, config: LearnedOptimizerConfig) -> None:
         super().__init__(config)
         cfg = self.config = config
-        self.env = make(cfg.env, num_envs=1, device=self.device, seed=cfg.seed, **cfg.env_kwargs)
+        self.env = make(cfg.env, num_envs=1, device=self.device, seed=self.stream_seed("env"), **cfg.env_kwargs)
         if not hasattr(self.env, "process"):
             raise ConfigError(f"{cfg.env} is not a learning-process family; the learned optimizer trains on "
                               "metarl/LearnToOptimize-v0")
@@ -76,10 +78,10 @@ class LearnedOptimizerTrainer(Trainer):
         if cfg.objective == "final_error" and not self.process.optimizee.classifier:
             raise ConfigError(f"objective 'final_error' needs a classifier optimizee, not "
                               f"{self.env.config['optimizee']!r}")
-        self.net = build_network(cfg, cfg.seed).to(self.device)
+        self.net = build_network(cfg, self.stream_seed("model")).to(self.device)
         self.optimizer = torch.optim.Adam(self.net.parameters(), lr=cfg.lr)
-        self.task_generator = torch.Generator().manual_seed(cfg.seed)
-        self.noise = torch.Generator().manual_seed(cfg.seed + 1)
+        self.task_generator = self.generator("tasks")
+        self.noise = self.generator("noise")
         runs = {"unrolled": 1, "reinforce": cfg.samples, "es": 2 * cfg.pairs}[cfg.estimator]
         self.steps_per_iteration = cfg.tasks * runs * self.horizon
         self._tuned: dict[str, float] | None = None

@@ -58,9 +58,9 @@ def held_out(trainer: Any, students: int, split: str, seed: int,
         (['learned', 'noteach', 'randteach', 'spl'], torch.Size([4]))
         >>> ratio = float(results["learned"].instances.mean() / results["noteach"].instances.mean())  # < 1: it helps
     """
-    task = trainer.env.sample_tasks(students, torch.Generator().manual_seed(seed), split=split)
+    task = trainer.env.sample_tasks(students, trainer.generator("tasks", seed=seed), split=split)
     process, horizon = trainer.process, EVAL_HORIZON * trainer.horizon
-    noise = torch.Generator().manual_seed(seed + 1)
+    noise = trainer.generator("noise", seed=seed)
     results = {"learned": run_selector(process, task, teacher(trainer.net, noise), horizon)}
     for name in baselines:
         select = {"noteach": lambda: no_teach, "spl": lambda: self_paced(process),

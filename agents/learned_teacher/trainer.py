@@ -78,22 +78,25 @@ class LearnedTeacherTrainer(Trainer):
     agent = "learned-teacher"
     config_type = LearnedTeacherConfig
     metrics = ("charts/return", "validation/instances_ratio")
+    seed_streams = {"env": 0, "model": 0, "critic": 2, "tasks": 0, "noise": 1}
+    """Random streams: the env, teacher and critic init, students (tasks), keep decisions and ES noise; held-out
+    evaluations derive "tasks" and "noise" from their own seed."""
 
     def __init__(self, config: LearnedTeacherConfig) -> None:
         super().__init__(config)
         cfg = self.config = config
-        self.env = make(cfg.env, num_envs=1, device=self.device, seed=cfg.seed, **cfg.env_kwargs)
+        self.env = make(cfg.env, num_envs=1, device=self.device, seed=self.stream_seed("env"), **cfg.env_kwargs)
         if not hasattr(self.env, "process") or not hasattr(self.env.process, "eval_set"):
             raise ConfigError(f"{cfg.env} is not a teaching family; the learned teacher trains on metarl/Teach-v0")
         self.process, self.horizon = self.env.process, self.env.horizon
-        self.net = build_network(cfg, self.process.features, cfg.seed).to(self.device)
+        self.net = build_network(cfg, self.process.features, self.stream_seed("model")).to(self.device)
         self.optimizer = torch.optim.Adam(self.net.parameters(), lr=cfg.lr)
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(cfg.seed + 2)
+            torch.manual_seed(self.stream_seed("critic"))
             self.critic = StudentCritic(cfg.hidden).to(self.device)
         self.critic_optimizer = torch.optim.Adam(self.critic.parameters(), lr=cfg.lr)
-        self.task_generator = torch.Generator().manual_seed(cfg.seed)
-        self.noise = torch.Generator().manual_seed(cfg.seed + 1)
+        self.task_generator = self.generator("tasks")
+        self.noise = self.generator("noise")
         self.baseline = torch.full((), float("nan"))
         self._noteach: dict[str, Any] | None = None
 

@@ -13,6 +13,7 @@ import dataclasses
 from collections.abc import Sequence
 
 import torch
+from metarl.agents.maml_rl.config import MAMLConfig
 from metarl.agents.maml_rl.sampling import collect, inner_loss, process
 
 from metarl.registry import make
@@ -39,27 +40,30 @@ class AdaptationScores:
         return mean_ci95(self.returns)[1].tolist()
 
 
-def evaluate_adaptation(policy: MLPPolicy, env_id: str, env_kwargs: dict, tasks: int = 100,
-                        trajectories: int = 40, step_sizes: Sequence[float] = (0.1, 0.05, 0.05), split: str = "test",
-                        seed: int = 0, device: torch.device | str = "cpu", gamma: float = 0.99,
-                        gae_lambda: float = 1.0, baseline_reg: float = 1e-5, normalize_advantages: bool = True
+def evaluate_adaptation(policy: MLPPolicy, config: MAMLConfig, tasks: int = 100, split: str = "test", seed: int = 0,
+                        device: torch.device | str = "cpu", step_sizes: Sequence[float] | None = None
                         ) -> AdaptationScores:
-    """Adapt ``policy`` to each of ``tasks`` tasks of ``split`` with ``len(step_sizes)`` gradient steps.
+    """Adapt ``policy`` to each of ``tasks`` tasks of ``split`` of ``config``'s environment.
 
-    The tasks and the environment noise depend only on ``seed``: two policies evaluated with the same
-    seed see the same tasks.
+    Everything else comes from ``config``: ``eval_trajectories`` trajectories per step, one gradient step per
+    entry of ``eval_step_sizes`` (or of ``step_sizes``, when given), and the inner loss of training (``gamma``,
+    ``gae_lambda``, ``baseline_reg``, ``normalize_advantages``). The tasks and the environment noise depend only
+    on ``seed``: two policies evaluated with the same seed see the same tasks.
 
     Example:
         >>> import metarl
         >>> from metarl.rl import MLPPolicy
         >>> policy = MLPPolicy(2, metarl.make("metarl/Navigation2D-v0").single_action_space, hidden=(8,))
-        >>> scores = evaluate_adaptation(policy, "metarl/Navigation2D-v0", {"horizon": 5}, tasks=4, trajectories=2)
-        >>> len(scores.means)  # return after 0, 1, 2, 3 steps
+        >>> config = MAMLConfig(env_kwargs={"horizon": 5}, eval_trajectories=2)
+        >>> scores = evaluate_adaptation(policy, config, tasks=4)
+        >>> len(scores.means)  # return after 0, 1, 2, 3 steps (eval_step_sizes: 0.1, 0.05, 0.05)
         4
     """
+    step_sizes = config.eval_step_sizes if step_sizes is None else step_sizes
+    trajectories = config.eval_trajectories
     chunk = max(1, min(tasks, MAX_EVAL_ENVS // trajectories))
-    env = make(env_id, num_envs=chunk * trajectories, device=device, seed=seed, split=split, check=False,
-               **env_kwargs)
+    env = make(config.env, num_envs=chunk * trajectories, device=device, seed=seed, split=split, check=False,
+               **config.env_kwargs)
     all_tasks = env.sample_tasks(tasks, torch.Generator().manual_seed(seed), split=split)
     sampler = torch.Generator(env.device).manual_seed(seed)
     meta = {name: value.detach() for name, value in policy.named_parameters()}
@@ -74,7 +78,7 @@ def evaluate_adaptation(policy: MLPPolicy, env_id: str, env_kwargs: dict, tasks:
             returns.append(batch.returns().mean(1))
             if k == len(step_sizes):
                 break
-            process(batch, gamma, gae_lambda, baseline_reg, normalize_advantages)
+            process(batch, config.gamma, config.gae_lambda, config.baseline_reg, config.normalize_advantages)
             with torch.no_grad():
                 params = adapt(lambda p, _, batch=batch: inner_loss(policy, p, batch), params, [step_sizes[k]])[-1]
         kept = min(chunk, tasks - start)

@@ -67,19 +67,22 @@ class MAMLTrainer(Trainer):
     agent = "maml-rl"
     config_type = MAMLConfig
     metrics = ("charts/post_adaptation_return", "charts/pre_adaptation_return")
+    seed_streams = {"env": 0, "model": 0, "tasks": 0, "actions": 1, "random-init": 10_000}
+    """Random streams: env resets, policy init, task sampling, action sampling (on the device), and the "random
+    init" baseline's policy (derived from the evaluation's seed)."""
 
     def __init__(self, config: MAMLConfig) -> None:
         super().__init__(config)
         cfg = self.config = config
-        self.env = make(cfg.env, num_envs=cfg.meta_batch * cfg.trajectories, device=self.device, seed=cfg.seed,
-                        check=False, **cfg.env_kwargs)
+        self.env = make(cfg.env, num_envs=cfg.meta_batch * cfg.trajectories, device=self.device,
+                        seed=self.stream_seed("env"), check=False, **cfg.env_kwargs)
         space = self.env.single_observation_space
         if not isinstance(space, gymnasium.spaces.Box) or len(space.shape) != 1:
             raise ConfigError(f"{cfg.env}: MAML-RL's MLP policy needs a flat Box observation space, got {space}")
-        self.policy = build_policy(cfg, self.env, cfg.seed)
+        self.policy = build_policy(cfg, self.env, self.stream_seed("model"))
         self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=cfg.outer_lr) if cfg.outer == "ppo" else None
-        self.task_generator = torch.Generator().manual_seed(cfg.seed)
-        self.sampler = torch.Generator(self.device).manual_seed(cfg.seed + 1)
+        self.task_generator = self.generator("tasks")
+        self.sampler = self.generator("actions", self.device)
         self.steps_per_iteration = (cfg.inner_steps + 1) * self.env.num_envs * self.env.trial_steps
 
     def run_label(self) -> str:
@@ -187,14 +190,12 @@ class MAMLTrainer(Trainer):
                  step_sizes: Sequence[float] | None = None) -> Any:
         """:func:`evaluate_adaptation` of ``policy`` with this run's evaluation settings (``step_sizes``: instead of
         ``eval_step_sizes``)."""
-        cfg = self.config
-        return evaluate_adaptation(policy, cfg.env, cfg.env_kwargs, tasks, cfg.eval_trajectories,
-                                   cfg.eval_step_sizes if step_sizes is None else step_sizes, split, seed, self.device,
-                                   cfg.gamma, cfg.gae_lambda, cfg.baseline_reg, cfg.normalize_advantages)
+        return evaluate_adaptation(policy, self.config, tasks, split=split, seed=seed, device=self.device,
+                                   step_sizes=step_sizes)
 
     def random_policy(self, seed: int = 0) -> MLPPolicy:
         """A freshly initialised policy of this run's architecture (the "random init" baseline)."""
-        return build_policy(self.config, self.env, 10_000 + seed)
+        return build_policy(self.config, self.env, self.stream_seed("random-init", seed))
 
     def load_baseline(self, path: str | Path) -> MLPPolicy:
         """The policy of a ``pretrain: true`` run on the same environment, from its checkpoint or run directory."""
@@ -210,7 +211,7 @@ class MAMLTrainer(Trainer):
     def evaluation_report(self, trials: int = 100, split: str = "test", seed: int = 0, greedy: bool = False,
                           baseline: str | Path | None = None) -> list[str]:
         """Return after 0..n gradient steps on ``trials`` held-out tasks: this run, the baselines, the paper."""
-        from metarl.published import MAML_NAVIGATION, maml_published
+        from metarl.published import maml_published
 
         cfg, env = self.config, self.env
         steps = len(cfg.eval_step_sizes)
@@ -234,7 +235,7 @@ class MAMLTrainer(Trainer):
                  "  mean return of the trajectories collected after k gradient steps (± 95% interval over tasks)"]
         published = maml_published(env.family, env.config)
         lines += format_table(rows, steps, published and published["maml"], published and published["targets"],
-                              reference=MAML_NAVIGATION["source"])
+                              reference=published["source"] if published else "")
         if greedy:
             lines.append("  (actions are sampled: the gradient steps learn from the sampled trajectories)")
         return lines

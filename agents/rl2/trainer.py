@@ -42,12 +42,14 @@ class RL2Trainer(Trainer):
     agent = "rl2"
     config_type = RL2Config
     metrics = ("charts/trial_return",)
+    seed_streams = {"env": 0, "model": 0, "actions": 0, "shuffle": 1}
+    """Random streams: env resets, weight init, action sampling (on the device), minibatch shuffling."""
 
     def __init__(self, config: RL2Config) -> None:
         super().__init__(config)
         cfg = self.config = config
-        self.env = make(cfg.env, num_envs=cfg.num_envs, device=self.device, seed=cfg.seed, rl2=True, check=False,
-                        **cfg.env_kwargs)
+        self.env = make(cfg.env, num_envs=cfg.num_envs, device=self.device, seed=self.stream_seed("env"), rl2=True,
+                        check=False, **cfg.env_kwargs)
         self.steps = cfg.rollout_trials * self.env.trial_steps
         self.bptt = cfg.bptt or self.steps
         if self.steps % self.bptt:
@@ -62,15 +64,15 @@ class RL2Trainer(Trainer):
         obs_size = self.inputs.size(rl2_size)
         self.task_fields = self._task_fields()
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(cfg.seed)
+            torch.manual_seed(self.stream_seed("model"))
             self.model = RecurrentActorCritic(obs_size, self.env.single_action_space, cfg.hidden, cfg.cell,
                                               cfg.embed, cfg.head_hidden, cfg.separate_critic,
                                               outcome_size=self._outcome_size(),
                                               task_size=self._task_size(),
                                               ).to(self.device)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.lr, eps=1e-5)
-        self.sampler = torch.Generator(self.device).manual_seed(cfg.seed)
-        self.shuffler = torch.Generator().manual_seed(cfg.seed + 1)
+        self.sampler = self.generator("actions", self.device)
+        self.shuffler = self.generator("shuffle")
         self.value_stats = RunningMeanStd(self.device)
         self.iterations = math.ceil(cfg.total_steps / (self.steps * cfg.num_envs))
         B, dev = cfg.num_envs, self.device

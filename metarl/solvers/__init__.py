@@ -1,8 +1,10 @@
 """Reference solvers: score a family without learning, batched on the same engine as the agents.
 
 Every later result can be printed next to these numbers (and as a fraction of them). A family's
-solvers are registered under its family name with :func:`register_solver`; metarl's own are
-registered here, a plug-in registers its own from its entry-point function. ``metarl solvers`` and
+solvers are registered under its family name with :func:`register_solver`: each of metarl's own
+families registers its solvers in its module (``metarl.envs.bandit`` and so on), a plug-in from its
+entry-point function. Generator-driven Gamma and Dirichlet draws for posterior sampling, which any
+family's solvers may use, are in :mod:`metarl.solvers.sampling`. ``metarl solvers`` and
 :func:`solver_table` score every solver registered for a family.
 
 Example:
@@ -15,18 +17,14 @@ Example:
 
 from __future__ import annotations
 
-import functools
 import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
 import torch
 
-from metarl.engine import BatchedEnv, Step
+from metarl.engine import BatchedEnv
 from metarl.errors import BadArgumentError
-from metarl.solvers.bandit import BANDIT_POLICIES
-from metarl.solvers.navigation import OracleNavigation, RandomNavigation
-from metarl.solvers.tabular import TABULAR_POLICIES, PSRLPolicy
 from metarl.stats import mean_ci95
 
 
@@ -79,64 +77,6 @@ def register_solver(family: type[BatchedEnv] | str, name: str, factory: SolverFa
     if not callable(factory):
         raise BadArgumentError(f"solver {name!r} of family {key}: factory must be callable, got {factory!r}")
     solvers[name] = factory
-
-
-class _BanditSolver:
-    """A bandit policy: it sees only its own pulls and rewards."""
-
-    def __init__(self, cls: Callable, env: BatchedEnv, generator: torch.Generator | None) -> None:
-        cfg = env.config
-        self.policy = cls(cfg["arms"], cfg["pulls"], env.num_envs, device=env.device, generator=generator)
-
-    def act(self, obs: torch.Tensor) -> torch.Tensor:
-        return self.policy.act()
-
-    def observe(self, action: torch.Tensor, step: Step) -> None:
-        self.policy.update(action, step.reward, step.trial_end)
-
-
-class _TabularSolver:
-    """A tabular MDP policy fed with states, actions, rewards and next states."""
-
-    def __init__(self, cls: Callable, env: BatchedEnv, generator: torch.Generator | None) -> None:
-        cfg, B = env.config, env.num_envs
-        self.env = env
-        self.policy = cls(cfg["states"], cfg["actions"], cfg["horizon"], B, device=env.device, generator=generator)
-        if hasattr(self.policy, "set_task"):  # the oracle is told the MDPs of this trial
-            self.policy.set_task(env.task.transitions, env.task.reward_mean)
-
-    def act(self, obs: torch.Tensor) -> torch.Tensor:
-        self.state = self.env.state.clone()
-        return self.policy.act(self.state, self.env.episode_step)
-
-    def observe(self, action: torch.Tensor, step: Step) -> None:
-        next_state = step.final_obs.argmax(1)  # before any restart at an episode end
-        self.policy.update(self.state, action, step.reward, next_state, step.episode_end, step.trial_end)
-
-
-class _NavigationSolver:
-    """A navigation policy that may look at the goal (the oracle does)."""
-
-    def __init__(self, cls: Callable, env: BatchedEnv, generator: torch.Generator | None) -> None:
-        self.env = env
-        self.policy = cls(env.config["max_speed"], env.num_envs, device=env.device, generator=generator)
-
-    def act(self, obs: torch.Tensor) -> torch.Tensor:
-        return self.policy.act(obs, self.env.task.goal)
-
-
-def _register_builtin() -> None:
-    for name, cls in BANDIT_POLICIES.items():
-        register_solver("BernoulliBandit", name, functools.partial(_BanditSolver, cls))
-    # The published PSRL column matches a zero-mean reward prior (the true prior is N(1, 1)).
-    tabular = {**TABULAR_POLICIES, "psrl-n01": functools.partial(PSRLPolicy, reward_prior_mean=0.0)}
-    for name, cls in tabular.items():
-        register_solver("TabularMDP", name, functools.partial(_TabularSolver, cls))
-    for name, cls in {"random": RandomNavigation, "oracle": OracleNavigation}.items():
-        register_solver("Navigation2D", name, functools.partial(_NavigationSolver, cls))
-
-
-_register_builtin()
 
 
 def solver_families() -> list[str]:
@@ -192,13 +132,12 @@ def solver_table(env_id: str, trials: int, seed: int, split: str, device: str, *
     from metarl.registry import make
 
     env = make(env_id, num_envs=trials, device=device, seed=seed, split=split, **kwargs)
-    published = published_scores(env.family, env.config)
+    published = published_scores(env, env.config)
     rows = []
     for name in solver_names(env):
         start = time.perf_counter()
         returns = trial_returns(env, name, generator=torch.Generator().manual_seed(seed)).double().cpu()
         mean, half = mean_ci95(returns)
-        reference = published.get(name, published.get(name.removesuffix("-n01")))
-        rows.append({"solver": name, "mean": float(mean), "ci95": float(half), "published": reference,
+        rows.append({"solver": name, "mean": float(mean), "ci95": float(half), "published": published.get(name),
                      "seconds": time.perf_counter() - start})
     return rows

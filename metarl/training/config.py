@@ -1,8 +1,11 @@
 """Training configurations: typed dataclasses filled from YAML files and command-line values.
 
-Every agent declares its hyperparameters as one dataclass. :func:`build_config` merges sources in
-order (defaults, then a YAML file, then command-line values), and rejects an unknown key or a value
-of the wrong type before anything runs, naming the key, the expected type and the valid keys.
+Every agent declares its hyperparameters as one dataclass (its ``config``; the family arguments inside it
+are ``env_kwargs``). :func:`metarl.training.recipes.load_config` is the one route from sources to a config,
+for the command line, the recipes and the benchmarks alike: the defaults, then a YAML file, then
+command-line values (:func:`config_values`), merged by :func:`build_config`, which rejects an unknown key
+or a value of the wrong type before anything runs, naming the key, the expected type and the valid keys.
+Command-line strings (``--set`` and ``--env-kwargs`` values) are read by one parser, :func:`parse_literal`.
 
 Example:
     >>> @dataclasses.dataclass
@@ -140,19 +143,93 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     return data
 
 
+def config_values(path: str | Path | None = None, *sources: Mapping[str, Any] | None
+                  ) -> tuple[str | None, dict[str, Any]]:
+    """(agent the YAML file at ``path`` names, its other values updated by each source in turn).
+
+    The values are not checked here; :func:`~metarl.training.recipes.load_config` checks them against the
+    agent's config.
+
+    Example:
+        >>> config_values(None, {"lr": 0.1}, {"lr": 0.2, "seed": 1})
+        (None, {'lr': 0.2, 'seed': 1})
+    """
+    values = load_yaml(path) if path is not None else {}
+    agent = values.pop("agent", None)
+    for source in sources:
+        values.update(source or {})
+    return agent, values
+
+
+def command_line_values(flags: Mapping[str, Any] | None = None, env_kwargs: str | None = None,
+                        assignments: list[str] | None = None) -> dict[str, Any]:
+    """The config values given on a command line: ``flags`` that are not None, then ``--env-kwargs``, then ``--set``.
+
+    Example:
+        >>> command_line_values({"seed": 1, "device": None}, "arms=5,pulls=10", ["lr=3e-4"])
+        {'seed': 1, 'env_kwargs': {'arms': 5, 'pulls': 10}, 'lr': 0.0003}
+    """
+    values = {key: value for key, value in (flags or {}).items() if value is not None}
+    if env_kwargs is not None:
+        values["env_kwargs"] = parse_env_kwargs(env_kwargs)
+    values.update(parse_assignments(assignments))
+    return values
+
+
 def parse_assignments(items: list[str] | None) -> dict[str, Any]:
-    """``["lr=3e-4", "cell=lstm"]`` -> ``{"lr": 0.0003, "cell": "lstm"}`` (values are Python/YAML literals)."""
-    out: dict[str, Any] = {}
-    for item in items or []:
-        key, sep, text = item.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"malformed --set item {item!r}; expected key=value")
-        out[key.strip()] = parse_literal(text.strip())
-    return out
+    """``["lr=3e-4", "cell=lstm"]`` -> ``{"lr": 0.0003, "cell": "lstm"}`` (each value read by :func:`parse_literal`)."""
+    return dict(_assignment(item, "--set", "key=value") for item in items or [])
+
+
+def parse_env_kwargs(text: str | None) -> dict[str, Any]:
+    """Family arguments written ``key=value,key=value``, each value read by :func:`parse_literal`.
+
+    Commas inside brackets, braces or quotes belong to the value, so lists and quoted strings pass whole.
+
+    Example:
+        >>> parse_env_kwargs("arms=5,pulls=100,dims=[2, 3],name='a, b'")
+        {'arms': 5, 'pulls': 100, 'dims': [2, 3], 'name': 'a, b'}
+    """
+    return dict(_assignment(item, "--env-kwargs", "key=value[,key=value...]") for item in _top_level_items(text or ""))
+
+
+def _assignment(item: str, option: str, form: str) -> tuple[str, Any]:
+    key, sep, text = item.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"malformed {option} item {item!r}; expected {form}")
+    return key.strip(), parse_literal(text.strip())
+
+
+def _top_level_items(text: str) -> list[str]:
+    """``text`` split at the commas outside brackets, braces and quotes, empty items dropped."""
+    items, depth, quote, start = [], 0, "", 0
+    for i, char in enumerate(text):
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        elif char in "[{(":
+            depth += 1
+        elif char in "]})":
+            depth = max(0, depth - 1)
+        elif char == "," and depth == 0:
+            items.append(text[start:i])
+            start = i + 1
+    items.append(text[start:])
+    return [item for item in items if item.strip()]
 
 
 def parse_literal(text: str) -> Any:
-    """A number, bool, None, list or dict written as Python or YAML; otherwise the string itself."""
+    """The value a command-line string stands for: the one reader of ``--set`` and ``--env-kwargs`` values.
+
+    ``true``/``false`` and ``null``/``none`` (any case) are bools and None; a Python literal (number, quoted
+    string, list, dict) is that value; a YAML flow collection with bare words (``[reward_mean]``,
+    ``{arms: 5}``) is read as YAML; anything else is the string itself, spaces included.
+
+    Example:
+        >>> parse_literal("true"), parse_literal("3e-4"), parse_literal("[reward_mean]"), parse_literal("a b")
+        (True, 0.0003, ['reward_mean'], 'a b')
+    """
     lowered = text.lower()
     if lowered in ("true", "false"):
         return lowered == "true"

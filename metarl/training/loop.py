@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import hashlib
 import math
 import shutil
 import sys
 import textwrap
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -35,7 +37,7 @@ from metarl.training.rundir import RunLock, fork_destination
 
 CHECKPOINT_FILE = "checkpoint.pt"
 __all__ = ["BEST_FILE", "CHECKPOINT_FILE", "RESUME_OVERRIDES", "TrainConfig", "Trainer", "TrainingCollapsed",
-           "check_finite"]
+           "check_finite", "stream_seed"]
 
 BEST_FILE = "best.pt"
 """The checkpoint of the best validation score, beside the last one, for agents with ``keep_best``."""
@@ -115,6 +117,41 @@ class Trainer(abc.ABC):
 
     metrics: ClassVar[tuple[str, ...]] = ()
     """Scalar tags shown against the hyperparameters in TensorBoard's HPARAMS tab."""
+
+    seed_streams: ClassVar[Mapping[str, int]] = {}
+    """The agent's named random streams that keep their original seeds: name -> offset added to the seed.
+
+    This is the table of the streams an agent uses and how each is derived (see :func:`stream_seed`); names
+    not in it are derived by hashing, so a new stream needs no entry.
+    """
+
+    # ------------------------------------------------------------------ random streams
+    def stream_seed(self, name: str, seed: int | None = None) -> int:
+        """The seed of the random stream ``name`` of this run (of ``seed`` instead, e.g. an evaluation's seed).
+
+        Example:
+            >>> from metarl.agents.rl2 import RL2Config, RL2Trainer
+            >>> RL2Trainer(RL2Config(seed=7)).stream_seed("shuffle")  # a stream that kept its seed: 7 + 1
+            8
+        """
+        return stream_seed(self.config.seed if seed is None else seed, name, self.seed_streams)
+
+    def generator(self, name: str, device: torch.device | str | None = None, seed: int | None = None
+                  ) -> torch.Generator:
+        """A fresh ``torch.Generator`` on ``device`` (default CPU) seeded for the random stream ``name``.
+
+        Named streams replace seed arithmetic (``seed + 1``) in agent code: each random source of an agent asks
+        for its stream by name, and :attr:`seed_streams` keeps the original derivations so that saved results
+        and published recipe numbers reproduce.
+
+        Example:
+            >>> from metarl.agents.rl2 import RL2Config, RL2Trainer
+            >>> trainer = RL2Trainer(RL2Config(seed=7))
+            >>> torch.equal(torch.rand(3, generator=trainer.generator("shuffle")),
+            ...             torch.rand(3, generator=torch.Generator().manual_seed(8)))
+            True
+        """
+        return torch.Generator(device or "cpu").manual_seed(self.stream_seed(name, seed))
 
     collapse_growth: ClassVar[float] = GROWTH_LIMIT
     """Growth of the parameters' root mean square over the run's start that counts as a collapse."""
@@ -364,6 +401,25 @@ def _file_identity(path: Path) -> tuple[int, int, int] | None:
     except FileNotFoundError:
         return None
     return stat.st_ino, stat.st_mtime_ns, stat.st_size
+
+
+def stream_seed(seed: int, name: str, legacy: Mapping[str, int] | None = None) -> int:
+    """The seed of the random stream ``name`` of a run seeded with ``seed``.
+
+    A stream in ``legacy`` (name -> offset) keeps its original derivation ``seed + offset``; any other name gets
+    a 63-bit seed hashed from ``f"{seed}/{name}"`` (SHA-256, the same in every process, unlike ``hash()``), so
+    distinct names give unrelated streams.
+
+    Example:
+        >>> stream_seed(7, "shuffle", {"shuffle": 1})
+        8
+        >>> stream_seed(7, "dropout") == stream_seed(7, "dropout") != stream_seed(8, "dropout")
+        True
+    """
+    if legacy is not None and name in legacy:
+        return seed + legacy[name]
+    digest = hashlib.sha256(f"{seed}/{name}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") >> 1
 
 
 def check_finite(name: str, value: torch.Tensor) -> None:

@@ -1,4 +1,7 @@
-"""Runs built from YAML recipes, continued when their run directory already holds a checkpoint.
+"""Configs and runs built from YAML recipes; a run continues when its run directory already holds a checkpoint.
+
+:func:`load_config` is the one route from a recipe (or none) and values on top of it to a validated config:
+``metarl train``, :func:`recipe_trainer` and the benchmark scripts all use it.
 
 Benchmark scripts train the recipes in ``configs/`` with a few values on top (device, seed, log directory,
 run name) and often stop and restart: a run interrupted by a time cap continues from its checkpoint on the
@@ -13,7 +16,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from metarl.training.config import build_config, load_yaml
+from metarl.errors import ConfigError
+from metarl.training.config import build_config, config_values
 from metarl.training.loop import CHECKPOINT_FILE, RESUME_OVERRIDES, Trainer
 
 TIME_FILE = "benchmark_time.json"
@@ -24,6 +28,7 @@ def recipe_trainer(recipe: str | Path, values: Mapping[str, Any] | None = None, 
                    resume: bool = True) -> Trainer:
     """A trainer for ``recipe`` with ``values`` on top, or the saved run it names when there is one.
 
+    The config comes from :func:`load_config` (defaults, the recipe, ``values``);
     ``trainer_cls`` defaults to the trainer of the recipe's ``agent`` key. With ``resume`` and a checkpoint in
     ``logdir/run_name``, the run continues from it; only the keys a resumed run may change (``device``,
     ``total_steps``, ``checkpoint_every``) are taken from ``values`` then.
@@ -37,7 +42,7 @@ def recipe_trainer(recipe: str | Path, values: Mapping[str, Any] | None = None, 
         >>> trainer.fit(max_seconds=60)  # doctest: +SKIP
     """
     values = dict(values or {})
-    trainer_cls, config = recipe_config(recipe, values, trainer_cls)
+    trainer_cls, config = load_config(recipe, values, trainer_cls=trainer_cls)
     run_dir = Path(config.logdir) / config.run_name if config.run_name else None
     if resume and run_dir is not None and (run_dir / CHECKPOINT_FILE).exists():
         overrides = {key: getattr(config, key) for key in RESUME_OVERRIDES if key in values or key == "device"}
@@ -45,29 +50,34 @@ def recipe_trainer(recipe: str | Path, values: Mapping[str, Any] | None = None, 
     return trainer_cls(config)
 
 
-def recipe_config(recipe: str | Path, values: Mapping[str, Any] | None = None, trainer_cls: type | None = None
-                  ) -> tuple[type, Any]:
-    """(trainer class, validated config) for ``recipe`` with ``values`` on top, building nothing else.
+def load_config(path: str | Path | None = None, *sources: Mapping[str, Any] | None, agent: str | None = None,
+                trainer_cls: type | None = None) -> tuple[type, Any]:
+    """(trainer class, validated config): the agent's defaults, then the YAML file at ``path``, then each source.
 
-    A bad key or value raises :class:`~metarl.errors.ConfigError` before any environment or model exists.
+    This is the one place configs are assembled: ``metarl train``, :func:`recipe_trainer` and the benchmark
+    scripts all come here. The trainer is ``trainer_cls``, else the one of ``agent``, else the one of the
+    file's ``agent`` key. A bad key or value raises :class:`ConfigError` before any environment or model
+    exists. (It lives here rather than in :mod:`metarl.training.config` because the agent registry imports
+    the training loop, which imports that module.)
 
     Example:
         >>> import pathlib, tempfile
         >>> tmp = tempfile.TemporaryDirectory(); recipe = pathlib.Path(tmp.name) / "rl2_bandit.yaml"
         >>> _ = recipe.write_text("{agent: rl2, env: metarl/BernoulliBandit-v0, lr: 0.003}")
-        >>> _, config = recipe_config(recipe, {"lr": 0.01})  # values override the recipe
+        >>> _, config = load_config(recipe, {"lr": 0.01})  # later sources override the file
         >>> config.lr, config.env
         (0.01, 'metarl/BernoulliBandit-v0')
     """
-    from metarl.agent_registry import trainer_class
-
-    settings = load_yaml(recipe)
-    agent = settings.pop("agent", None)
+    named, values = config_values(path, *sources)
     if trainer_cls is None:
+        from metarl.agent_registry import trainer_class
+
+        agent = agent or named
         if agent is None:
-            raise ValueError(f"recipe {recipe} has no 'agent' key; pass trainer_cls")
+            where = f"put `agent: rl2` in {path}" if path is not None else "give a config file with `agent: rl2`"
+            raise ConfigError(f"name the agent to train (e.g. `metarl train rl2`) or {where}")
         trainer_cls = trainer_class(agent)
-    return trainer_cls, build_config(trainer_cls.config_type, settings, dict(values or {}))
+    return trainer_cls, build_config(trainer_cls.config_type, values)
 
 
 def timed_fit(trainer: Trainer, max_seconds: float | None = None, progress: bool = True) -> float:

@@ -236,7 +236,7 @@ def policy_value(
     remaining including this one). ``index_fn`` may also be a table indexed ``[s, f, m]`` such as
     :func:`gittins_table`. Ties go to the lowest arm index (``tie_break="lowest"``) or are split
     uniformly (``tie_break="uniform"``, the rule of the batched policies in
-    :mod:`metarl.solvers.bandit`). Exact enumeration of posterior counts: tiny problems only.
+    :mod:`metarl.envs.bandit.solvers`). Exact enumeration of posterior counts: tiny problems only.
 
     Example::
 

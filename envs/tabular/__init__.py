@@ -1,17 +1,39 @@
-"""Random tabular MDPs (RL² paper, Table 2 setting)."""
+"""Random tabular MDPs (RL² paper, Table 2 setting), their reference solvers and published scores.
+
+Published scores: Duan et al. 2016, "RL²: Fast Reinforcement Learning via Slow Reinforcement Learning",
+arXiv:1611.02779, Table 2 (|S| = 10, |A| = 5, H = 10).
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import functools
+from collections.abc import Callable
 
 import gymnasium
 import numpy as np
 import torch
+from metarl.envs.tabular.solvers import TABULAR_POLICIES, PSRLPolicy
 
 from metarl import random as mrandom
-from metarl.engine import BatchedEnv
+from metarl.engine import BatchedEnv, Step
 from metarl.params import Param
+from metarl.solvers import register_solver
 from metarl.tasks import Task
+
+MDP_COLUMNS = ("random", "psrl", "opsrl", "ucrl2", "beb", "epsilon-greedy", "greedy", "rl2")
+
+RL2_TABLE2: dict[int, dict[str, float]] = {
+    n: dict(zip(MDP_COLUMNS, values, strict=True))
+    for n, values in {
+        10: (100.1, 138.1, 144.1, 146.6, 150.2, 132.8, 134.8, 156.2),
+        25: (250.2, 408.8, 425.2, 424.1, 427.8, 377.3, 368.8, 445.7),
+        50: (499.7, 904.4, 930.7, 918.9, 917.8, 823.3, 769.3, 936.1),
+        75: (749.9, 1417.1, 1449.2, 1427.6, 1422.6, 1293.9, 1172.9, 1428.8),
+        100: (999.4, 1939.5, 1973.9, 1942.1, 1935.1, 1778.2, 1578.5, 1913.7),
+    }.items()
+}
+"""RL² Table 2, keyed by episodes per trial n (|S| = 10, |A| = 5, H = 10)."""
 
 
 @dataclasses.dataclass
@@ -48,6 +70,17 @@ class TabularMDP(BatchedEnv):
     task_type = TabularTask
     uniforms_per_step = 2
     can_terminate = False
+
+    @staticmethod
+    def published_scores(config: dict) -> dict[str, float]:
+        """RL² Table 2's column values for ``config``'s episodes (see :mod:`metarl.published`).
+
+        ``psrl-n01`` (PSRL with a zero-mean reward prior) is scored against the published PSRL column.
+        """
+        if (config["states"], config["actions"], config["horizon"]) != (10, 5, 10):
+            return {}
+        scores = RL2_TABLE2.get(config["episodes"], {})
+        return {**scores, "psrl-n01": scores["psrl"]} if scores else {}
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -103,3 +136,27 @@ class TabularMDP(BatchedEnv):
     def state(self) -> torch.Tensor:
         """Current state index of each environment, (B,) int64."""
         return self._state
+
+
+class TabularSolver:
+    """A tabular MDP policy as a reference solver, fed with states, actions, rewards and next states."""
+
+    def __init__(self, cls: Callable, env: TabularMDP, generator: torch.Generator | None) -> None:
+        cfg, B = env.config, env.num_envs
+        self.env = env
+        self.policy = cls(cfg["states"], cfg["actions"], cfg["horizon"], B, device=env.device, generator=generator)
+        if hasattr(self.policy, "set_task"):  # the oracle is told the MDPs of this trial
+            self.policy.set_task(env.task.transitions, env.task.reward_mean)
+
+    def act(self, obs: torch.Tensor) -> torch.Tensor:
+        self.state = self.env.state.clone()
+        return self.policy.act(self.state, self.env.episode_step)
+
+    def observe(self, action: torch.Tensor, step: Step) -> None:
+        next_state = step.final_obs.argmax(1)  # before any restart at an episode end
+        self.policy.update(self.state, action, step.reward, next_state, step.episode_end, step.trial_end)
+
+
+# The published PSRL column matches a zero-mean reward prior (the true prior is N(1, 1)).
+for _name, _policy in {**TABULAR_POLICIES, "psrl-n01": functools.partial(PSRLPolicy, reward_prior_mean=0.0)}.items():
+    register_solver(TabularMDP, _name, functools.partial(TabularSolver, _policy))

@@ -1,17 +1,38 @@
-"""2D point navigation to a goal (MAML paper, 2D navigation setting)."""
+"""2D point navigation to a goal (MAML paper, 2D navigation setting), its reference solvers and published rows.
+
+Published rows: Finn et al. 2017, "Model-Agnostic Meta-Learning for Fast Adaptation of Deep Networks",
+arXiv:1703.03400, 2D navigation (average return after 0 / 1 / 2 / 3 policy-gradient steps of 40
+trajectories each on held-out goals).
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import functools
+from collections.abc import Callable
 
 import gymnasium
 import numpy as np
 import torch
+from metarl.envs.navigation.solvers import OracleNavigation, RandomNavigation
 
 from metarl import random as mrandom
 from metarl.engine import BatchedEnv
 from metarl.params import Param
+from metarl.solvers import register_solver
 from metarl.tasks import Task
+
+MAML_NAVIGATION = {
+    "source": "MAML (Finn et al. 2017)",
+    "maml": (-40.41, -11.68, -3.33, -3.23),
+    "oracle": (-42.42, -13.90, -5.17, -3.18),
+    "targets": ("-", ">= -11.7", "-", ">= -3.3"),
+    "target_values": {1: -11.7, 3: -3.3},
+}
+"""Navigation2D with the paper's settings: the MAML row, the context-vector oracle row, and our targets."""
+
+PAPER_SETTING = {"horizon": 100, "episodes": 1, "goal_range": 0.5, "max_speed": 0.1, "goal_radius": 0.01}
+"""The MAML paper's 2D navigation setting, which :data:`MAML_NAVIGATION` belongs to."""
 
 
 @dataclasses.dataclass
@@ -49,6 +70,11 @@ class Navigation2D(BatchedEnv):
                              doc="an inner episode terminates within this distance of the goal along both axes"),
     }
     task_type = NavigationTask
+
+    @staticmethod
+    def maml_published(config: dict) -> dict | None:
+        """:data:`MAML_NAVIGATION` when ``config`` is the paper's setting, else None (see :mod:`metarl.published`)."""
+        return MAML_NAVIGATION if all(config.get(k) == v for k, v in PAPER_SETTING.items()) else None
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -90,3 +116,18 @@ class Navigation2D(BatchedEnv):
 
     def _observe(self) -> torch.Tensor:
         return self._position  # never modified in place: each step makes a new tensor
+
+
+class NavigationSolver:
+    """A navigation policy as a reference solver; it may look at the goal (the oracle does)."""
+
+    def __init__(self, cls: Callable, env: Navigation2D, generator: torch.Generator | None) -> None:
+        self.env = env
+        self.policy = cls(env.config["max_speed"], env.num_envs, device=env.device, generator=generator)
+
+    def act(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.policy.act(obs, self.env.task.goal)
+
+
+for _policy in (RandomNavigation, OracleNavigation):
+    register_solver(Navigation2D, _policy.name, functools.partial(NavigationSolver, _policy))

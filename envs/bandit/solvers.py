@@ -25,8 +25,8 @@ import abc
 import math
 
 import torch
+from metarl.envs.bandit.gittins import gittins_table
 
-from metarl.solvers.gittins import gittins_table
 from metarl.solvers.sampling import draw_device, random_tensor, sample_gamma
 
 __all__ = [
