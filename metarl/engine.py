@@ -32,7 +32,7 @@ import torch
 
 from metarl import random as mrandom
 from metarl.checks import SPLITS, check_action, check_count, check_mask, check_seed, check_split, resolve_device
-from metarl.errors import BadArgumentError, BadTaskError, MetaRLError
+from metarl.errors import BadArgumentError, BadTaskError, CheckpointError, MetaRLError
 from metarl.params import Param, resolve_params
 from metarl.tasks import Task, check_task
 
@@ -41,6 +41,9 @@ _STEP_STREAM = 0x57E9F00D
 _BLOCK_NUMBERS = 1 << 17  # per-step uniforms are generated this many at a time (in cache)
 _RING = 32  # trials of tasks drawn ahead for families with small tasks and variable-length trials
 _RING_MAX_TASK_SIZE = 64
+_ENGINE_STATE = ("seed", "_task_keys", "_step_keys", "_trial_index", "_episode_step", "_episode_index",
+                 "_global_step", "_countdown", "_block")
+_RING_STATE = ("_ring", "_ring_offset", "_ring_age")  # present once the first trials' tasks are drawn
 
 
 class Step(NamedTuple):
@@ -57,6 +60,15 @@ class Step(NamedTuple):
     def episode_end(self) -> torch.Tensor:
         """Inner episode ended this step (terminated or truncated)."""
         return self.terminated | self.truncated
+
+
+def _copied(value: Any, device: torch.device | None = None) -> Any:
+    """A copy of a state value (a tensor, a number, None, a dict of tensors) that shares no storage, on ``device``."""
+    if isinstance(value, dict):
+        return {k: _copied(v, device) for k, v in value.items()}
+    if isinstance(value, torch.Tensor):
+        return value.to(device or value.device, copy=True)
+    return value
 
 
 class BatchedEnv(abc.ABC):
@@ -81,8 +93,9 @@ class BatchedEnv(abc.ABC):
     uniforms_per_step: ClassVar[int] = 0
     can_terminate: ClassVar[bool] = True
     """False for families whose inner episodes always run ``horizon`` steps (lets the engine skip tests)."""
-    constant_attributes: ClassVar[frozenset[str]] = frozenset()
-    """Attributes that stepping never changes (data sets, caches): left out of state snapshots."""
+    state_attributes: ClassVar[tuple[str, ...]] = ()
+    """The family's inner state: attributes that stepping changes (tensors, numbers, dicts of tensors), saved by
+    :meth:`state_dict` with the engine's own counters and keys."""
 
     def __init__(
         self,
@@ -369,6 +382,47 @@ class BatchedEnv(abc.ABC):
 
     def _checked_action(self, action: Any) -> torch.Tensor:
         return check_action(action, self.single_action_space, self.num_envs, self.device, env_id=self.id)
+
+    # ------------------------------------------------------------------ state
+    def _state_names(self) -> tuple[str, ...]:
+        return (*_ENGINE_STATE, *(_RING_STATE if self._use_ring else ()), *self.state_attributes)
+
+    def state_dict(self) -> dict[str, Any]:
+        """A copy of everything a step reads that stepping changes (tasks in force, counters, random keys and blocks,
+        the family's :attr:`state_attributes`): tensors, numbers and dicts of them, loadable with ``weights_only``.
+
+        Example:
+            >>> import metarl
+            >>> env = metarl.make("metarl/BernoulliBandit-v0", num_envs=2, seed=0); _ = env.reset()
+            >>> sorted(env.state_dict())
+            ['attributes', 'config', 'id', 'num_envs', 'task']
+        """
+        attributes = {name: _copied(getattr(self, name)) for name in self._state_names() if hasattr(self, name)}
+        return {"id": self.id, "config": dict(self.config), "num_envs": self.num_envs, "attributes": attributes,
+                "task": _copied(self.task.fields()) if self.task is not None else None}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Continue from a :meth:`state_dict` of an env made with the same id and arguments (exact resume).
+
+        A state of another environment, or one that lacks a part, is refused with a :class:`CheckpointError`.
+        """
+        saved = (state.get("id"), state.get("config"), state.get("num_envs"))
+        if saved != (self.id, dict(self.config), self.num_envs):
+            raise CheckpointError(f"the saved environment state does not fit this environment: saved {saved[0]} "
+                                  f"{saved[1]} x {saved[2]}, this is {self.id} {dict(self.config)} x {self.num_envs}")
+        attributes = state.get("attributes", {})
+        missing = [n for n in self._state_names() if n not in attributes and n not in _RING_STATE]
+        if missing or "task" not in state:
+            raise CheckpointError(f"{self.id}: the saved environment state lacks {', '.join(missing) or 'the task'} "
+                                  "(saved by another version of metarl?); start a new run")
+        try:
+            fields = state["task"]
+            for name in self._state_names():
+                if name in attributes:
+                    setattr(self, name, _copied(attributes[name], self.device))
+            self.task = None if fields is None else self.task_type(**_copied(fields, self.device))
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise CheckpointError(f"{self.id}: the saved environment state is malformed ({exc})") from exc
 
     # ------------------------------------------------------------------ conveniences
     def reward_bounds(self) -> tuple[float, float]:

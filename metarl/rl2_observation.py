@@ -7,6 +7,7 @@ so nothing leaks from one task to the next.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import gymnasium
@@ -14,6 +15,7 @@ import numpy as np
 import torch
 
 from metarl.engine import BatchedEnv, Step
+from metarl.errors import CheckpointError
 
 
 class RL2Observation:
@@ -88,6 +90,19 @@ class RL2Observation:
         self._last_extra = extra
         obs = torch.cat([step.obs.reshape(self.env.num_envs, -1), extra], 1)
         return step._replace(obs=obs, final_obs=final_obs)
+
+    def state_dict(self) -> dict[str, Any]:
+        """The wrapped env's :meth:`~metarl.engine.BatchedEnv.state_dict` and what the latest observation appended."""
+        extra = None if self._last_extra is None else self._last_extra.clone()
+        return {**self.env.state_dict(), "wrapper": {"_last_extra": extra}}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Continue from a :meth:`state_dict` of a wrapper around an env made with the same id and arguments."""
+        if "wrapper" not in state:
+            raise CheckpointError(f"{self.env.id}: the saved environment state lacks the RL² observation's part")
+        self.env.load_state_dict(state)
+        extra = state["wrapper"].get("_last_extra")
+        self._last_extra = None if extra is None else extra.to(self.env.device, copy=True)
 
     def __repr__(self) -> str:
         return f"<RL2Observation {self.env!r}>"

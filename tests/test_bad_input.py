@@ -15,7 +15,6 @@ from conftest import SMALL, make_small, rollout
 
 import metarl
 from metarl.cli import main
-from metarl.envstate import env_state_dict
 
 FAST = ["--set", "num_envs=8", "--set", "hidden=8", "--no-progress", "--device", "cpu"]
 
@@ -178,7 +177,7 @@ def test_a_rejected_reset_changes_nothing(env_id):
     for e in (env, twin):
         e.reset()
         rollout(e, 3)
-    before, obs = copy.deepcopy(env_state_dict(env)), env._observe().clone()
+    before, obs = copy.deepcopy(env.state_dict()), env._observe().clone()
     mask = torch.tensor([True, False, True])
     rejected = [
         {"task": _bad_task(env)},
@@ -194,7 +193,7 @@ def test_a_rejected_reset_changes_nothing(env_id):
     for kwargs in rejected:
         with pytest.raises(metarl.MetaRLError):
             env.reset(**kwargs)
-        assert _same(env_state_dict(env), before), kwargs
+        assert _same(env.state_dict(), before), kwargs
         assert torch.equal(env._observe(), obs), kwargs
     gen_a, gen_b = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
     for _ in range(4):  # and it goes on exactly like an env that never saw the rejected calls

@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 import torch
 from gymnasium.utils.env_checker import check_env as gym_check_env
+from metarl.envs.learn_to_optimize.process import OptimizationProcess, log_and_sign
+from metarl.envs.learning_process.digits import load_digits
+from metarl.envs.learning_process.optimizees import make_optimizee
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 import metarl
 from metarl import random as mrandom
-from metarl.digits import load_digits
-from metarl.learning import OptimizationProcess, log_and_sign
-from metarl.optimizees import make_optimizee
 
 ID = "metarl/LearnToOptimize-v0"
 SMALL = {"hidden": 5, "batch_size": 16, "horizon": 5}

@@ -9,12 +9,12 @@ import torch
 from metarl.agents.learned_teacher import DataSelector, LearnedTeacherConfig, LearnedTeacherTrainer, TeacherNetwork
 from metarl.agents.learned_teacher.rollout import population_teacher
 from metarl.agents.learned_teacher.trainer import moving_average_advantages
+from metarl.envs.learning_process.digits import load_digits
+from metarl.envs.teach.process import TeachingProcess
 from torch.nn.utils import parameters_to_vector
 
 from metarl import random as mrandom
-from metarl.digits import load_digits
 from metarl.rl.estimators import population_parameters
-from metarl.teaching import TeachingProcess
 
 SMALL_ENV = {"student": "logistic", "batch_size": 10, "max_updates": 40, "horizon": 80, "tau": 0.8}
 

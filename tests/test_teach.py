@@ -8,11 +8,11 @@ import gymnasium
 import pytest
 import torch
 from gymnasium.utils.env_checker import check_env as gym_check_env
+from metarl.envs.teach.process import STUDENTS, TeachingProcess
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 import metarl
 from metarl import random as mrandom
-from metarl.teaching import STUDENTS, TeachingProcess
 
 ID = "metarl/Teach-v0"
 SMALL = {"batch_size": 4, "horizon": 6, "max_updates": 3, "hidden": 5}

@@ -1,8 +1,8 @@
 """The coordinatewise LSTM optimizer of Andrychowicz et al. 2016: one small LSTM shared by every coordinate.
 
 Every coordinate of every optimizee is a row: the network maps that coordinate's features (LogAndSign of the
-gradient and its moving averages, :mod:`metarl.learning`) and its own recurrent state to an update. The
-forward pass is written with broadcasting matrix products, so the same code runs one set of weights on
+gradient and its moving averages, :mod:`metarl.envs.learn_to_optimize.process`) and its own recurrent state
+to an update. The forward pass is written with broadcasting matrix products, so the same code runs one set of weights on
 (rows, features) inputs or a population of weight sets (leading dimension P, for evolution strategies) on
 (P, rows, features) inputs in one call.
 """
@@ -12,9 +12,8 @@ from __future__ import annotations
 import math
 
 import torch
+from metarl.envs.learn_to_optimize.process import FEATURES
 from torch import nn
-
-from metarl.learning import FEATURES
 
 Params = dict[str, torch.Tensor]
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import torch
 from metarl.agents.learned_optimizer.network import CoordinatewiseLSTM
+from metarl.envs.learn_to_optimize.process import MOMENTUM_BETAS, gradient_features, update_moments
 
 from metarl.errors import CheckpointError
-from metarl.learning import MOMENTUM_BETAS, gradient_features, update_moments
 
 
 class LearnedOptimizer(torch.optim.Optimizer):

@@ -1,8 +1,9 @@
 """Optimization runs driven by an update rule: the learned LSTM (one weight set or a population) or a
-hand-designed optimizer (SGD, NAG, RMSprop, Adam), all through the same :class:`~metarl.learning.OptimizationProcess`.
+hand-designed optimizer (SGD, NAG, RMSprop, Adam), all through the same
+:class:`~metarl.envs.learn_to_optimize.process.OptimizationProcess`.
 
-A run that diverges (see :mod:`metarl.learning`) is frozen from then on and counts at the divergence cap, the
-loss the environment's reward assigns it.
+A run that diverges (see :mod:`metarl.envs.learn_to_optimize.process`) is frozen from then on and counts at the
+divergence cap, the loss the environment's reward assigns it.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from typing import Any, NamedTuple
 
 import torch
 from metarl.agents.learned_optimizer.network import CoordinatewiseLSTM, Params
+from metarl.envs.learn_to_optimize.process import OptimizationProcess, ProcessState
 
-from metarl.learning import OptimizationProcess, ProcessState
 from metarl.tasks import Task
 
 UpdateRule = Callable[[torch.Tensor, ProcessState, Any], tuple[torch.Tensor, Any]]

@@ -1,7 +1,7 @@
 """Meta-training of the coordinatewise LSTM optimizer (Andrychowicz et al. 2016) with one of three estimators.
 
 Each iteration draws ``tasks`` training optimizees of the family and optimizes them for the family's
-``horizon`` steps with the LSTM, through the family's own process (:mod:`metarl.learning`):
+``horizon`` steps with the LSTM, through the family's own process (:mod:`metarl.envs.learn_to_optimize.process`):
 
 - ``unrolled``: truncated backpropagation through the optimization, one Adam step on the network every
   ``unroll`` steps on the sum of the chunk's losses (or log-losses); the optimizee gradients are inputs, not

@@ -13,9 +13,9 @@ from typing import NamedTuple
 
 import torch
 from metarl.agents.learned_teacher.network import TeacherNetwork
+from metarl.envs.teach.process import TeachingProcess, TeachState
 
 from metarl.tasks import Task
-from metarl.teaching import TeachingProcess, TeachState
 
 Selector = Callable[[torch.Tensor, TeachState], torch.Tensor]
 """(features (B, M, F), state) -> keep mask (B, M) bool."""
@@ -36,7 +36,7 @@ def rand_teach(rate: float, generator: torch.Generator) -> Selector:
 
 def self_paced(process: TeachingProcess, start: float = SPL_START, growth: float = SPL_GROWTH) -> Selector:
     """Self-paced learning: keep examples with loss below ``start + growth * minibatches seen``."""
-    column = 2 * process.classes + 3  # the example's loss (metarl.teaching.example_features)
+    column = 2 * process.classes + 3  # the example's loss (metarl.envs.teach.process.example_features)
 
     def select(features: torch.Tensor, state: TeachState) -> torch.Tensor:
         return features[..., column] < start + growth * state.arrivals.unsqueeze(1).float()

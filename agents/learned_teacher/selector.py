@@ -7,9 +7,9 @@ from typing import Any
 
 import torch
 from metarl.agents.learned_teacher.network import TeacherNetwork
+from metarl.envs.teach.process import example_features
 
 from metarl.errors import CheckpointError
-from metarl.teaching import example_features
 
 
 def load_teacher(path: str | Path) -> tuple[TeacherNetwork, dict[str, Any]]:

@@ -1,7 +1,7 @@
 """Meta-training of the L2T teacher (Fan et al. 2018) with one of four estimators.
 
 Each iteration draws ``students`` training-split students of the family and teaches them, through the family's
-own process (:mod:`metarl.teaching`), until each episode ends:
+own process (:mod:`metarl.envs.teach.process`), until each episode ends:
 
 - ``reinforce``: Bernoulli keep decisions from the teacher; every decision of a student's episode is credited
   with the student's return minus a moving-average baseline (the paper's estimator), or, with ``repeats`` of 2
@@ -26,6 +26,7 @@ from metarl.agents.learned_teacher.config import LearnedTeacherConfig
 from metarl.agents.learned_teacher.evaluate import curve_figure, format_report, held_out
 from metarl.agents.learned_teacher.network import StudentCritic, TeacherNetwork
 from metarl.agents.learned_teacher.rollout import Episode, population_teacher, teach, teacher
+from metarl.envs.teach.process import example_features
 from torch.nn.utils import parameters_to_vector
 
 from metarl.errors import ConfigError
@@ -39,7 +40,6 @@ from metarl.rl.estimators import (
 from metarl.rl.gradients import set_gradients
 from metarl.rl.ppo import clipped_surrogate
 from metarl.tasks import Task
-from metarl.teaching import example_features
 from metarl.training.loop import Trainer, check_finite
 
 EVAL_SEED = 12345

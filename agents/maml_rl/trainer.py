@@ -33,7 +33,6 @@ from metarl.agents.maml_rl.sampling import (
     surrogate,
 )
 
-from metarl.envstate import env_state_dict, load_env_state
 from metarl.errors import ConfigError
 from metarl.registry import make
 from metarl.rl import MLPPolicy, adapt, clipped_surrogate, per_task_call, task_params, trpo_step
@@ -244,7 +243,7 @@ class MAMLTrainer(Trainer):
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict[str, Any]:
         state = {"policy": self.policy.state_dict(), "task_generator": self.task_generator.get_state(),
-                 "sampler": self.sampler.get_state(), "env": env_state_dict(self.env)}
+                 "sampler": self.sampler.get_state(), "env": self.env.state_dict()}
         if self.optimizer is not None:
             state["optimizer"] = self.optimizer.state_dict()
         return state
@@ -253,6 +252,6 @@ class MAMLTrainer(Trainer):
         self.policy.load_state_dict(state["policy"])
         self.task_generator.set_state(state["task_generator"].cpu())
         self.sampler.set_state(state["sampler"].cpu())
-        load_env_state(self.env, state["env"])
+        self.env.load_state_dict(state["env"])
         if self.optimizer is not None:
             self.optimizer.load_state_dict(state["optimizer"])

@@ -16,7 +16,6 @@ from metarl.agents.rl2.config import RL2Config
 from metarl.agents.rl2.evaluate import TrialScores, evaluate_policy, short_run_note
 from metarl.agents.rl2.policy import PolicyInputs, RecurrentActorCritic
 
-from metarl.envstate import env_state_dict, load_env_state
 from metarl.errors import ConfigError
 from metarl.registry import make
 from metarl.rl import (
@@ -323,7 +322,7 @@ class RL2Trainer(Trainer):
     def state_dict(self) -> dict[str, Any]:
         return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                 "sampler": self.sampler.get_state(), "shuffler": self.shuffler.get_state(),
-                "value_stats": self.value_stats.state_dict(), "env": env_state_dict(self.env),
+                "value_stats": self.value_stats.state_dict(), "env": self.env.state_dict(),
                 "obs": self.obs, "previous": self.previous, "recurrent": self.recurrent,
                 "trial_start": self.trial_start, "tracker": dict(self.tracker)}
 
@@ -334,7 +333,7 @@ class RL2Trainer(Trainer):
         self.sampler.set_state(state["sampler"].cpu())
         self.shuffler.set_state(state["shuffler"].cpu())
         self.value_stats.load_state_dict(state["value_stats"])
-        load_env_state(self.env, state["env"])
+        self.env.load_state_dict(state["env"])
         self.obs, self.recurrent = state["obs"].to(dev), state["recurrent"].to(dev)
         self.previous = state["previous"].to(dev) if "previous" in state else torch.zeros_like(self.obs)
         self.trial_start = state["trial_start"].to(dev)

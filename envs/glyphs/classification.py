@@ -82,7 +82,6 @@ class ImageClassification(BatchedEnv):
     }
     task_type = ClassificationTask
     can_terminate = False
-    constant_attributes = frozenset({"_key", "_own_images"})
     image_shape: ClassVar[tuple[int, int]] = (28, 28)
     _key: Hashable | None = None
     _own_images: torch.Tensor | None = None

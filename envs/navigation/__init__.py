@@ -60,6 +60,7 @@ class Navigation2D(BatchedEnv):
     family = "Navigation2D"
     description = "point robot to a goal U[-0.5,0.5]^2, velocity actions clipped to 0.1, reward -distance"
     source = "Finn et al. 2017 (MAML), 2D navigation"
+    state_attributes = ("_position",)
     params = {
         "horizon": Param(100, low=1, high=100_000, doc="steps per inner episode"),
         "episodes": Param(1, low=1, high=100_000, doc="inner episodes per trial"),

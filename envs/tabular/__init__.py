@@ -60,6 +60,7 @@ class TabularMDP(BatchedEnv):
     family = "TabularMDP"
     description = "random MDPs: Dirichlet(1) transitions, N(1,1) reward means, n episodes per trial"
     source = "Duan et al. 2016 (RL²), Table 2"
+    state_attributes = ("_state",)
     params = {
         "states": Param(10, low=1, high=1000, doc="number of states |S|"),
         "actions": Param(5, low=1, high=1000, doc="number of actions |A|"),

@@ -9,8 +9,9 @@ Kinds (``KINDS``):
 
 - ``quadratic``: f(theta) = ||W theta - y||^2 with W (d x d) and y (d) standard normal, theta_0 ~ N(0, 0.01^2)
   (Andrychowicz et al. 2016, 10-d quadratics);
-- ``logistic``, ``mlp``: softmax regression and a sigmoid MLP on scikit-learn's digits (:mod:`metarl.digits`),
-  cross-entropy on a minibatch drawn at each step from the fit part of the task's pool;
+- ``logistic``, ``mlp``: softmax regression and a sigmoid MLP on scikit-learn's digits
+  (:mod:`metarl.envs.learning_process.digits`), cross-entropy on a minibatch drawn at each step from the fit
+  part of the task's pool;
 - ``synthetic``: the same MLP on a 2-class problem, inputs N(0, I_d) labelled by a random linear teacher with
   5% label noise, a fresh minibatch per step.
 
@@ -34,9 +35,9 @@ from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
+from metarl.envs.learning_process.digits import load_digits
 
 from metarl import random as mrandom
-from metarl.digits import load_digits
 from metarl.tasks import Task
 
 KINDS = ("quadratic", "logistic", "mlp", "synthetic")

@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import gymnasium
 import numpy as np
 import torch
+from metarl.envs.learn_to_optimize.process import FEATURES, LOG_HIGH, OptimizationProcess
+from metarl.envs.learning_process.base import LearningProcessEnv
+from metarl.envs.learning_process.optimizees import KINDS, Optimizee, make_optimizee
 
-from metarl.checks import SPLITS
-from metarl.engine import BatchedEnv
-from metarl.learning import FEATURES, LOG_HIGH, OptimizationProcess, ProcessState
-from metarl.optimizees import KINDS, Optimizee, make_optimizee
 from metarl.params import Param
-from metarl.tasks import Task
 
 
-class LearnToOptimize(BatchedEnv):
+class LearnToOptimize(LearningProcessEnv):
     """Each environment is one optimization run: an optimizee (the task) trained by the agent's updates.
 
     - **Task** (explicit tensors, by ``optimizee``): ``quadratic`` ``matrix (B, d, d)``, ``target (B, d)``,
@@ -24,7 +20,7 @@ class LearnToOptimize(BatchedEnv):
       seed), ``pool (B,)`` (which split's images); ``synthetic`` ``init (B, n)``, ``teacher (B, d)``, ``data_key (B,)``.
       Splits are separate seed streams; digits tasks of the test split also train on held-out images.
     - **Observation** ``(n, 6)``: per coordinate, LogAndSign (p = 10) of the gradient and of its moving
-      averages with decay 0.9 and 0.99 (:mod:`metarl.learning`).
+      averages with decay 0.9 and 0.99 (:mod:`metarl.envs.learn_to_optimize.process`).
     - **Action** ``(n,)``: the update added to the parameters, clipped to [-max_update, max_update].
     - **Reward**: the decrease of the optimizee loss (each step's loss is on that step's minibatch), so a
       trial's return is the initial loss minus the final one.
@@ -57,33 +53,11 @@ class LearnToOptimize(BatchedEnv):
         "diverge_factor": Param(100.0, low=1.0, high=1e30, doc="a loss above this times the initial loss ends a trial"),
     }
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self._optimizee: Optimizee | None = None
-        self._process_state: dict[str, torch.Tensor] | None = None
-        super().__init__(*args, **kwargs)
-
     # ------------------------------------------------------------------ the optimizee and its process
     @property
     def optimizee(self) -> Optimizee:
         """The optimizee kind of this environment (its tasks, losses and scores)."""
-        if self._optimizee is None:
-            c = self.config
-            self._optimizee = make_optimizee(c["optimizee"], c, self.device)
-        return self._optimizee
-
-    @property
-    def task_type(self) -> type[Task]:  # the task fields depend on the optimizee kind
-        return self.optimizee.task_type
-
-    @property
-    def process(self) -> OptimizationProcess:
-        """The pure-function process this environment steps (shared with the learned optimizer's meta-training)."""
-        return OptimizationProcess(self.optimizee, self.config["diverge_factor"])
-
-    @property
-    def state(self) -> ProcessState:
-        """The runs' current :class:`~metarl.learning.ProcessState` (parameters, loss, gradient, averages)."""
-        return ProcessState(**self._process_state)
+        return self.process.optimizee
 
     @property
     def gradient(self) -> torch.Tensor:
@@ -91,8 +65,13 @@ class LearnToOptimize(BatchedEnv):
         return self._process_state["grad"]
 
     # ------------------------------------------------------------------ family hooks
-    def _trial_shape(self) -> tuple[int, int]:
-        return self.config["horizon"], 1
+    def _make_process(self) -> OptimizationProcess:
+        c = self.config
+        return OptimizationProcess(make_optimizee(c["optimizee"], c, self.device), c["diverge_factor"])
+
+    def _process_input(self, action: torch.Tensor) -> torch.Tensor:
+        bound = self.config["max_update"]
+        return action.clamp(-bound, bound)
 
     def _spaces(self) -> tuple[gymnasium.Space, gymnasium.Space]:
         n = self.optimizee.size
@@ -100,27 +79,3 @@ class LearnToOptimize(BatchedEnv):
         high = np.tile(np.array([np.ceil(LOG_HIGH), 1.0], np.float32), (n, FEATURES // 2))
         bound = np.float32(self.config["max_update"])
         return gymnasium.spaces.Box(low, high, dtype=np.float32), gymnasium.spaces.Box(-bound, bound, (n,), np.float32)
-
-    def task_shapes(self, batch: int) -> dict[str, tuple[tuple[int, ...], torch.dtype]]:
-        return self.optimizee.task_shapes(batch)
-
-    def tasks_from_keys(self, keys: torch.Tensor, split: str) -> Task:
-        return self.optimizee.tasks_from_keys(keys, SPLITS[split])  # digits tasks train on their split's images
-
-    def _task_error(self, task: Task) -> str | None:
-        return self.optimizee.task_error(task)
-
-    def _start_episode(self, mask: torch.Tensor | None) -> None:
-        fresh = self.process.start(self.task)
-        if mask is not None and self._process_state is not None:
-            fresh = self.state.where(mask, fresh)
-        self._process_state = fresh._asdict()
-
-    def _transition(self, action: torch.Tensor, u: None) -> tuple[torch.Tensor, torch.Tensor]:
-        bound = self.config["max_update"]
-        state, reward, diverged = self.process.advance(self.state, action.clamp(-bound, bound), self.task)
-        self._process_state = state._asdict()
-        return reward, diverged
-
-    def _observe(self) -> torch.Tensor:
-        return self.process.observe(self.state)

@@ -3,25 +3,22 @@
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import gymnasium
 import numpy as np
 import torch
+from metarl.envs.learning_process.base import LearningProcessEnv
+from metarl.envs.teach.process import LOSS_CAP, STUDENTS, TeachingProcess
 
-from metarl.checks import SPLITS
-from metarl.engine import BatchedEnv
 from metarl.params import Param
-from metarl.tasks import Task
-from metarl.teaching import LOSS_CAP, STUDENTS, TeachingProcess, TeachState
 
 
-class Teach(BatchedEnv):
+class Teach(LearningProcessEnv):
     """Each environment is one student trained on the examples the agent keeps from its data stream.
 
     - **Task** (explicit tensors): ``init (B, n)`` student parameters, ``data_key (B,)`` stream key, ``stream
       (B,)`` stream size, and ``pool (B,)`` (digits: which split's images) or ``teacher (B, d)`` (synthetic:
-      labelling direction). Train, test and validation tasks use disjoint data (:mod:`metarl.teaching`).
+      labelling direction). Train, test and validation tasks use disjoint data (:mod:`metarl.envs.teach.process`).
     - **Observation** ``(M, 2 C + 5)``: per example of the arriving minibatch, the label one-hot, the fraction of
       the update budget used, the average historical training loss, the best dev accuracy so far, the student's
       predicted probabilities, the example's loss and its margin.
@@ -60,29 +57,11 @@ class Teach(BatchedEnv):
                                                           "unlimited)"),
     }
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self._process: TeachingProcess | None = None
-        self._teach_state: dict[str, torch.Tensor] | None = None
-        super().__init__(*args, **kwargs)
+    def _make_process(self) -> TeachingProcess:
+        return TeachingProcess(self.config["student"], self.config, self.device)
 
-    @property
-    def process(self) -> TeachingProcess:
-        """The pure-function process this environment steps (shared with the learned teacher's meta-training)."""
-        if self._process is None:
-            self._process = TeachingProcess(self.config["student"], self.config, self.device)
-        return self._process
-
-    @property
-    def task_type(self) -> type[Task]:  # the task fields depend on the student
-        return self.process.task_type
-
-    @property
-    def state(self) -> TeachState:
-        """The students' current :class:`~metarl.teaching.TeachState`."""
-        return TeachState(**self._teach_state)
-
-    def _trial_shape(self) -> tuple[int, int]:
-        return self.config["horizon"], 1
+    def _process_input(self, action: torch.Tensor) -> torch.Tensor:
+        return action > 0.5
 
     def _spaces(self) -> tuple[gymnasium.Space, gymnasium.Space]:
         C, M = self.process.classes, self.config["batch_size"]
@@ -90,29 +69,6 @@ class Teach(BatchedEnv):
         high = np.concatenate([np.ones(C + 1), [LOSS_CAP, 1.0], np.ones(C), [LOSS_CAP, 1.0]]).astype(np.float32)
         box = gymnasium.spaces.Box(np.tile(low, (M, 1)), np.tile(high, (M, 1)), dtype=np.float32)
         return box, gymnasium.spaces.MultiBinary(M)
-
-    def task_shapes(self, batch: int) -> dict[str, tuple[tuple[int, ...], torch.dtype]]:
-        return self.process.task_shapes(batch)
-
-    def tasks_from_keys(self, keys: torch.Tensor, split: str) -> Task:
-        return self.process.tasks_from_keys(keys, SPLITS[split])  # tasks of a split are taught on its data
-
-    def _task_error(self, task: Task) -> str | None:
-        return self.process.task_error(task)
-
-    def _start_episode(self, mask: torch.Tensor | None) -> None:
-        fresh = self.process.start(self.task)
-        if mask is not None and self._teach_state is not None:
-            fresh = self.state.where(mask, fresh)
-        self._teach_state = fresh._asdict()
-
-    def _transition(self, action: torch.Tensor, u: None) -> tuple[torch.Tensor, torch.Tensor]:
-        state, reward, terminal = self.process.advance(self.state, action > 0.5, self.task)
-        self._teach_state = state._asdict()
-        return reward, terminal
-
-    def _observe(self) -> torch.Tensor:
-        return self.process.observe(self.state, self.task)
 
     def reward_bounds(self) -> tuple[float, float]:
         return 0.0, math.log(self.config["max_updates"])

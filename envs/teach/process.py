@@ -1,10 +1,10 @@
-"""Teaching processes: many students trained at once on data a teacher keeps or drops, as pure functions.
+"""The teaching process: many students trained at once on data a teacher keeps or drops, as pure functions.
 
 :class:`TeachingProcess` is the core of the ``metarl/Teach-v0`` family and of the learned teacher's
 meta-training (Fan et al. 2018, learning to teach). Each instance is a student (a batched softmax regression
-or MLP from :mod:`metarl.optimizees`) and a data stream. At every step a minibatch of M examples arrives;
-the teacher keeps or drops each one; kept examples accumulate in a buffer, and the student takes one SGD
-step on M of them as soon as M are there. After each student step the dev accuracy is measured.
+or MLP from :mod:`metarl.envs.learning_process.optimizees`) and a data stream. At every step a minibatch of M
+examples arrives; the teacher keeps or drops each one; kept examples accumulate in a buffer, and the student
+takes one SGD step on M of them as soon as M are there. After each student step the dev accuracy is measured.
 
 - ``start(task)`` -> :class:`TeachState`; ``observe(state, task)`` -> per-example features ``(B, M, F)``;
   ``advance(state, keep, task)`` -> (state, reward, terminal).
@@ -20,12 +20,12 @@ step on M of them as soon as M are there. After each student step the dev accura
   update is not applied; reward 0, ``state.failed`` is set). Truncation (a cap on arriving minibatches) is the
   environment's ``horizon``.
 - Data (digits): the stream of a task of split s samples (with replacement) from the first ``stream`` images of
-  the fit part of pool s (:mod:`metarl.digits`); the eval part of pool s is cut in halves, the dev set (reward)
-  and the test set (reports). Pools are disjoint across splits, so teachers trained on train-split students
-  are assessed on test-split students whose stream, dev and test images they never saw. Synthetic tasks draw
-  x ~ N(0, I_d) labelled 1[x . w > b] (b sets the positive rate ``1 - imbalance``), each stream label flipped
-  with probability ``noise`` (dev and test labels are clean); the dev and test sets are separate counter
-  ranges of the same hash.
+  the fit part of pool s (:mod:`metarl.envs.learning_process.digits`); the eval part of pool s is cut in halves,
+  the dev set (reward) and the test set (reports). Pools are disjoint across splits, so teachers trained on
+  train-split students are assessed on test-split students whose stream, dev and test images they never saw.
+  Synthetic tasks draw x ~ N(0, I_d) labelled 1[x . w > b] (b sets the positive rate ``1 - imbalance``), each
+  stream label flipped with probability ``noise`` (dev and test labels are clean); the dev and test sets are
+  separate counter ranges of the same hash.
 
 Example:
     >>> process = TeachingProcess("logistic", {"batch_size": 8})
@@ -45,9 +45,10 @@ from typing import Any, NamedTuple
 
 import torch
 import torch.nn.functional as F
+from metarl.envs.learning_process.base import LearningProcess, where_rows
+from metarl.envs.learning_process.optimizees import MLPClassifier, make_optimizee
 
 from metarl import random as mrandom
-from metarl.optimizees import MLPClassifier, make_optimizee
 from metarl.tasks import Task
 
 STUDENTS = ("logistic", "mlp", "synthetic")
@@ -103,14 +104,13 @@ class TeachState(NamedTuple):
     reached_at: torch.Tensor
     failed: torch.Tensor
 
-    def where(self, mask: torch.Tensor, other: TeachState) -> TeachState:
-        """Rows of ``other`` where ``mask (B,)`` is true, of ``self`` elsewhere."""
-        return TeachState(*(torch.where(mask.view(-1, *[1] * (a.dim() - 1)), b, a)
-                            for a, b in zip(self, other, strict=True)))
+    where = where_rows  # where(mask, other): rows of ``other`` where ``mask (B,)`` is true, of ``self`` elsewhere
 
 
-class TeachingProcess:
+class TeachingProcess(LearningProcess):
     """Students of one kind taught from a stream, as pure functions of :class:`TeachState` (see the module doc)."""
+
+    state_type = TeachState
 
     def __init__(self, student: str, config: Mapping[str, Any] | None = None,
                  device: torch.device | str = "cpu") -> None:

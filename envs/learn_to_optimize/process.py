@@ -1,4 +1,4 @@
-"""Learning processes: many optimization runs stepped at once, as pure functions of explicit state.
+"""The optimization process: many optimization runs stepped at once, as pure functions of explicit state.
 
 :class:`OptimizationProcess` is the core of the learn-to-optimize family and of the learned optimizer's
 meta-training: ``start`` begins one run per task at its initial parameters, ``advance`` applies one update
@@ -16,7 +16,7 @@ initial loss is not applied; the run terminates (a documented terminal state) wi
 ``loss - diverge_factor * initial loss``, as if its loss had become that cap.
 
 Example:
-    >>> from metarl.optimizees import make_optimizee
+    >>> from metarl.envs.learning_process.optimizees import make_optimizee
     >>> process = OptimizationProcess(make_optimizee("quadratic", {"dims": 10}))
     >>> task = process.optimizee.tasks_from_keys(mrandom.env_keys(0, 3), pool=0)
     >>> state = process.start(task)
@@ -31,9 +31,10 @@ import math
 from typing import NamedTuple
 
 import torch
+from metarl.envs.learning_process.base import LearningProcess, where_rows
+from metarl.envs.learning_process.optimizees import Optimizee
 
 from metarl import random as mrandom  # noqa: F401  (used in the example)
-from metarl.optimizees import Optimizee
 from metarl.tasks import Task
 
 LOG_AND_SIGN_P = 10.0
@@ -98,18 +99,30 @@ class ProcessState(NamedTuple):
     loss0: torch.Tensor
     step: torch.Tensor
 
-    def where(self, mask: torch.Tensor, other: ProcessState) -> ProcessState:
-        """Rows of ``other`` where ``mask (B,)`` is true, of ``self`` elsewhere."""
-        return ProcessState(*(torch.where(mask.view(-1, *[1] * (a.dim() - 1)), b, a)
-                              for a, b in zip(self, other, strict=True)))
+    where = where_rows  # where(mask, other): rows of ``other`` where ``mask (B,)`` is true, of ``self`` elsewhere
 
 
-class OptimizationProcess:
-    """Optimization runs of one optimizee kind as pure functions of :class:`ProcessState` (see the module doc)."""
+class OptimizationProcess(LearningProcess):
+    """Optimization runs of one optimizee kind as pure functions of :class:`ProcessState` (see the module doc).
+
+    Its tasks are the optimizee's: a split's tasks train on that split's data pool.
+    """
+
+    state_type = ProcessState
 
     def __init__(self, optimizee: Optimizee, diverge_factor: float = 100.0) -> None:
         self.optimizee = optimizee
         self.diverge_factor = float(diverge_factor)
+        self.task_type = optimizee.task_type
+
+    def task_shapes(self, batch: int) -> dict[str, tuple[tuple[int, ...], torch.dtype]]:
+        return self.optimizee.task_shapes(batch)
+
+    def tasks_from_keys(self, keys: torch.Tensor, split: int) -> Task:
+        return self.optimizee.tasks_from_keys(keys, split)
+
+    def task_error(self, task: Task) -> str | None:
+        return self.optimizee.task_error(task)
 
     def loss_and_grad(self, theta: torch.Tensor, task: Task, step: torch.Tensor, differentiable: bool = False
                       ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -139,7 +152,7 @@ class OptimizationProcess:
         """Apply ``update (B, n)``: (new state, reward (B,) = loss decrease, terminal (B,) = diverged).
 
         Example:
-            >>> from metarl.optimizees import make_optimizee
+            >>> from metarl.envs.learning_process.optimizees import make_optimizee
             >>> process = OptimizationProcess(make_optimizee("quadratic", {"dims": 10}))
             >>> task = process.optimizee.tasks_from_keys(mrandom.env_keys(0, 3), pool=0)
             >>> state = process.start(task)
@@ -159,8 +172,8 @@ class OptimizationProcess:
         kept = state._replace(step=step)
         return kept.where(~diverged, moved), reward, diverged
 
-    def observe(self, state: ProcessState) -> torch.Tensor:
-        """Per-coordinate features (B, n, 6) of the gradient history."""
+    def observe(self, state: ProcessState, task: Task | None = None) -> torch.Tensor:
+        """Per-coordinate features (B, n, 6) of the gradient history (the task is not needed)."""
         return gradient_features(state.grad, state.moments, state.step + 1)
 
 
