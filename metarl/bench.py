@@ -21,11 +21,9 @@ from __future__ import annotations
 import json
 import os
 import platform
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 import gymnasium
@@ -33,6 +31,7 @@ import numpy as np
 import torch
 
 from metarl.checks import resolve_device
+from metarl.files import write_atomically
 from metarl.registry import make, registered
 
 DEFAULT_SIZES = (1, 64, 4096, 65536)
@@ -283,13 +282,5 @@ def write_json(result: dict[str, Any] | list[Any], path: str | os.PathLike) -> N
     The file is written beside ``path`` and renamed over it, so a reader (or a run killed midway) sees either the
     previous content or the new one, never half a file.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(result, f, indent=2, default=lambda x: float(x) if isinstance(x, np.floating) else str(x))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    text = json.dumps(result, indent=2, default=lambda x: float(x) if isinstance(x, np.floating) else str(x))
+    write_atomically(path, text.encode())

@@ -23,10 +23,10 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import io
 import math
 import os
 import pathlib
-import tempfile
 import warnings
 from collections.abc import Callable
 
@@ -36,6 +36,7 @@ import torch.nn.functional as F
 from metarl import random as mrandom
 from metarl.checks import SPLITS, check_split
 from metarl.errors import BadArgumentError, DataError
+from metarl.files import write_atomically
 
 DISTORTION_LANES = 7
 """Uniforms per image that :func:`distort` consumes: rotation, shear, scale, aspect, x and y shift, stroke."""
@@ -267,19 +268,11 @@ def read_cache(path: pathlib.Path, key: str) -> ImageClasses | None:
 
 def write_cache(path: pathlib.Path, key: str, data: ImageClasses) -> None:
     """Store ``data`` at ``path`` atomically: a reader sees the old file, the new one, or none."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = {"format": _CACHE_FORMAT, "key": key, "images": data.images, "names": data.names,
                "splits": data.splits, "checksum": _checksum(data.images, data.names)}
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        pathlib.Path(tmp).unlink(missing_ok=True)
-        raise
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    write_atomically(path, buffer.getbuffer())
 
 
 def cached(path: pathlib.Path, key: str, build: Callable[[], ImageClasses]) -> ImageClasses:

@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from metarl.errors import CheckpointError
+from metarl.files import write_atomically
 
 FORMAT = "metarl-checkpoint"
 VERSION = 2
@@ -81,32 +81,9 @@ def save_checkpoint(
     payload = {"format": FORMAT, "version": VERSION, "agent": agent, "config": config, "progress": progress,
                "state": state, "data": dict(data or {})}
     payload[DIGEST_KEY] = payload_digest(payload)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        buffer = io.BytesIO()  # serialized first, so a full disk is an OSError from write(), not torch's writer
-        torch.save(payload, buffer)
-        with tmp.open("wb") as file:
-            file.write(buffer.getbuffer())
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(tmp, path)
-        fsync_directory(path.parent)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def fsync_directory(path: str | Path) -> None:
-    """Make a rename or a new file in directory ``path`` durable (no-op where directories cannot be opened)."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    buffer = io.BytesIO()  # serialized first, so a full disk is an OSError from write(), not torch's writer
+    torch.save(payload, buffer)
+    write_atomically(path, buffer.getbuffer())
 
 
 def resolve_checkpoint_path(path: str | Path) -> Path:

@@ -20,12 +20,11 @@ Example:
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from metarl.training.checkpoint import fsync_directory
+from metarl.files import fsync_directory, write_atomically
 
 SCALARS_FILE = "scalars.jsonl"
 
@@ -70,11 +69,11 @@ def cut_history(source: str | Path, target: str | Path, last_step: int) -> None:
     target.mkdir(parents=True, exist_ok=True)
     rows = [row for row in read_jsonl_rows(source / SCALARS_FILE) if row["step"] <= last_step]
     if rows or (target / SCALARS_FILE).exists():
-        _write_durably(target / SCALARS_FILE, "".join(json.dumps(row) + "\n" for row in rows).encode())
+        write_atomically(target / SCALARS_FILE, "".join(json.dumps(row) + "\n" for row in rows).encode())
     files = event_files(source)
     old = event_files(target)
     if files:
-        _write_durably(target / files[0].name, _encode(_kept_events(files, last_step)))
+        write_atomically(target / files[0].name, _encode(_kept_events(files, last_step)))
     for path in old:
         if not files or path.name != files[0].name:
             path.unlink()
@@ -119,22 +118,3 @@ def _encode(events: list[Any]) -> bytes:
     return buffer.getvalue()
 
 
-def _write_durably(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with tmp.open("wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def fsync_file(path: str | Path) -> None:
-    """Make what was written to ``path`` (by any open handle) durable."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -18,7 +18,8 @@ from typing import Any
 from torch.utils.tensorboard import SummaryWriter
 from torch.utils.tensorboard.summary import hparams as hparams_summary
 
-from metarl.training.history import SCALARS_FILE, cut_history, event_files, fsync_file, read_jsonl_rows
+from metarl.files import fsync_file
+from metarl.training.history import SCALARS_FILE, cut_history, event_files, read_jsonl_rows
 
 
 class RunLogger:
