@@ -350,7 +350,12 @@ def _print_warning(message: Warning | str, category: type[Warning], *args: Any, 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``metarl`` command line; returns the exit code (2 for a user mistake, with one line on stderr)."""
-    warnings.showwarning = _print_warning
+    with warnings.catch_warnings():  # warnings print as one line while the command runs, and only then
+        warnings.showwarning = _print_warning
+        return _run(argv)
+
+
+def _run(argv: Sequence[str] | None) -> int:
     args = None
     try:
         try:
