@@ -16,6 +16,7 @@ from metarl.errors import (
     DataError,
     DuplicateEnvError,
     MetaRLError,
+    MissingExtraError,
     PluginError,
     UnknownEnvError,
 )
@@ -37,6 +38,7 @@ __all__ = [
     "DuplicateEnvError",
     "EnvSpec",
     "MetaRLError",
+    "MissingExtraError",
     "Param",
     "PluginError",
     "PluginWarning",

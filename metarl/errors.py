@@ -18,6 +18,10 @@ class UnknownEnvError(MetaRLError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
+class MissingExtraError(UnknownEnvError):
+    """An id whose family needs an optional extra (``pip install "metarl[EXTRA]"``) that is not installed."""
+
+
 class DuplicateEnvError(MetaRLError):
     """An environment id registered twice."""
 

@@ -33,7 +33,7 @@ import gymnasium
 import torch
 
 from metarl.engine import BatchedEnv
-from metarl.errors import BadArgumentError, DuplicateEnvError, PluginError, UnknownEnvError
+from metarl.errors import BadArgumentError, DuplicateEnvError, MissingExtraError, PluginError, UnknownEnvError
 from metarl.params import resolve_params
 from metarl.plugins import PluginGroup, is_own
 
@@ -56,6 +56,7 @@ class EnvSpec:
 
 
 _REGISTRY: dict[str, EnvSpec] = {}
+_NEEDS_EXTRA: dict[str, str] = {}
 
 
 def _run_plugin(ep: metadata.EntryPoint) -> None:
@@ -147,12 +148,30 @@ def _add(
     resolve_params(cls.params, kwargs, env_id=id)
     spec = EnvSpec(id, cls, kwargs, description or cls.description, source or cls.source)
     _REGISTRY[id] = spec
+    _NEEDS_EXTRA.pop(id, None)
     if id in gymnasium.registry:
         del gymnasium.registry[id]
     # strings, which Gymnasium imports on use: metarl.views imports this module
     gymnasium.register(id=id, entry_point="metarl.views:make_single", vector_entry_point="metarl.views:make_vector",
                        kwargs={"env_id": id})
     return spec
+
+
+def register_needs_extra(id: str, extra: str, reason: str) -> None:
+    """Reserve ``id`` for a family whose optional dependencies are missing.
+
+    Asking for it raises :class:`~metarl.errors.MissingExtraError` naming the extra to install and
+    ``reason`` (usually the ImportError), instead of "unknown environment id". A later :func:`register`
+    of the same id (the extra was installed after all) replaces the reservation.
+
+    Example:
+        >>> register_needs_extra("mylab/H-v0", "mujoco", "no mujoco")
+        >>> spec("mylab/H-v0")
+        Traceback (most recent call last):
+        ...
+        metarl.errors.MissingExtraError: 'mylab/H-v0' is not available: no mujoco. Install it with: pip install "metarl[mujoco]"
+    """
+    _NEEDS_EXTRA[id] = f"'{id}' is not available: {reason}. Install it with: pip install \"metarl[{extra}]\""
 
 
 def _unregister(id: str) -> None:
@@ -173,6 +192,8 @@ def spec(id: str) -> EnvSpec:
     try:
         return _REGISTRY[id]
     except KeyError:
+        if id in _NEEDS_EXTRA:
+            raise MissingExtraError(_NEEDS_EXTRA[id]) from None
         close = difflib.get_close_matches(id, list(_REGISTRY), n=3, cutoff=0.6)
         hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
         message = (f"unknown environment id '{id}'.{hint} Registered ids: {', '.join(sorted(_REGISTRY))}. "

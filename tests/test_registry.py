@@ -43,3 +43,16 @@ def test_registered_variant_with_kwargs():
     finally:
         registry._REGISTRY.pop("test/Bandit10x10-v0")
         del gymnasium.registry["test/Bandit10x10-v0"]
+
+
+def test_an_id_whose_extra_is_missing_names_the_extra_to_install():
+    from metarl.registry import _NEEDS_EXTRA, register_needs_extra
+
+    register_needs_extra("mylab/NeedsExtra-v0", "mujoco", "No module named 'mujoco'")
+    try:
+        with pytest.raises(metarl.MissingExtraError, match=r'pip install "metarl\[mujoco\]"') as err:
+            metarl.make("mylab/NeedsExtra-v0")
+        assert isinstance(err.value, metarl.UnknownEnvError)
+        assert "No module named 'mujoco'" in str(err.value)
+    finally:
+        _NEEDS_EXTRA.pop("mylab/NeedsExtra-v0")
