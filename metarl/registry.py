@@ -165,11 +165,11 @@ def register_needs_extra(id: str, extra: str, reason: str) -> None:
     of the same id (the extra was installed after all) replaces the reservation.
 
     Example:
-        >>> register_needs_extra("mylab/H-v0", "mujoco", "no mujoco")
-        >>> spec("mylab/H-v0")
+        >>> register_needs_extra("x/H-v0", "mujoco", "n/a")
+        >>> spec("x/H-v0")
         Traceback (most recent call last):
         ...
-        metarl.errors.MissingExtraError: 'mylab/H-v0' is not available: no mujoco. Install it with: pip install "metarl[mujoco]"
+        metarl.errors.MissingExtraError: 'x/H-v0' is not available: n/a. Install it with: pip install "metarl[mujoco]"
     """
     _NEEDS_EXTRA[id] = f"'{id}' is not available: {reason}. Install it with: pip install \"metarl[{extra}]\""
 
