@@ -8,6 +8,7 @@ plug-in imports ``metarl``, which is still being imported when this runs.
 
 from metarl.envs.bandit import BanditTask, BernoulliBandit
 from metarl.envs.glyphs import ClassificationTask, Glyphs
+from metarl.envs.goal_grid import GoalGrid, GoalGridTask
 from metarl.envs.learn_to_optimize import LearnToOptimize
 from metarl.envs.navigation import Navigation2D, NavigationTask
 from metarl.envs.sinusoid import Sinusoid, SinusoidTask
@@ -24,6 +25,7 @@ BUILTIN = {
     "metarl/Glyphs-v0": Glyphs,
     "metarl/LearnToOptimize-v0": LearnToOptimize,
     "metarl/Teach-v0": Teach,
+    "metarl/GoalGrid-v0": GoalGrid,
 }
 
 
@@ -38,6 +40,8 @@ __all__ = [
     "BernoulliBandit",
     "ClassificationTask",
     "Glyphs",
+    "GoalGrid",
+    "GoalGridTask",
     "LearnToOptimize",
     "Navigation2D",
     "NavigationTask",

@@ -11,6 +11,7 @@ ENV_IDS = [
     "metarl/Glyphs-v0",
     "metarl/LearnToOptimize-v0",
     "metarl/Teach-v0",
+    "metarl/GoalGrid-v0",
 ]
 # Small settings so that trials end within a test's few hundred steps.
 SMALL = {
@@ -21,7 +22,11 @@ SMALL = {
     "metarl/Glyphs-v0": {"ways": 3, "instances": 2},
     "metarl/LearnToOptimize-v0": {"optimizee": "quadratic", "dims": 4, "horizon": 6},
     "metarl/Teach-v0": {"batch_size": 4, "horizon": 6, "max_updates": 3, "tau": 0.99},
+    "metarl/GoalGrid-v0": {"cells": 30, "horizon": 4, "episodes": 2},  # many goals: a new trial, a new goal
 }
+FINITE_TASKS = {"metarl/GoalGrid-v0"}
+"""Families with finitely many tasks (21 goal cells), which train and test share by nature, as in their paper:
+their splits are separate streams, not disjoint sets."""
 GLYPH_CLASSES = 60  # tests render this many Glyphs classes (42 train, 6 validation, 12 test) into a temporary cache
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
