@@ -51,18 +51,16 @@ def lattice_cells(walls: np.ndarray) -> list[tuple[int, int]]:
 
 
 def maze_walls(size: int) -> np.ndarray:
-    """The meta-maze layout of Miconi et al. (2019): a wall border and a wall on every even-even inner cell.
-
-    The centre cell is kept free. ``size`` is odd.
+    """gymnax's MetaMaze layout (after Miconi et al. 2019): ``size x size`` cells, odd ``size``, with a wall on every
+    cell of odd row and odd column, inside a wall border (so the array is ``size + 2`` wide).
 
     Example:
         >>> int((~maze_walls(9)).sum())
-        49
+        65
     """
-    walls = np.zeros((size, size), dtype=bool)
+    walls = np.zeros((size + 2, size + 2), dtype=bool)
     walls[0, :] = walls[-1, :] = walls[:, 0] = walls[:, -1] = True
     walls[2:-1:2, 2:-1:2] = True
-    walls[size // 2, size // 2] = False
     return walls
 
 

@@ -1,10 +1,12 @@
 """MetaMaze: find a hidden goal in a fixed grid maze, then return to it again and again (gymnax's setting).
 
 The setting of gymnax's ``MetaMaze-misc`` (after Miconi et al. 2019, "Backpropamine"): a ``size x size`` maze
-with a wall on every even-even cell, a goal cell drawn per trial, four moves, a ``view x view`` window of walls
-around the agent, reward ``reward`` on reaching the goal, after which the agent is put on a random free cell, and
-one episode of ``horizon`` steps (200). The observation adds the last action (one-hot), the last reward and the
-time. Several goal visits per episode make it a meta-learning problem: explore once, then exploit.
+(9) with a wall on every cell of odd row and odd column, a goal cell drawn per trial, the start in the centre,
+four moves, a ``view x view`` window of walls around the agent (3), reward ``reward`` (10) on reaching the goal,
+after which the agent is put on a uniformly random free cell, and ``horizon`` steps (200, the backpropamine
+episode). The observation is gymnax's: the window, the last action (one-hot), the last reward and the time (here
+as a fraction of the horizon). Several goal visits per episode make it a meta-learning problem: explore once,
+then exploit.
 """
 
 from __future__ import annotations
@@ -25,12 +27,12 @@ from metarl.tasks import Task
 
 @dataclasses.dataclass
 class MazeTask(Task):
-    """``places`` (B, 2): the goal cell and the start cell as ``row * size + column``, int64.
+    """``goal`` (B, 2): the goal's (row, column) in the maze, int64.
 
-    Splits deal the (goal, start) pairs out by a fixed hash (20% test, 10% validation), so no task is in two.
+    Splits deal the goal cells out by a fixed hash (20% test, 10% validation): test goals are never trained on.
     """
 
-    places: torch.Tensor
+    goal: torch.Tensor
 
 
 class MetaMaze(BatchedEnv):
@@ -47,7 +49,7 @@ class MetaMaze(BatchedEnv):
     description = "fixed grid maze, hidden goal per trial, reward and a random jump on each visit (gymnax)"
     source = "gymnax MetaMaze-misc (Lange 2022), after Miconi et al. 2019"
     params = {
-        "size": Param(9, low=5, high=63, doc="maze side, odd"),
+        "size": Param(9, low=3, high=61, doc="maze side without the border, odd"),
         "view": Param(3, low=1, high=9, doc="side of the window of walls the agent sees, odd"),
         "horizon": Param(200, low=1, high=100_000, doc="steps per inner episode"),
         "episodes": Param(1, low=1, high=100_000, doc="inner episodes per trial"),
@@ -64,11 +66,8 @@ class MetaMaze(BatchedEnv):
         self.board = Board(maze_walls(size), pad=view // 2, device=self.device)
         board = self.board
         self._free = board.free_cells
-        self._room = torch.full((board.size,), -1, dtype=torch.int64, device=self.device)  # padded -> room index
-        rows, cols = board.free_cells // board.stride - board.pad, board.free_cells % board.stride - board.pad
-        self._room[board.free_cells] = rows * size + cols
-        self._padded = torch.zeros(size * size, dtype=torch.int64, device=self.device)  # room index -> padded
-        self._padded[self._room[board.free_cells]] = board.free_cells
+        self._centre = board.cell(size // 2 + 1, size // 2 + 1)
+        self._goal_cells = board.coordinates(board.free_cells) - 1  # (row, column) in the maze of each free cell
         # The observation as a table over (cell, last action or none, rewarded): one lookup per step.
         window = board.wall[board.free_cells[:, None] + board.centred_view(view)[None]].float()  # (F, view^2)
         cells = len(board.free_cells)
@@ -80,8 +79,7 @@ class MetaMaze(BatchedEnv):
         self._table = table.reshape(cells * 10, -1)
         self._slot = torch.full((board.size,), -1, dtype=torch.int64, device=self.device)  # padded -> table row
         self._slot[board.free_cells] = torch.arange(cells, device=self.device) * 10
-        pairs = split_items(cells * cells, salt=0x3A2E)
-        self._pairs = {split: rows.to(self.device) for split, rows in pairs.items()}
+        self._goals = {split: rows.to(self.device) for split, rows in split_items(cells, salt=0x3A2E).items()}
         self._cell = self._free[torch.zeros(self.num_envs, dtype=torch.int64, device=self.device)]
         self._last = torch.full((self.num_envs,), 8, dtype=torch.int64, device=self.device)  # action 4, no reward
         self._time_scale = 1.0 / self.config["horizon"]
@@ -101,37 +99,38 @@ class MetaMaze(BatchedEnv):
         return gymnasium.spaces.Box(low, high, (width,), np.float32), gymnasium.spaces.Discrete(4)
 
     def task_shapes(self, batch: int) -> dict[str, tuple[tuple[int, ...], torch.dtype]]:
-        return {"places": ((batch, 2), torch.int64)}
+        return {"goal": ((batch, 2), torch.int64)}
 
     def tasks_from_keys(self, keys: torch.Tensor, split: str) -> MazeTask:
-        table = self._pairs[split]
-        pair = table[(mrandom.lanes(keys, 1)[:, 0] * len(table)).long().clamp_(max=len(table) - 1)]
-        free = self._room[self._free]
-        return MazeTask(places=torch.stack([free[pair // len(free)], free[pair % len(free)]], 1))
+        table = self._goals[split]
+        pick = table[(mrandom.lanes(keys, 1)[:, 0] * len(table)).long().clamp_(max=len(table) - 1)]
+        return MazeTask(goal=self._goal_cells[pick])
 
     def _task_error(self, task: MazeTask) -> str | None:
-        size = self.config["size"]
-        value = task.places
-        if bool(((value < 0) | (value >= size * size)).any()) or bool((self._padded[value.clamp(0, size * size - 1)]
-                                                                        == 0).any()):
-            return f"task field 'places' must hold free maze cells (row * {size} + column)"
+        size, goal = self.config["size"], task.goal
+        if bool(((goal < 0) | (goal >= size)).any()) or bool(self.board.wall[self._goal_cell(goal.clamp(0, size - 1))]
+                                                               .any()):
+            return f"task field 'goal' must hold the (row, column) of free maze cells, each in [0, {size})"
         return None
+
+    def _goal_cell(self, goal: torch.Tensor) -> torch.Tensor:
+        """Padded-board cell of maze coordinates (B, 2)."""
+        return (goal[:, 0] + 1 + self.board.pad) * self.board.stride + goal[:, 1] + 1 + self.board.pad
 
     def reward_bounds(self) -> tuple[float, float]:
         return min(0.0, self.config["reward"]), max(0.0, self.config["reward"])
 
     def _start_episode(self, mask: torch.Tensor | None) -> None:
-        start = self._padded[self.task.places[:, 1]]
         if mask is None:
-            self._cell, self._last = start, torch.full_like(self._last, 8)
+            self._cell, self._last = torch.full_like(self._cell, self._centre), torch.full_like(self._last, 8)
         else:
-            self._cell = torch.where(mask, start, self._cell)
+            self._cell = self._cell.masked_fill(mask, self._centre)
             self._last = self._last.masked_fill(mask, 8)
 
     def _transition(self, action: torch.Tensor, u: torch.Tensor) -> tuple[torch.Tensor, None]:
         target = self._cell + self.board.moves[action]
         cell = torch.where(self.board.wall[target], self._cell, target)
-        reached = cell == self._padded[self.task.places[:, 0]]
+        reached = cell == self._goal_cell(self.task.goal)
         jump = self._free[(u[0] * len(self._free)).long()]
         self._cell = torch.where(reached, jump, cell)
         self._last = action * 2 + reached
@@ -143,5 +142,10 @@ class MetaMaze(BatchedEnv):
 
     @property
     def cell(self) -> torch.Tensor:
-        """The agent's room cell, ``row * size + column``, (B,) int64."""
-        return self._room[self._cell]
+        """The agent's cell on the padded board, (B,) int64."""
+        return self._cell
+
+    @property
+    def goal_cell(self) -> torch.Tensor:
+        """The goal's cell on the padded board, (B,) int64."""
+        return self._goal_cell(self.task.goal)

@@ -49,7 +49,7 @@ class MazeOracle(_Walker):
     def __init__(self, env: MetaMaze, generator: torch.Generator | None) -> None:
         super().__init__(env, generator)
         goal = torch.zeros_like(self.open)
-        goal.scatter_(1, env._padded[env.task.places[:, :1]], True)
+        goal.scatter_(1, env.goal_cell[:, None], True)
         self.distance = bfs_distance(self.open, goal, self.board.stride)
 
     def act(self, obs: torch.Tensor) -> torch.Tensor:
