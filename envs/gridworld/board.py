@@ -25,7 +25,7 @@ def room_walls(size: int, rooms: int = 1) -> np.ndarray:
     sit on even coordinates, so the odd-odd cells (where objects are placed) are never in a gap.
 
     Example:
-        >>> room_walls(5).astype(int).sum()
+        >>> int(room_walls(5).sum())
         16
         >>> bool(room_walls(9, rooms=4)[4, 1])
         True
@@ -70,7 +70,7 @@ class Board:
     Example:
         >>> board = Board(room_walls(5), pad=1)
         >>> board.cell(1, 1), int(board.moves[1])
-        (8, 1)
+        (16, 1)
     """
 
     def __init__(self, walls: np.ndarray, pad: int, device: torch.device | str = "cpu") -> None:

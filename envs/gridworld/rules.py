@@ -182,7 +182,7 @@ def task_count(level: str) -> tuple[float, float]:
 
     Example:
         >>> low, high = task_count("trivial")
-        >>> 1e6 < low <= high
+        >>> 1e5 < low <= high
         True
     """
     depth, extra, distractors = LEVELS[level]
