@@ -1,3 +1,5 @@
+import importlib.util
+
 import pytest
 import torch
 
@@ -11,6 +13,9 @@ ENV_IDS = [
     "metarl/Glyphs-v0",
     "metarl/LearnToOptimize-v0",
     "metarl/Teach-v0",
+    "metarl/RuleGrid-v0",
+    "metarl/MetaMaze-v0",
+    "metarl/KeyToDoor-v0",
     "metarl/GoalGrid-v0",
 ]
 # Small settings so that trials end within a test's few hundred steps.
@@ -22,8 +27,20 @@ SMALL = {
     "metarl/Glyphs-v0": {"ways": 3, "instances": 2},
     "metarl/LearnToOptimize-v0": {"optimizee": "quadratic", "dims": 4, "horizon": 6},
     "metarl/Teach-v0": {"batch_size": 4, "horizon": 6, "max_updates": 3, "tau": 0.99},
+    "metarl/RuleGrid-v0": {"horizon": 6, "episodes": 3},
+    "metarl/MetaMaze-v0": {"horizon": 6, "episodes": 3},
+    "metarl/KeyToDoor-v0": {"horizon": 6, "episodes": 3},
     "metarl/GoalGrid-v0": {"cells": 30, "horizon": 4, "episodes": 2},  # many goals: a new trial, a new goal
+    "metarl/ML1-v0": {"task": "reach-v3", "horizon": 6, "episodes": 2},
 }
+HAS_METAWORLD = importlib.util.find_spec("metaworld") is not None
+METAWORLD = [pytest.mark.metaworld,
+             pytest.mark.skipif(not HAS_METAWORLD, reason='needs the metaworld extra: pip install "metarl[metaworld]"')]
+"""Marks of tests that need Meta-World: `make test-metaworld` runs them (`pytest -m metaworld`) in its own venv."""
+EXTRA_ENV_IDS = [pytest.param("metarl/ML1-v0", marks=METAWORLD)]
+"""Families of optional extras: the `env_id` fixture's contract tests run on them where the extra is installed."""
+MAX_ENVS = {"metarl/ML1-v0": 6}
+"""Families that step one simulator per environment run the contract tests' large batches at this size."""
 FINITE_TASKS = {"metarl/GoalGrid-v0"}
 """Families with finitely many tasks (21 goal cells), which train and test share by nature, as in their paper:
 their splits are separate streams, not disjoint sets."""
@@ -45,7 +62,7 @@ def device(request):
     return torch.device(request.param)
 
 
-@pytest.fixture(params=ENV_IDS)
+@pytest.fixture(params=ENV_IDS + EXTRA_ENV_IDS)
 def env_id(request):
     return request.param
 
@@ -55,6 +72,7 @@ def small(env_id, **overrides):
 
 
 def make_small(env_id, num_envs=4, **kwargs):
+    num_envs = min(num_envs, MAX_ENVS.get(env_id, num_envs))
     return metarl.make(env_id, num_envs=num_envs, **{**SMALL[env_id], **kwargs})
 
 
