@@ -92,9 +92,9 @@ class RelationNetTrainer(MetricTrainer):
 
     def build_model(self) -> RelationNet:
         cfg = self.config
-        body = ConvBody(self.input_shape, cfg.channels, cfg.conv_layers, cfg.norm, pooled=cfg.pooled_layers)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.stream_seed("model"))
+            body = ConvBody(self.input_shape, cfg.channels, cfg.conv_layers, cfg.norm, pooled=cfg.pooled_layers)
             return RelationNet(body, cfg.relation_hidden, cfg.norm).to(self.device)
 
     def classify(self, support, support_y, query, ways):
