@@ -136,7 +136,7 @@ ERRORS = [  # (agent, settings, words): every agent's own checks, beside the sha
     ("gnn", {"node_features": 0}, "'node_features' must be at least 1"),
     ("metanet", {"eval_ways": 2}, r"eval_ways \(2\) must equal ways"),
     ("metanet", {"env": "metarl/Sinusoid-v0", "ways": None}, "metanet classifies"),
-    ("meta-sgd", {"inner_lr": 0.0}, "'inner_lr' must be positive"),
+    ("meta-sgd", {"inner_lr": 0.0}, "'inner_lr' is a learning rate"),
     ("versa", {"samples": 0}, "'samples' must be at least 1"),
     ("learned-optimizer", {"estimator": "sgd"}, "'estimator' must be one of"),
     ("learned-optimizer", {"objective": "final_error"}, "cannot be differentiated"),
