@@ -71,7 +71,8 @@ CASES = {case.agent: case for case in [
     *[Case(name, SINUSOID, (*(t.format(metric="mse") for t in FEWSHOT_TAGS), "adaptation/step_1"),
            (f"{name} (this run)", "test episodes", "mse"), f"Sinusoid__{name}__")
       for name in ("maml", "fomaml", "reptile", "pretrain", "meta-sgd")],
-    Case("versa", {k: v for k, v in SINUSOID.items() if k != "eval_steps"}, (*(t.format(metric="mse") for t in FEWSHOT_TAGS), "validation/coverage90"),
+    Case("versa", {k: v for k, v in SINUSOID.items() if k != "eval_steps"},
+         (*(t.format(metric="mse") for t in FEWSHOT_TAGS), "validation/coverage90"),
          ("versa (this run)", "test episodes", "mse", "90% predictive interval"), "Sinusoid__versa__",
          ("adaptation/predictive",)),
     *[Case(name, {**GLYPHS, **extra}, tuple(t.format(metric="accuracy") for t in FEWSHOT_TAGS),
