@@ -84,7 +84,7 @@ def test_builtin_agent_is_an_entry_point_of_a_trainer(name):
 
 
 @pytest.mark.parametrize("name, match", [("rl", "did you mean rl2"), ("protonets", "did you mean protonet"),
-                                         ("nothing-like-it", r"available: fomaml, learned-optimizer, ")])
+                                         ("nothing-like-it", r"available: fomaml, gnn, learned-optimizer, ")])
 def test_unknown_agent_is_a_config_error_with_close_matches(name, match):
     with pytest.raises(ConfigError, match=match):
         trainer_class(name)

@@ -40,8 +40,8 @@ def norm_layer(kind: str, channels: int) -> nn.Module:
     """The normalisation of a conv block: ``"batch"`` (per-call statistics), ``"layer"`` or ``"none"``.
 
     Example:
-        >>> norm_layer("layer", 8)
-        GroupNorm(1, 8, eps=1e-05, affine=True)
+        >>> type(norm_layer("layer", 8)).__name__, type(norm_layer("batch", 8)).__name__
+        ('GroupNorm', 'BatchNorm2d')
     """
     if kind == "batch":
         return nn.BatchNorm2d(channels, track_running_stats=False)

@@ -124,7 +124,8 @@ class MetaSGDTrainer(MAMLTrainer):
 
     Example:
         >>> from metarl.agents.fewshot import MetaSGDConfig
-        >>> MetaSGDTrainer(MetaSGDConfig(total_steps=320)).fit(progress=False)  # doctest: +SKIP
+        >>> MetaSGDTrainer.agent, MetaSGDConfig().inner_lr  # the step sizes start at inner_lr
+        ('meta-sgd', 0.4)
     """
 
     agent = "meta-sgd"

@@ -115,7 +115,8 @@ class MetaNetTrainer(MetricTrainer):
 
     Example:
         >>> from metarl.agents.fewshot import MetaNetConfig
-        >>> MetaNetTrainer(MetaNetConfig(total_steps=2000)).fit(progress=False)  # doctest: +SKIP
+        >>> MetaNetTrainer.agent, MetaNetConfig().lr  # trainer = MetaNetTrainer(MetaNetConfig()); trainer.fit()
+        ('metanet', 0.001)
     """
 
     agent = "metanet"

@@ -83,7 +83,8 @@ class RelationNetTrainer(MetricTrainer):
 
     Example:
         >>> from metarl.agents.fewshot import RelationConfig
-        >>> RelationNetTrainer(RelationConfig(total_steps=2000)).fit(progress=False)  # doctest: +SKIP
+        >>> RelationNetTrainer.agent, RelationConfig().pooled_layers  # trainer = RelationNetTrainer(RelationConfig())
+        ('relationnet', 2)
     """
 
     agent = "relationnet"
@@ -164,7 +165,8 @@ class GNNTrainer(MetricTrainer):
 
     Example:
         >>> from metarl.agents.fewshot import GNNConfig
-        >>> GNNTrainer(GNNConfig(total_steps=2000)).fit(progress=False)  # doctest: +SKIP
+        >>> GNNTrainer.agent, GNNConfig().gnn_layers  # trainer = GNNTrainer(GNNConfig()); trainer.fit()
+        ('gnn', 2)
     """
 
     agent = "gnn"

@@ -1,7 +1,7 @@
 """How well a probabilistic few-shot learner knows what it does not know: calibration and predictive figures.
 
 Example:
-    >>> expected_calibration_error(torch.tensor([0.9, 0.9]), torch.tensor([True, False]), bins=10)
+    >>> round(expected_calibration_error(torch.tensor([0.9, 0.9]), torch.tensor([True, False]), bins=10), 6)
     0.4
 """
 
@@ -21,15 +21,17 @@ def expected_calibration_error(confidence: torch.Tensor, correct: torch.Tensor, 
     2017). 0 is perfectly calibrated.
 
     Example:
-        >>> expected_calibration_error(torch.tensor([0.8, 0.8, 0.8, 0.8, 0.8]), torch.tensor([1, 1, 1, 1, 0]).bool())
+        >>> round(expected_calibration_error(torch.full((5,), 0.8), torch.tensor([1, 1, 1, 1, 0]).bool()), 6)  # 80% right
         0.0
+        >>> round(expected_calibration_error(torch.full((5,), 0.99), torch.tensor([1, 1, 1, 1, 0]).bool()), 6)
+        0.19
     """
     confidence = confidence.double()
     correct = correct.double()
     which = (confidence * bins).ceil().clamp(1, bins).long() - 1
     count = torch.zeros(bins, dtype=torch.float64).index_add_(0, which, torch.ones_like(confidence))
     gap = (torch.zeros(bins, dtype=torch.float64).index_add_(0, which, confidence - correct)).abs()
-    return round(float(gap.sum() / count.sum().clamp(min=1)), 12)
+    return float(gap.sum() / count.sum().clamp(min=1))
 
 
 def coverage(inside: torch.Tensor) -> float:

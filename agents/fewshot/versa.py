@@ -80,7 +80,8 @@ class VersaTrainer(EpisodicTrainer):
 
     Example:
         >>> from metarl.agents.fewshot import VersaConfig
-        >>> VersaTrainer(VersaConfig(total_steps=2000)).fit(progress=False)  # doctest: +SKIP
+        >>> VersaTrainer.agent, VersaConfig().samples  # trainer = VersaTrainer(VersaConfig()); trainer.fit()
+        ('versa', 10)
     """
 
     agent = "versa"
