@@ -9,6 +9,7 @@ plug-in imports ``metarl``, which is still being imported when this runs.
 from metarl.envs.bandit import BanditTask, BernoulliBandit
 from metarl.envs.glyphs import ClassificationTask, Glyphs
 from metarl.envs.learn_to_optimize import LearnToOptimize
+from metarl.envs.mujoco import register_all as register_mujoco
 from metarl.envs.navigation import Navigation2D, NavigationTask
 from metarl.envs.sinusoid import Sinusoid, SinusoidTask
 from metarl.envs.tabular import TabularMDP, TabularTask
@@ -31,6 +32,7 @@ def register_all() -> None:
     """Register every built-in family under its ``metarl/`` id."""
     for id, cls in BUILTIN.items():
         register_builtin(id, cls)
+    register_mujoco()  # the MuJoCo families, or their ids reserved for the missing extra
 
 
 __all__ = [

@@ -1,8 +1,12 @@
 import pytest
 import torch
+from metarl.envs.mujoco import NAMES as MUJOCO_NAMES
+from metarl.envs.mujoco import missing_modules
 
 import metarl
 
+# The MuJoCo families join every shared contract test where the mujoco extra is installed (make test-mujoco).
+MUJOCO_IDS = [] if missing_modules() else [f"metarl/{name}-v0" for name in MUJOCO_NAMES]
 ENV_IDS = [
     "metarl/BernoulliBandit-v0",
     "metarl/TabularMDP-v0",
@@ -11,7 +15,10 @@ ENV_IDS = [
     "metarl/Glyphs-v0",
     "metarl/LearnToOptimize-v0",
     "metarl/Teach-v0",
+    *MUJOCO_IDS,
 ]
+# Families with a handful of tasks (forward or backward): a task may repeat across trials and splits.
+FINITE_TASK_IDS = {id for id in MUJOCO_IDS if "Dir" in id and "Humanoid" not in id}
 # Small settings so that trials end within a test's few hundred steps.
 SMALL = {
     "metarl/BernoulliBandit-v0": {"arms": 3, "pulls": 7},
@@ -21,6 +28,7 @@ SMALL = {
     "metarl/Glyphs-v0": {"ways": 3, "instances": 2},
     "metarl/LearnToOptimize-v0": {"optimizee": "quadratic", "dims": 4, "horizon": 6},
     "metarl/Teach-v0": {"batch_size": 4, "horizon": 6, "max_updates": 3, "tau": 0.99},
+    **{env_id: {"horizon": 6, "episodes": 3, "threads": 1} for env_id in MUJOCO_IDS},
 }
 GLYPH_CLASSES = 60  # tests render this many Glyphs classes (42 train, 6 validation, 12 test) into a temporary cache
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
