@@ -15,6 +15,9 @@ ENV_IDS = [
     "metarl/Glyphs-v0",
     "metarl/LearnToOptimize-v0",
     "metarl/Teach-v0",
+    "metarl/RuleGrid-v0",
+    "metarl/MetaMaze-v0",
+    "metarl/KeyToDoor-v0",
     *MUJOCO_IDS,
 ]
 # Families with a handful of tasks (forward or backward): a task may repeat across trials and splits.
@@ -28,6 +31,9 @@ SMALL = {
     "metarl/Glyphs-v0": {"ways": 3, "instances": 2},
     "metarl/LearnToOptimize-v0": {"optimizee": "quadratic", "dims": 4, "horizon": 6},
     "metarl/Teach-v0": {"batch_size": 4, "horizon": 6, "max_updates": 3, "tau": 0.99},
+    "metarl/RuleGrid-v0": {"horizon": 6, "episodes": 3},
+    "metarl/MetaMaze-v0": {"horizon": 6, "episodes": 3},
+    "metarl/KeyToDoor-v0": {"horizon": 6, "episodes": 3},
     **{env_id: {"horizon": 6, "episodes": 3, "threads": 1} for env_id in MUJOCO_IDS},
 }
 GLYPH_CLASSES = 60  # tests render this many Glyphs classes (42 train, 6 validation, 12 test) into a temporary cache
