@@ -10,13 +10,12 @@ import sys
 import numpy as np
 import pytest
 import torch
+from conftest import MUJOCO
 from metarl.envs.mujoco import missing_modules
 
 import metarl
 
 MISSING = missing_modules()
-needs_mujoco = pytest.mark.skipif(bool(MISSING),
-                                  reason='the mujoco extra is not installed: pip install "metarl[mujoco]"')
 STEPS = 60
 
 # (our id, our task, Gymnasium id and kwargs, Gymnasium's forward term -> our task term)
@@ -40,8 +39,7 @@ def _task(env, spec):
     return {name: torch.tensor(value) for name, value in spec.items()}
 
 
-@needs_mujoco
-@pytest.mark.parametrize("family", list(PARITY))
+@pytest.mark.parametrize("family", [pytest.param(family, marks=MUJOCO) for family in PARITY])
 def test_steps_match_gymnasium_v5(family):
     import gymnasium
 
@@ -64,7 +62,8 @@ def test_steps_match_gymnasium_v5(family):
             break
 
 
-@needs_mujoco
+@MUJOCO[0]
+@MUJOCO[1]
 def test_rand_params_tasks_change_the_model_and_the_motion():
     env = metarl.make("metarl/HopperRandParams-v0", num_envs=2, seed=0, threads=1)
     tasks = _task(env, "ones")
@@ -84,7 +83,8 @@ def test_rand_params_tasks_change_the_model_and_the_motion():
     assert sampled.dof_damping.max() <= 1.3**3 + 1e-6
 
 
-@needs_mujoco
+@MUJOCO[0]
+@MUJOCO[1]
 def test_ant_goal_tasks_fill_the_disc():
     env = metarl.make("metarl/AntGoal-v0", num_envs=1, seed=0, threads=1)
     goals = env.sample_tasks(4000, torch.Generator().manual_seed(0)).goal
@@ -99,6 +99,7 @@ def test_without_the_extra_the_ids_name_it():
         metarl.make("metarl/HalfCheetahVel-v0")
 
 
+@pytest.mark.mujoco  # also runs in the core install
 def test_importing_metarl_imports_no_mujoco():
     code = "import sys, metarl; metarl.make('metarl/Navigation2D-v0'); print('mujoco' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
