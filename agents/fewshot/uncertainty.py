@@ -21,7 +21,7 @@ def expected_calibration_error(confidence: torch.Tensor, correct: torch.Tensor, 
     2017). 0 is perfectly calibrated.
 
     Example:
-        >>> round(expected_calibration_error(torch.full((5,), 0.8), torch.tensor([1, 1, 1, 1, 0]).bool()), 6)  # 80% right
+        >>> round(expected_calibration_error(torch.full((5,), 0.8), torch.tensor([1, 1, 1, 1, 0]).bool()), 6)
         0.0
         >>> round(expected_calibration_error(torch.full((5,), 0.99), torch.tensor([1, 1, 1, 1, 0]).bool()), 6)
         0.19
