@@ -8,6 +8,7 @@ plug-in imports ``metarl``, which is still being imported when this runs.
 
 from metarl.envs.bandit import BanditTask, BernoulliBandit
 from metarl.envs.glyphs import ClassificationTask, Glyphs
+from metarl.envs.gridworld import KeyToDoor, MetaMaze, RuleGrid
 from metarl.envs.learn_to_optimize import LearnToOptimize
 from metarl.envs.navigation import Navigation2D, NavigationTask
 from metarl.envs.sinusoid import Sinusoid, SinusoidTask
@@ -24,6 +25,9 @@ BUILTIN = {
     "metarl/Glyphs-v0": Glyphs,
     "metarl/LearnToOptimize-v0": LearnToOptimize,
     "metarl/Teach-v0": Teach,
+    "metarl/RuleGrid-v0": RuleGrid,
+    "metarl/MetaMaze-v0": MetaMaze,
+    "metarl/KeyToDoor-v0": KeyToDoor,
 }
 
 
@@ -38,7 +42,9 @@ __all__ = [
     "BernoulliBandit",
     "ClassificationTask",
     "Glyphs",
+    "KeyToDoor",
     "LearnToOptimize",
+    "MetaMaze",
     "Navigation2D",
     "NavigationTask",
     "Sinusoid",
@@ -46,5 +52,6 @@ __all__ = [
     "TabularMDP",
     "TabularTask",
     "Teach",
+    "RuleGrid",
     "register_all",
 ]

@@ -11,6 +11,9 @@ ENV_IDS = [
     "metarl/Glyphs-v0",
     "metarl/LearnToOptimize-v0",
     "metarl/Teach-v0",
+    "metarl/RuleGrid-v0",
+    "metarl/MetaMaze-v0",
+    "metarl/KeyToDoor-v0",
 ]
 # Small settings so that trials end within a test's few hundred steps.
 SMALL = {
@@ -21,6 +24,9 @@ SMALL = {
     "metarl/Glyphs-v0": {"ways": 3, "instances": 2},
     "metarl/LearnToOptimize-v0": {"optimizee": "quadratic", "dims": 4, "horizon": 6},
     "metarl/Teach-v0": {"batch_size": 4, "horizon": 6, "max_updates": 3, "tau": 0.99},
+    "metarl/RuleGrid-v0": {"horizon": 6, "episodes": 3},
+    "metarl/MetaMaze-v0": {"horizon": 6, "episodes": 3},
+    "metarl/KeyToDoor-v0": {"horizon": 6, "episodes": 3},
 }
 GLYPH_CLASSES = 60  # tests render this many Glyphs classes (42 train, 6 validation, 12 test) into a temporary cache
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
