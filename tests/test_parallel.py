@@ -111,3 +111,33 @@ def test_one_process_is_the_world_of_one() -> None:
     assert (world.rank, world.size, world.is_main, world.active) == (0, 1, True, False)
     x = torch.arange(4.0)
     assert world.mean(x) is x and world.gather(x) is x
+
+
+def test_shards_of_every_family_step_as_the_whole_batch(env_id) -> None:
+    """Environments 2..3 made as a shard (``first_env=2``) step as environments 2..3 of the batch of 4; states joined
+    from shards continue as the whole batch's, and a split of the whole batch's state as the shard."""
+    from conftest import make_small
+
+    from metarl.engine import join_env_states, split_env_state
+
+    whole = make_small(env_id, num_envs=4, seed=3)
+    parts = [make_small(env_id, num_envs=2, seed=3, first_env=first) for first in (0, 2)]
+    generator = torch.Generator().manual_seed(0)
+    outputs = [whole.reset(), *(p.reset() for p in parts)]
+
+    def step(steps: int) -> None:
+        for _ in range(steps):
+            action = whole.sample_actions(generator)
+            results = [whole.step(action), parts[0].step(action[:2]), parts[1].step(action[2:])]
+            outputs[:] = [results[0].obs, results[1].obs, results[2].obs]
+            assert torch.equal(results[0].reward, torch.cat([results[1].reward, results[2].reward]))
+            assert torch.equal(outputs[0], torch.cat(outputs[1:]))
+
+    step(9)
+    joined = make_small(env_id, num_envs=4, seed=99)
+    joined.load_state_dict(join_env_states([p.state_dict() for p in parts]))
+    parts[1].load_state_dict(split_env_state(whole.state_dict(), slice(2, 4)))
+    parts[0] = make_small(env_id, num_envs=2, seed=99)
+    parts[0].load_state_dict(split_env_state(joined.state_dict(), slice(0, 2)))
+    whole = joined
+    step(9)
