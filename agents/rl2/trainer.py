@@ -259,7 +259,7 @@ class RL2Trainer(Trainer):
                 world.gather(values, 1))
 
     def _prediction_errors(self, outcome: torch.Tensor, data: dict[str, torch.Tensor], idx: torch.Tensor,
-                           whole: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+                           whole: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Half mean squared errors of the predicted rewards and next observations of sequences ``idx``.
 
         The next observation of a step is the next step's own observation, known only within the
@@ -273,6 +273,7 @@ class RL2Trainer(Trainer):
         known = (~data["start"][1:, idx] & ~after_end).to(obs.dtype)
         squared = (outcome[:-1, :, 1:] - obs[1:, :, : self.inputs.obs_size]).square().sum(-1)
         # Averaged over the known steps of the whole minibatch ``whole`` (of which ``idx`` is this process's part).
+        whole = idx if whole is None else whole
         every = data["obs"][1:, whole, self.env.single_observation_space.shape[0] - 1] > 0
         count = (~data["start"][1:, whole] & ~every).sum().clamp(min=1) / self.parallel.size
         return reward_error, 0.5 * (squared * known).sum() / count

@@ -23,6 +23,7 @@ import datetime
 import io
 import multiprocessing
 import os
+import pickle
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -42,6 +43,9 @@ class Parallel:
 
     def __init__(self, rank: int = 0, size: int = 1, local_rank: int = 0) -> None:
         self.rank, self.size, self.local_rank = rank, size, local_rank
+        self.traffic = {"collectives": 0, "bytes": 0}
+        """Collectives this process took part in, and the bytes of their payloads (one process's tensors or pickles,
+        the gathered whole for gathers): what ``benchmarks/scaling.py`` weighs against compute."""
 
     @property
     def is_main(self) -> bool:
@@ -143,6 +147,7 @@ class Parallel:
             return value
         value = value.detach().contiguous()
         parts = [torch.empty_like(value) for _ in range(self.size)]
+        self._count(value.numel() * value.element_size() * self.size)
         self._guard(lambda: dist.all_gather(parts, value))
         return torch.cat(parts, dim)
 
@@ -151,6 +156,7 @@ class Parallel:
         if not self.active:
             return [value]
         out: list[Any] = [None] * self.size
+        self._count(len(pickle.dumps(value)) * self.size)
         self._guard(lambda: dist.all_gather_object(out, value))
         return out
 
@@ -159,6 +165,7 @@ class Parallel:
         if not self.active:
             return value
         box = [value]
+        self._count(len(pickle.dumps(value)))
         self._guard(lambda: dist.broadcast_object_list(box, src=0))
         return box[0]
 
@@ -167,7 +174,12 @@ class Parallel:
             self._guard(dist.barrier)
 
     def _all_reduce(self, tensor: torch.Tensor) -> None:
+        self._count(tensor.numel() * tensor.element_size())
         self._guard(lambda: dist.all_reduce(tensor))
+
+    def _count(self, size: int) -> None:
+        self.traffic["collectives"] += 1
+        self.traffic["bytes"] += size
 
     def _guard(self, collective: Callable[[], Any]) -> None:
         try:
