@@ -12,9 +12,9 @@ import time
 from pathlib import Path
 
 import torch
+from metarl.agents.rl2 import RL2Trainer
 from test_parallel import parameters
 
-from metarl.agents.rl2 import RL2Trainer
 from metarl.training import load_checkpoint
 from metarl.training import parallel as par
 
