@@ -31,7 +31,8 @@ coordinate whose gradient is rounding noise (a sum that cancels to ~1e-12) into 
 gradients on TRPO's nearly singular Fisher matrix amplify rounding in its direction. One process shows the same
 spread: the gradient of two tasks and the mean of the two tasks' gradients differ by ~1e-6 relative there."""
 EVEN = {"rl2": {"minibatches": 2}, "maml-rl": {}, "maml": {}, "fomaml": {}, "reptile": {}, "pretrain": {},
-        "protonet": {"meta_batch": 2}, "matchingnet": {"meta_batch": 2}, "learned-optimizer": {}}
+        "protonet": {"meta_batch": 2}, "matchingnet": {"meta_batch": 2}, "learned-optimizer": {}, "meta-sgd": {},
+        "versa": {}}
 """Agents that run data-parallel, with what their contract case needs to split in two."""
 VARIANTS = {"maml-rl-ppo": ("maml-rl", {"outer": "ppo"}),
             "maml-rl-pretrain": ("maml-rl", {"pretrain": True}),
