@@ -29,6 +29,7 @@ class RL2Trainer(TrialPPOTrainer):
 
     agent = "rl2"
     config_type = RL2Config
+    data_parallel = True
 
     def build_model(self, input_size: int) -> nn.Module:
         cfg = self.config
@@ -63,7 +64,7 @@ class RL2Trainer(TrialPPOTrainer):
     def _task_targets(self) -> torch.Tensor:
         """(B, D) the current tasks' fields named in ``task_fields``, flattened and concatenated."""
         fields = self.env.task.fields()
-        return torch.cat([fields[name].reshape(self.config.num_envs, -1).float() for name in self.task_fields], 1)
+        return torch.cat([fields[name].reshape(self.env.num_envs, -1).float() for name in self.task_fields], 1)
 
     def extra_fields(self) -> dict[str, tuple[tuple[int, ...], torch.dtype]]:
         return {"task": ((self._task_size(),), torch.float32)} if self.task_fields else {}
@@ -73,12 +74,12 @@ class RL2Trainer(TrialPPOTrainer):
             rollout.put(t, task=self._task_targets())
 
     def auxiliary_loss(self, features: torch.Tensor, data: dict[str, torch.Tensor], idx: torch.Tensor,
-                       stats: dict[str, list[torch.Tensor]]) -> torch.Tensor | None:
+                       whole: torch.Tensor, stats: dict[str, list[torch.Tensor]]) -> torch.Tensor | None:
         cfg, model = self.config, self.model
         loss = None
         if model.outcome_model is not None:
             outcome = model.outcome_model(features, data["action"][:, idx])
-            reward_error, next_obs_error = self._prediction_errors(outcome, data, idx)
+            reward_error, next_obs_error = self._prediction_errors(outcome, data, idx, whole)
             loss = cfg.reward_prediction_coef * reward_error + cfg.next_obs_prediction_coef * next_obs_error
             stats.setdefault("reward_prediction", []).append(reward_error.detach())
             stats.setdefault("next_obs_prediction", []).append(next_obs_error.detach())
@@ -88,8 +89,8 @@ class RL2Trainer(TrialPPOTrainer):
             stats.setdefault("task_prediction", []).append(task_error.detach())
         return loss
 
-    def _prediction_errors(self, outcome: torch.Tensor, data: dict[str, torch.Tensor], idx: torch.Tensor
-                           ) -> tuple[torch.Tensor, torch.Tensor]:
+    def _prediction_errors(self, outcome: torch.Tensor, data: dict[str, torch.Tensor], idx: torch.Tensor,
+                           whole: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Half mean squared errors of the predicted rewards and next observations of sequences ``idx``.
 
         The next observation of a step is the next step's own observation, known only within the
@@ -102,4 +103,8 @@ class RL2Trainer(TrialPPOTrainer):
         after_end = obs[1:, :, self.env.single_observation_space.shape[0] - 1] > 0  # the previous inner-done flag
         known = (~data["start"][1:, idx] & ~after_end).to(obs.dtype)
         squared = (outcome[:-1, :, 1:] - obs[1:, :, : self.inputs.obs_size]).square().sum(-1)
-        return reward_error, 0.5 * (squared * known).sum() / known.sum().clamp(min=1)
+        # Averaged over the known steps of the whole minibatch ``whole`` (of which ``idx`` is this process's part).
+        whole = idx if whole is None else whole
+        every = data["obs"][1:, whole, self.env.single_observation_space.shape[0] - 1] > 0
+        count = (~data["start"][1:, whole] & ~every).sum().clamp(min=1) / self.parallel.size
+        return reward_error, 0.5 * (squared * known).sum() / count
