@@ -10,6 +10,8 @@ from metarl.envs.bandit import BanditTask, BernoulliBandit
 from metarl.envs.glyphs import ClassificationTask, Glyphs
 from metarl.envs.gridworld import KeyToDoor, MetaMaze, RuleGrid
 from metarl.envs.learn_to_optimize import LearnToOptimize
+from metarl.envs.metaworld import register_all as register_metaworld
+from metarl.envs.mujoco import register_all as register_mujoco
 from metarl.envs.navigation import Navigation2D, NavigationTask
 from metarl.envs.sinusoid import Sinusoid, SinusoidTask
 from metarl.envs.tabular import TabularMDP, TabularTask
@@ -35,6 +37,8 @@ def register_all() -> None:
     """Register every built-in family under its ``metarl/`` id."""
     for id, cls in BUILTIN.items():
         register_builtin(id, cls)
+    register_metaworld()  # Meta-World's families, or their ids reserved when metarl[metaworld] is not installed
+    register_mujoco()  # the MuJoCo families, or their ids reserved for the missing extra
 
 
 __all__ = [
