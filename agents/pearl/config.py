@@ -75,8 +75,10 @@ class PEARLConfig(TrainConfig):
     policy_reg: float = 1e-3
     """Penalty on the actor's squared pre-squash mean and log standard deviation."""
     critic_reward: Literal["env", "dense"] = "env"
-    """Reward the critics learn from: the environment's, or the family's shaped ``dense_reward`` (PEARL's sparse
-    point robot meta-trains on the dense reward while the context and the evaluation see the sparse one)."""
+    """Reward the critics learn from: env (the environment's) or dense (the family's shaped dense_reward).
+
+    PEARL's sparse point robot meta-trains its critics on the dense reward while the context and the evaluation
+    see only the sparse one."""
     buffer_capacity: int = 100_000
     """Transitions kept per training task."""
     eval_every: int = 10
