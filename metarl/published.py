@@ -8,7 +8,9 @@ A family with published results defines any of these static methods; a family wi
 - ``maml_published(config) -> dict | None``: the MAML paper's adaptation rows for this setting
   (``"source"``, ``"maml"`` per gradient step, ``"targets"``);
 - ``fewshot_published(agent, ways, shots) -> dict | None``: a learner's few-shot result as
-  ``{"source", "text"}``.
+  ``{"source", "text"}``;
+- ``published_episode_returns(config) -> dict | None``: what a paper reports of the return per inner episode
+  (``"source"``, ``"text"``, and ``"returns"`` where it prints numbers).
 
 ``family`` is a family class, an environment, or a family name that some registered id uses.
 """
@@ -70,3 +72,16 @@ def fewshot_published(family: type[BatchedEnv] | BatchedEnv | str, agent: str, w
     """
     hook = _hook(family, "fewshot_published")
     return hook(agent, ways, shots) if hook is not None else None
+
+
+def episode_published(family: type[BatchedEnv] | BatchedEnv | str, config: dict) -> dict | None:
+    """What a paper reports of the return per inner episode for this family and setting, else None.
+
+    Example:
+        >>> episode_published("GoalGrid", {"cells": 5, "horizon": 15, "episodes": 4})["source"][:30]
+        'Zintgraf et al. 2020 (VariBAD)'
+        >>> episode_published("BernoulliBandit", {"arms": 5, "pulls": 10}) is None
+        True
+    """
+    hook = _hook(family, "published_episode_returns")
+    return hook(config) if hook is not None else None

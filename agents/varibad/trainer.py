@@ -123,6 +123,15 @@ class VariBADTrainer(TrialPPOTrainer):
         return loss + cfg.kl_weight * kl, parts
 
     # ------------------------------------------------------------------ reporting and state
+    def evaluation_report(self, trials: int = 1000, split: str = "test", seed: int = 0,
+                          greedy: bool = False) -> list[str]:
+        """The trial-PPO report, with what the family's paper says of the return per inner episode."""
+        from metarl.published import episode_published
+
+        lines = super().evaluation_report(trials, split, seed, greedy)
+        paper = episode_published(self.env.family, self.env.config)
+        return lines + ([f"  paper: {paper['text']} ({paper['source']})"] if paper else [])
+
     def figures(self) -> dict[str, Any]:
         figures = super().figures()
         if self.last_belief:
