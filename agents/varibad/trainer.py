@@ -25,8 +25,9 @@ class VariBADTrainer(TrialPPOTrainer):
     """Trains a :class:`VariBADModel` on an environment family's RL² view.
 
     Example:
-        >>> trainer = VariBADTrainer(VariBADConfig(num_envs=8, total_steps=8 * 60))
-        >>> path = trainer.fit(progress=False)  # doctest: +SKIP
+        >>> trainer = VariBADTrainer(VariBADConfig(num_envs=8, device="cpu"))
+        >>> trainer.model.latent, trainer.env.trial_steps  # a 5-dimensional belief over 4 episodes of 15 steps
+        (5, 60)
     """
 
     agent = "varibad"
