@@ -37,7 +37,7 @@ AGENTS = {
     "rl2": ("rl2_tabular_n10.yaml", {"num_envs": 256}),
     "maml-rl": ("maml_rl_navigation.yaml", {}),
     "maml": ("maml_sinusoid.yaml", {"meta_batch": 32}),
-    "protonet": ("protonet_glyphs_5w1s.yaml", {}),
+    "protonet": ("protonet_glyphs_5w1s.yaml", {"meta_batch": 8}),
     "learned-optimizer": ("learned_optimizer_quadratic.yaml", {"tasks": 32}),
 }
 """Agent -> (recipe, overrides): the recipes' own settings, with batches that split in two."""
