@@ -150,3 +150,10 @@ def test_shards_of_every_family_step_as_the_whole_batch(env_id) -> None:
     parts[0].load_state_dict(split_env_state(joined.state_dict(), slice(0, 2)))
     whole = joined
     step(9)
+
+
+def test_an_agent_that_does_not_split_its_batch_refuses_several_processes(monkeypatch) -> None:
+    monkeypatch.setattr(par, "_CURRENT", par.Parallel(rank=0, size=2))
+    trainer_type = trainer_class("pearl")
+    with pytest.raises(ConfigError, match="the pearl agent does not train data-parallel; run it as one process"):
+        trainer_type(build_config(trainer_type.config_type, dict(CASES["pearl"].settings)))
