@@ -7,6 +7,7 @@ plug-in imports ``metarl``, which is still being imported when this runs.
 """
 
 from metarl.envs.bandit import BanditTask, BernoulliBandit
+from metarl.envs.child_training import ArchitectureSearch, Augment, LearnedLoss, MetaKD
 from metarl.envs.glyphs import ClassificationTask, Glyphs
 from metarl.envs.learn_to_optimize import LearnToOptimize
 from metarl.envs.navigation import Navigation2D, NavigationTask
@@ -24,6 +25,10 @@ BUILTIN = {
     "metarl/Glyphs-v0": Glyphs,
     "metarl/LearnToOptimize-v0": LearnToOptimize,
     "metarl/Teach-v0": Teach,
+    "metarl/ArchitectureSearch-v0": ArchitectureSearch,
+    "metarl/Augment-v0": Augment,
+    "metarl/LearnedLoss-v0": LearnedLoss,
+    "metarl/MetaKD-v0": MetaKD,
 }
 
 
@@ -34,11 +39,15 @@ def register_all() -> None:
 
 
 __all__ = [
+    "ArchitectureSearch",
+    "Augment",
     "BanditTask",
     "BernoulliBandit",
     "ClassificationTask",
     "Glyphs",
     "LearnToOptimize",
+    "LearnedLoss",
+    "MetaKD",
     "Navigation2D",
     "NavigationTask",
     "Sinusoid",

@@ -11,6 +11,10 @@ ENV_IDS = [
     "metarl/Glyphs-v0",
     "metarl/LearnToOptimize-v0",
     "metarl/Teach-v0",
+    "metarl/ArchitectureSearch-v0",
+    "metarl/Augment-v0",
+    "metarl/LearnedLoss-v0",
+    "metarl/MetaKD-v0",
 ]
 # Small settings so that trials end within a test's few hundred steps.
 SMALL = {
@@ -21,6 +25,10 @@ SMALL = {
     "metarl/Glyphs-v0": {"ways": 3, "instances": 2},
     "metarl/LearnToOptimize-v0": {"optimizee": "quadratic", "dims": 4, "horizon": 6},
     "metarl/Teach-v0": {"batch_size": 4, "horizon": 6, "max_updates": 3, "tau": 0.99},
+    "metarl/ArchitectureSearch-v0": {"layers": 1, "steps": 1, "batch_size": 4, "eval_size": 16},
+    "metarl/Augment-v0": {"subpolicies": 1, "steps": 1, "batch_size": 4, "eval_size": 16},
+    "metarl/LearnedLoss-v0": {"steps": 1, "batch_size": 4, "eval_size": 16},
+    "metarl/MetaKD-v0": {"steps": 1, "batch_size": 4, "teacher_steps": 5, "eval_size": 16},
 }
 GLYPH_CLASSES = 60  # tests render this many Glyphs classes (42 train, 6 validation, 12 test) into a temporary cache
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])

@@ -81,7 +81,7 @@ def test_task_held_for_trial_then_resampled(env_id):
     for _ in range(4 * env.trial_steps):
         step = env.step(env.sample_actions(gen))
         now = getattr(env.task, field)
-        changed = (now != current).flatten(1).any(1)
+        changed = (now != current).reshape(now.shape[0], -1).any(1)
         assert torch.equal(changed, step.trial_end), "task must change exactly at trial ends"
         changes += int(changed.sum())
         current = now.clone()
@@ -198,7 +198,7 @@ def test_splits_disjoint_and_reproducible(env_id):
     name = next(iter(env.task_shapes(1)))
 
     def draw(split):
-        return getattr(env.sample_tasks(500, torch.Generator().manual_seed(0), split=split), name).flatten(1)
+        return getattr(env.sample_tasks(500, torch.Generator().manual_seed(0), split=split), name).reshape(500, -1)
 
     train, test = draw("train"), draw("test")
     assert torch.equal(train, draw("train"))
@@ -210,7 +210,7 @@ def test_trials_in_test_split_differ_from_train(env_id):
     b = make_small(env_id, num_envs=50, seed=0, split="test")
     a.reset(), b.reset()
     name = next(iter(a.task.fields()))
-    assert not (getattr(a.task, name) == getattr(b.task, name)).flatten(1).all(1).any()
+    assert not (getattr(a.task, name) == getattr(b.task, name)).reshape(50, -1).all(1).any()
 
 
 @pytest.mark.parametrize("autoreset_check", [True, False])

@@ -85,6 +85,11 @@ CASES = {case.agent: case for case in [
          ("charts/return", "charts/keep_rate", "validation/instances_ratio"),
          ("learned", "noteach", "randteach", "spl", "test students"), "Teach-logistic__learned-teacher-reinforce__",
          ("adaptation/held_out_students",)),
+    Case("controller", {"env_kwargs": {"layers": 1, "steps": 2, "eval_size": 16}, "tasks": 2, "samples": 2,
+                        "hidden": 4, "eval_tasks": 2},
+         ("charts/accuracy", "losses/entropy", "validation/accuracy"),
+         ("controller", "random", "tanh 32x1", "test tasks", "controller's decision"),
+         "ArchitectureSearch__controller-reinforce__"),
 ]}
 VARIANTS = [  # (agent, settings over its case): options and estimators with state of their own
     ("rl2", {"next_obs_prediction_coef": 1.0, "previous_obs": True}),
@@ -96,6 +101,10 @@ VARIANTS = [  # (agent, settings over its case): options and estimators with sta
     ("learned-teacher", {"estimator": "ppo", "gae_lambda": 0.9}),
     ("learned-teacher", {"estimator": "es", "pairs": 2}),
     ("learned-teacher", {"estimator": "lookahead"}),
+    ("controller", {"estimator": "ppo"}),
+    ("controller", {"estimator": "es", "pairs": 2}),
+    ("controller", {"env": "metarl/MetaKD-v0", "env_kwargs": {"steps": 2, "eval_size": 16, "teacher_steps": 5},
+                    "estimator": "unroll"}),
 ]
 ERRORS = [  # (agent, settings, words): every agent's own checks, beside the shared ones of test_config_errors
     ("rl2", {"hiden": 32}, "unknown config key 'hiden'.*did you mean hidden"),
@@ -139,6 +148,10 @@ ERRORS = [  # (agent, settings, words): every agent's own checks, beside the sha
     ("learned-teacher", {"repeats": 0}, "'repeats' must be at least 1"),
     ("learned-teacher", {"estimator": "es", "sigma": 0.0}, "'sigma' must be"),
     ("learned-teacher", {"env": "metarl/Navigation2D-v0", "env_kwargs": {}}, "not a teaching family"),
+    ("controller", {"estimator": "sgd"}, "'estimator' must be one of"),
+    ("controller", {"samples": 1}, "'samples' must be at least 2"),
+    ("controller", {"env": "metarl/Navigation2D-v0", "env_kwargs": {}}, "not a child-training family"),
+    ("controller", {"estimator": "unroll"}, "needs differentiable children"),
 ]
 
 
