@@ -21,9 +21,16 @@ a choice that reaches before the input adds nothing."""
 _ACTIVATIONS = (torch.relu, torch.tanh, torch.sigmoid, lambda h: h)
 
 
+PARAMS = {
+    "layers": Param(3, low=1, high=6, doc="hidden layers of the child"),
+    **child_params(),
+}
+
+
 class ArchitectureProcess(ChildProcess):
     """Decisions (operation, width, skip) per hidden layer; each child is an MLP of ``layers`` hidden layers."""
 
+    defaults = {name: param.default for name, param in PARAMS.items()}
     choices = 4
 
     def __init__(self, config: dict | None = None, device: torch.device | str = "cpu") -> None:
@@ -130,9 +137,7 @@ class ArchitectureSearch(ChildTrainingEnv):
     description = "pick a child MLP's operations, widths and skips; reward = its held-out digits accuracy"
     source = "Zoph & Le 2017, neural architecture search with reinforcement learning"
     process_type = ArchitectureProcess
-    params = {**child_params(),
-        "layers": Param(3, low=1, high=6, doc="hidden layers of the child"),
-    }
+    params = PARAMS
 
 
 __all__ = ["OPERATIONS", "SKIPS", "WIDTHS", "ArchitectureProcess", "ArchitectureSearch"]

@@ -28,9 +28,17 @@ _SIDE = 8
 _BANKS: dict[torch.device, torch.Tensor] = {}
 
 
+PARAMS = {
+    "subpolicies": Param(2, low=1, high=25, doc="sub-policies of two operations each"),
+    "hidden": Param(32, low=1, high=4096, doc="tanh units of the child's hidden layer"),
+    **child_params(train_size=64, steps=150),
+}
+
+
 class AugmentProcess(ChildProcess):
     """Decisions (operation, probability, magnitude) for each of the two operations of each sub-policy."""
 
+    defaults = {name: param.default for name, param in PARAMS.items()}
     choices = LEVELS
 
     def __init__(self, config: dict | None = None, device: torch.device | str = "cpu") -> None:
@@ -153,10 +161,7 @@ class Augment(ChildTrainingEnv):
     description = "pick an AutoAugment policy for a child trained on few digits; reward = its held-out accuracy"
     source = "Cubuk et al. 2019, AutoAugment: learning augmentation strategies from data"
     process_type = AugmentProcess
-    params = {**child_params(train_size=64, steps=150),
-        "subpolicies": Param(2, low=1, high=25, doc="sub-policies of two operations each"),
-        "hidden": Param(32, low=1, high=4096, doc="tanh units of the child's hidden layer"),
-    }
+    params = PARAMS
 
 
 __all__ = ["LEVELS", "OPERATIONS", "Augment", "AugmentProcess"]

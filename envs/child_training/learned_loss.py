@@ -24,10 +24,17 @@ from metarl.envs.child_training.base import (
 from metarl.params import Param
 from metarl.tasks import Task
 
+PARAMS = {
+    "loss_hidden": Param(8, low=1, high=256, doc="H: hidden units of the learned loss term"),
+    "bound": Param(3.0, low=1e-3, high=1e3, doc="each loss parameter lies in [-bound, bound]"),
+    **child_params(steps=20, lr=0.05),
+}
+
 
 class LearnedLossProcess(ChildProcess):
     """One continuous decision, the loss parameters; each child is a softmax regression trained with that loss."""
 
+    defaults = {name: param.default for name, param in PARAMS.items()}
     differentiable = True
 
     def __init__(self, config: dict | None = None, device: torch.device | str = "cpu") -> None:
@@ -99,10 +106,7 @@ class LearnedLoss(ChildTrainingEnv):
     description = "the loss a digits student trains with (ML3-style); reward = its held-out accuracy"
     source = "Bechtle et al. 2021, meta learning via learned loss"
     process_type = LearnedLossProcess
-    params = {**child_params(steps=20, lr=0.05),
-        "loss_hidden": Param(8, low=1, high=256, doc="H: hidden units of the learned loss term"),
-        "bound": Param(3.0, low=1e-3, high=1e3, doc="each loss parameter lies in [-bound, bound]"),
-    }
+    params = PARAMS
 
 
 __all__ = ["LearnedLoss", "LearnedLossProcess"]

@@ -29,9 +29,19 @@ from metarl.tasks import Task
 _TEACHERS: dict[tuple[str, int, float], torch.Tensor] = {}
 
 
+PARAMS = {
+    "temperature": Param(2.0, low=1e-3, high=1e3, doc="T: softmax temperature of the soft targets"),
+    "alpha": Param(0.0, low=0.0, high=1.0, doc="weight of the hard-label cross-entropy in the student's loss"),
+    "bound": Param(1.0, low=1e-3, high=1e3, doc="each teacher weight changes by at most this much"),
+    "teacher_steps": Param(300, low=1, high=100_000, doc="full-batch steps that fit the fixed teacher"),
+    **child_params(train_size=50, steps=30),
+}
+
+
 class MetaKDProcess(ChildProcess):
     """One continuous decision, the teacher's weight change; each child is a student distilled from that teacher."""
 
+    defaults = {name: param.default for name, param in PARAMS.items()}
     differentiable = True
 
     def __init__(self, config: dict | None = None, device: torch.device | str = "cpu") -> None:
@@ -114,12 +124,7 @@ class MetaKD(ChildTrainingEnv):
     description = "change a teacher's weights for distilling into digits students; reward = their held-out accuracy"
     source = "Zhou et al. 2022, BERT learns to teach: knowledge distillation with meta learning"
     process_type = MetaKDProcess
-    params = {**child_params(train_size=50, steps=30),
-        "temperature": Param(2.0, low=1e-3, high=1e3, doc="T: softmax temperature of the soft targets"),
-        "alpha": Param(0.0, low=0.0, high=1.0, doc="weight of the hard-label cross-entropy in the student's loss"),
-        "bound": Param(1.0, low=1e-3, high=1e3, doc="each teacher weight changes by at most this much"),
-        "teacher_steps": Param(300, low=1, high=100_000, doc="full-batch steps that fit the fixed teacher"),
-    }
+    params = PARAMS
 
 
 __all__ = ["MetaKD", "MetaKDProcess"]
