@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test bench lint clean
+.PHONY: demo test test-metaworld bench lint clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,19 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest
 
+# Meta-World pins MuJoCo 3.3.0, which may clash with metarl[mujoco]: its tests run in a venv of their own
+MW_VENV ?= .venv-metaworld
+
+$(MW_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(MW_VENV)
+	$(MW_VENV)/bin/pip install -q "torch==2.13.0+cpu" 2>/dev/null || $(MW_VENV)/bin/pip install -q "torch==2.13.0"
+	$(MW_VENV)/bin/pip install -q -e ".[dev,sb3,metaworld]"
+	touch $@
+
+test-metaworld: $(MW_VENV)/.installed
+	$(MW_VENV)/bin/python -c "import metaworld"  # the extra must import: its tests must run, not skip
+	$(MW_VENV)/bin/python -m pytest -m metaworld
+
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/throughput.py --json bench-results/throughput.json
 	$(BIN)/python benchmarks/reference_solvers.py
@@ -28,4 +41,4 @@ lint: $(VENV)/.installed
 	$(BIN)/ruff check metarl envs agents tests benchmarks
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) $(MW_VENV) build *.egg-info

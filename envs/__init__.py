@@ -9,7 +9,9 @@ plug-in imports ``metarl``, which is still being imported when this runs.
 from metarl.envs.bandit import BanditTask, BernoulliBandit
 from metarl.envs.child_training import ArchitectureSearch, Augment, LearnedLoss, MetaKD
 from metarl.envs.glyphs import ClassificationTask, Glyphs
+from metarl.envs.gridworld import KeyToDoor, MetaMaze, RuleGrid
 from metarl.envs.learn_to_optimize import LearnToOptimize
+from metarl.envs.metaworld import register_all as register_metaworld
 from metarl.envs.navigation import Navigation2D, NavigationTask
 from metarl.envs.sinusoid import Sinusoid, SinusoidTask
 from metarl.envs.tabular import TabularMDP, TabularTask
@@ -29,6 +31,9 @@ BUILTIN = {
     "metarl/Augment-v0": Augment,
     "metarl/LearnedLoss-v0": LearnedLoss,
     "metarl/MetaKD-v0": MetaKD,
+    "metarl/RuleGrid-v0": RuleGrid,
+    "metarl/MetaMaze-v0": MetaMaze,
+    "metarl/KeyToDoor-v0": KeyToDoor,
 }
 
 
@@ -36,6 +41,7 @@ def register_all() -> None:
     """Register every built-in family under its ``metarl/`` id."""
     for id, cls in BUILTIN.items():
         register_builtin(id, cls)
+    register_metaworld()  # Meta-World's families, or their ids reserved when metarl[metaworld] is not installed
 
 
 __all__ = [
@@ -45,9 +51,11 @@ __all__ = [
     "BernoulliBandit",
     "ClassificationTask",
     "Glyphs",
+    "KeyToDoor",
     "LearnToOptimize",
     "LearnedLoss",
     "MetaKD",
+    "MetaMaze",
     "Navigation2D",
     "NavigationTask",
     "Sinusoid",
@@ -55,5 +63,6 @@ __all__ = [
     "TabularMDP",
     "TabularTask",
     "Teach",
+    "RuleGrid",
     "register_all",
 ]

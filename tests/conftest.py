@@ -1,3 +1,5 @@
+import importlib.util
+
 import pytest
 import torch
 
@@ -15,6 +17,9 @@ ENV_IDS = [
     "metarl/Augment-v0",
     "metarl/LearnedLoss-v0",
     "metarl/MetaKD-v0",
+    "metarl/RuleGrid-v0",
+    "metarl/MetaMaze-v0",
+    "metarl/KeyToDoor-v0",
 ]
 # Small settings so that trials end within a test's few hundred steps.
 SMALL = {
@@ -29,7 +34,19 @@ SMALL = {
     "metarl/Augment-v0": {"subpolicies": 1, "steps": 1, "batch_size": 4, "eval_size": 16},
     "metarl/LearnedLoss-v0": {"steps": 1, "batch_size": 4, "eval_size": 16},
     "metarl/MetaKD-v0": {"steps": 1, "batch_size": 4, "teacher_steps": 5, "eval_size": 16},
+    "metarl/RuleGrid-v0": {"horizon": 6, "episodes": 3},
+    "metarl/MetaMaze-v0": {"horizon": 6, "episodes": 3},
+    "metarl/KeyToDoor-v0": {"horizon": 6, "episodes": 3},
+    "metarl/ML1-v0": {"task": "reach-v3", "horizon": 6, "episodes": 2},
 }
+HAS_METAWORLD = importlib.util.find_spec("metaworld") is not None
+METAWORLD = [pytest.mark.metaworld,
+             pytest.mark.skipif(not HAS_METAWORLD, reason='needs the metaworld extra: pip install "metarl[metaworld]"')]
+"""Marks of tests that need Meta-World: `make test-metaworld` runs them (`pytest -m metaworld`) in its own venv."""
+EXTRA_ENV_IDS = [pytest.param("metarl/ML1-v0", marks=METAWORLD)]
+"""Families of optional extras: the `env_id` fixture's contract tests run on them where the extra is installed."""
+MAX_ENVS = {"metarl/ML1-v0": 6}
+"""Families that step one simulator per environment run the contract tests' large batches at this size."""
 GLYPH_CLASSES = 60  # tests render this many Glyphs classes (42 train, 6 validation, 12 test) into a temporary cache
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
@@ -48,7 +65,7 @@ def device(request):
     return torch.device(request.param)
 
 
-@pytest.fixture(params=ENV_IDS)
+@pytest.fixture(params=ENV_IDS + EXTRA_ENV_IDS)
 def env_id(request):
     return request.param
 
@@ -58,6 +75,7 @@ def small(env_id, **overrides):
 
 
 def make_small(env_id, num_envs=4, **kwargs):
+    num_envs = min(num_envs, MAX_ENVS.get(env_id, num_envs))
     return metarl.make(env_id, num_envs=num_envs, **{**SMALL[env_id], **kwargs})
 
 

@@ -74,14 +74,16 @@ def test_env_i_does_not_depend_on_batch_size(env_id):
 def test_task_held_for_trial_then_resampled(env_id):
     env = make_small(env_id, num_envs=8, seed=3)
     env.reset()
-    field = next(iter(env.task.fields()))
-    current = getattr(env.task, field).clone()
+    def rows(task):  # every field of each task as one row
+        return torch.cat([value.reshape(value.shape[0], -1).double() for value in task.fields().values()], 1)
+
+    current = rows(env.task)
     changes = 0
     gen = torch.Generator().manual_seed(1)
     for _ in range(4 * env.trial_steps):
         step = env.step(env.sample_actions(gen))
-        now = getattr(env.task, field)
-        changed = (now != current).reshape(now.shape[0], -1).any(1)
+        now = rows(env.task)
+        changed = (now != current).any(1)
         assert torch.equal(changed, step.trial_end), "task must change exactly at trial ends"
         changes += int(changed.sum())
         current = now.clone()
