@@ -43,7 +43,7 @@ def agent_names() -> list[str]:
     """The installed agents' names, metarl's own first, each part sorted, without importing any of them.
 
     Example:
-        >>> "fomaml" in agent_names() and "learned-optimizer" in agent_names()
+        >>> "fomaml" in agent_names() and "protonet" in agent_names()
         True
     """
     return list(dict.fromkeys(ep.name for ep in _PLUGINS.entry_points()))
