@@ -16,6 +16,7 @@ from metarl.agents.rl2.config import RL2Config
 from metarl.agents.rl2.evaluate import TrialScores, evaluate_policy, short_run_note
 from metarl.agents.rl2.policy import PolicyInputs, RecurrentActorCritic
 
+from metarl.engine import join_env_states, split_env_state
 from metarl.errors import ConfigError
 from metarl.registry import make
 from metarl.rl import (
@@ -41,6 +42,7 @@ class RL2Trainer(Trainer):
 
     agent = "rl2"
     config_type = RL2Config
+    data_parallel = True
     metrics = ("charts/trial_return",)
     seed_streams = {"env": 0, "model": 0, "actions": 0, "shuffle": 1}
     """Random streams: env resets, weight init, action sampling (on the device), minibatch shuffling."""
@@ -48,8 +50,11 @@ class RL2Trainer(Trainer):
     def __init__(self, config: RL2Config) -> None:
         super().__init__(config)
         cfg = self.config = config
-        self.env = make(cfg.env, num_envs=cfg.num_envs, device=self.device, seed=self.stream_seed("env"), rl2=True,
-                        check=False, **cfg.env_kwargs)
+        self.part = self.parallel.shard(cfg.num_envs, "num_envs")
+        """This process's environments of the ``num_envs`` (all of them in one process)."""
+        self.env = make(cfg.env, num_envs=self.part.stop - self.part.start, device=self.device,
+                        seed=self.stream_seed("env"), rl2=True, check=False, first_env=self.part.start,
+                        **cfg.env_kwargs)
         self.steps = cfg.rollout_trials * self.env.trial_steps
         self.bptt = cfg.bptt or self.steps
         if self.steps % self.bptt:
@@ -75,7 +80,7 @@ class RL2Trainer(Trainer):
         self.shuffler = self.generator("shuffle")
         self.value_stats = RunningMeanStd(self.device)
         self.iterations = math.ceil(cfg.total_steps / (self.steps * cfg.num_envs))
-        B, dev = cfg.num_envs, self.device
+        B, dev = self.env.num_envs, self.device
         self.obs = self.env.reset()
         self.previous = torch.zeros_like(self.obs)
         self.recurrent = self.model.initial_state(B, dev)
@@ -111,7 +116,7 @@ class RL2Trainer(Trainer):
     def _task_targets(self) -> torch.Tensor:
         """(B, D) the current tasks' fields named in ``task_fields``, flattened and concatenated."""
         fields = self.env.task.fields()
-        return torch.cat([fields[name].reshape(self.config.num_envs, -1).float() for name in self.task_fields], 1)
+        return torch.cat([fields[name].reshape(self.env.num_envs, -1).float() for name in self.task_fields], 1)
 
     def run_label(self) -> str:
         return f"{self.env.family}__{self.agent}"
@@ -119,7 +124,7 @@ class RL2Trainer(Trainer):
     # ------------------------------------------------------------------ collection
     def _collect(self) -> tuple[Rollout, torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
         """One rollout: (steps, recurrent state at each chunk start, value after the last step, statistics)."""
-        env, model, B, dev = self.env, self.model, self.config.num_envs, self.device
+        env, model, B, dev = self.env, self.model, self.env.num_envs, self.device
         episodes, trial_steps = env.episodes, env.trial_steps
         action_shape, action_dtype = model.head.action_shape, torch.long if model.head.discrete else torch.float32
         fields = {
@@ -140,7 +145,7 @@ class RL2Trainer(Trainer):
                 chunk_states[t // self.bptt] = state
             inputs = self.inputs(obs, track["trial_step"], previous, start)
             params, value, state = model.step(inputs, state, start)
-            action = model.head.sample(params, self.sampler)
+            action = model.head.sample(params, self.sampler, draw=self.parallel.draw)
             logprob = model.head.log_prob(params, action)
             if self.task_fields:  # before the step, which draws the next trial's task where one ends
                 rollout.put(t, task=self._task_targets())
@@ -183,6 +188,8 @@ class RL2Trainer(Trainer):
             last = norm.denormalize(last_value) if norm else last_value
             trial_end = rollout["trial_end"]
             advantages, returns = gae(rollout["reward"], values, last, trial_end, trial_end, cfg.gamma, cfg.gae_lambda)
+            rollout, chunk_states, advantages, returns, values = self._gathered(rollout, chunk_states, advantages,
+                                                                                returns, values, sums)
             if norm:
                 norm.update(returns)
                 targets = norm.normalize(returns)
@@ -198,20 +205,22 @@ class RL2Trainer(Trainer):
         if self.task_fields:
             stats["task_prediction"] = []
         for _ in range(cfg.epochs):
-            for idx in minibatch_indices(states.shape[1], cfg.minibatches, self.shuffler, self.device):
+            for whole in minibatch_indices(states.shape[1], cfg.minibatches, self.shuffler, self.device):
+                idx = whole[self.parallel.shard(len(whole), "the sequences of a minibatch")]
                 params, value, features = model.sequence(data["obs"][:, idx], states[:, idx], data["start"][:, idx],
                                                          return_features=True)
                 logprob = model.head.log_prob(params, data["action"][:, idx])
                 adv = data["advantages"][:, idx]
-                if cfg.normalize_advantages:
-                    adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+                if cfg.normalize_advantages:  # with the statistics of the whole minibatch
+                    every = data["advantages"][:, whole]
+                    adv = (adv - every.mean()) / (every.std() + 1e-8)
                 pg = clipped_surrogate(logprob, data["logprob"][:, idx], adv, cfg.clip)
                 v_loss = value_loss(value, data["value"][:, idx], data["targets"][:, idx])
                 entropy = model.head.entropy(params).mean()
                 loss = pg.loss + cfg.value_coef * v_loss - entropy_coef * entropy
                 if predict:
                     outcome = model.outcome_model(features, data["action"][:, idx])
-                    reward_error, next_obs_error = self._prediction_errors(outcome, data, idx)
+                    reward_error, next_obs_error = self._prediction_errors(outcome, data, idx, whole)
                     loss = loss + cfg.reward_prediction_coef * reward_error
                     loss = loss + cfg.next_obs_prediction_coef * next_obs_error
                     stats["reward_prediction"].append(reward_error.detach())
@@ -223,6 +232,7 @@ class RL2Trainer(Trainer):
                 check_finite("the PPO loss", loss)
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
+                self.parallel.average_gradients(self.optimizer)
                 torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
                 self.optimizer.step()
                 parts = (pg.loss, v_loss, entropy, pg.approx_kl, pg.clip_fraction)
@@ -233,8 +243,23 @@ class RL2Trainer(Trainer):
         scalars["losses/entropy_coef"] = entropy_coef
         return scalars
 
-    def _prediction_errors(self, outcome: torch.Tensor, data: dict[str, torch.Tensor], idx: torch.Tensor
-                           ) -> tuple[torch.Tensor, torch.Tensor]:
+    def _gathered(self, rollout: Rollout, chunk_states: torch.Tensor, advantages: torch.Tensor,
+                  returns: torch.Tensor, values: torch.Tensor, sums: dict[str, torch.Tensor]) -> tuple[Any, ...]:
+        """The rollouts of every data-parallel process as one rollout of all ``num_envs`` environments (in place of
+        this process's), and the statistics summed over processes: every process then learns from the global batch,
+        each on its part of every minibatch."""
+        world = self.parallel
+        if not world.active:
+            return rollout, chunk_states, advantages, returns, values
+        rollout.data = {name: world.gather(value, 1) for name, value in rollout.data.items()}
+        rollout.batch = self.config.num_envs
+        for name, value in sums.items():
+            sums[name] = world.sum(value)
+        return (rollout, world.gather(chunk_states, 2), world.gather(advantages, 1), world.gather(returns, 1),
+                world.gather(values, 1))
+
+    def _prediction_errors(self, outcome: torch.Tensor, data: dict[str, torch.Tensor], idx: torch.Tensor,
+                           whole: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Half mean squared errors of the predicted rewards and next observations of sequences ``idx``.
 
         The next observation of a step is the next step's own observation, known only within the
@@ -247,7 +272,11 @@ class RL2Trainer(Trainer):
         after_end = obs[1:, :, self.env.single_observation_space.shape[0] - 1] > 0  # the previous inner-done flag
         known = (~data["start"][1:, idx] & ~after_end).to(obs.dtype)
         squared = (outcome[:-1, :, 1:] - obs[1:, :, : self.inputs.obs_size]).square().sum(-1)
-        return reward_error, 0.5 * (squared * known).sum() / known.sum().clamp(min=1)
+        # Averaged over the known steps of the whole minibatch ``whole`` (of which ``idx`` is this process's part).
+        whole = idx if whole is None else whole
+        every = data["obs"][1:, whole, self.env.single_observation_space.shape[0] - 1] > 0
+        count = (~data["start"][1:, whole] & ~every).sum().clamp(min=1) / self.parallel.size
+        return reward_error, 0.5 * (squared * known).sum() / count
 
     def _scalars(self, sums, stats, values, returns) -> dict[str, float]:
         means = {k: float(torch.stack(v).mean()) for k, v in stats.items()}
@@ -320,24 +349,34 @@ class RL2Trainer(Trainer):
 
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict[str, Any]:
+        """The state of all ``num_envs`` environments, gathered from every data-parallel process, so that the run
+        resumes with any number of processes."""
+        world = self.parallel
+        env = self.env.state_dict()
+        if world.active:
+            env = join_env_states(world.gather_objects(env))
         return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                 "sampler": self.sampler.get_state(), "shuffler": self.shuffler.get_state(),
-                "value_stats": self.value_stats.state_dict(), "env": self.env.state_dict(),
-                "obs": self.obs, "previous": self.previous, "recurrent": self.recurrent,
-                "trial_start": self.trial_start, "tracker": dict(self.tracker)}
+                "value_stats": self.value_stats.state_dict(), "env": env,
+                "obs": world.gather(self.obs), "previous": world.gather(self.previous),
+                "recurrent": world.gather(self.recurrent, 1), "trial_start": world.gather(self.trial_start),
+                "tracker": {k: world.gather(v) for k, v in self.tracker.items()}}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        dev = self.device
+        dev, part = self.device, self.part
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.sampler.set_state(state["sampler"].cpu())
         self.shuffler.set_state(state["shuffler"].cpu())
         self.value_stats.load_state_dict(state["value_stats"])
-        self.env.load_state_dict(state["env"])
-        self.obs, self.recurrent = state["obs"].to(dev), state["recurrent"].to(dev)
-        self.previous = state["previous"].to(dev) if "previous" in state else torch.zeros_like(self.obs)
-        self.trial_start = state["trial_start"].to(dev)
-        self.tracker = {k: v.to(dev) for k, v in state["tracker"].items()}
+        env = state["env"]
+        if env.get("num_envs") != self.env.num_envs:  # saved by another number of processes
+            env = split_env_state(env, part)
+        self.env.load_state_dict(env)
+        self.obs, self.recurrent = state["obs"][part].to(dev), state["recurrent"][:, part].to(dev)
+        self.previous = state["previous"][part].to(dev) if "previous" in state else torch.zeros_like(self.obs)
+        self.trial_start = state["trial_start"][part].to(dev)
+        self.tracker = {k: v[part].to(dev) for k, v in state["tracker"].items()}
 
 
 def _cell(value: float | None) -> str:
