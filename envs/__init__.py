@@ -9,6 +9,7 @@ plug-in imports ``metarl``, which is still being imported when this runs.
 from metarl.envs.bandit import BanditTask, BernoulliBandit
 from metarl.envs.child_training import ArchitectureSearch, Augment, LearnedLoss, MetaKD
 from metarl.envs.glyphs import ClassificationTask, Glyphs
+from metarl.envs.goal_grid import GoalGrid, GoalGridTask
 from metarl.envs.gridworld import KeyToDoor, MetaMaze, RuleGrid
 from metarl.envs.learn_to_optimize import LearnToOptimize
 from metarl.envs.metaworld import register_all as register_metaworld
@@ -32,6 +33,7 @@ BUILTIN = {
     "metarl/Augment-v0": Augment,
     "metarl/LearnedLoss-v0": LearnedLoss,
     "metarl/MetaKD-v0": MetaKD,
+    "metarl/GoalGrid-v0": GoalGrid,
     "metarl/RuleGrid-v0": RuleGrid,
     "metarl/MetaMaze-v0": MetaMaze,
     "metarl/KeyToDoor-v0": KeyToDoor,
@@ -53,6 +55,8 @@ __all__ = [
     "BernoulliBandit",
     "ClassificationTask",
     "Glyphs",
+    "GoalGrid",
+    "GoalGridTask",
     "KeyToDoor",
     "LearnToOptimize",
     "LearnedLoss",

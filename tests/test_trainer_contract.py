@@ -103,6 +103,13 @@ CASES = {case.agent: case for case in [
          ("charts/accuracy", "losses/entropy", "validation/accuracy"),
          ("controller", "random", "tanh 32x1", "test tasks", "controller's decision"),
          "ArchitectureSearch__controller-reinforce__"),
+    Case("varibad", {"env": "metarl/GoalGrid-v0", "env_kwargs": {"cells": 3, "horizon": 3, "episodes": 2},
+                     "num_envs": 8, "encoder_hidden": 8, "encoder_embed": 8, "policy_hidden": 8, "decoder_hidden": 8,
+                     "epochs": 1, "minibatches": 1, "elbo_samples": 2, "vae_updates": 1},
+         ("charts/trial_return", "adaptation/episode_1", "adaptation/episode_2", "losses/vae_reconstruction",
+          "losses/vae_kl", "belief/entropy", "belief/kl", "belief/entropy_trial_end"),
+         ("varibad (this run)", "oracle", "search", "trials on test tasks", "return of inner episodes 1..2"),
+         "GoalGrid__varibad__", ("adaptation/curve", "belief/entropy_curve")),
 ]}
 VARIANTS = [  # (agent, settings over its case): options and estimators with state of their own
     ("rl2", {"next_obs_prediction_coef": 1.0, "previous_obs": True}),
@@ -120,6 +127,7 @@ VARIANTS = [  # (agent, settings over its case): options and estimators with sta
     ("controller", {"estimator": "es", "pairs": 2}),
     ("controller", {"env": "metarl/MetaKD-v0", "env_kwargs": {"steps": 2, "eval_size": 16, "teacher_steps": 5},
                     "estimator": "unroll"}),
+    ("varibad", {"decode_state": True, "elbo_samples": 0}),
 ]
 ERRORS = [  # (agent, settings, words): every agent's own checks, beside the shared ones of test_config_errors
     ("rl2", {"hiden": 32}, "unknown config key 'hiden'.*did you mean hidden"),
