@@ -17,7 +17,7 @@ from metarl.training import Trainer
 
 BUILTIN_AGENTS = ["rl2", "maml-rl", "maml", "fomaml", "reptile", "protonet", "matchingnet", "pretrain",
                   "relationnet", "gnn", "metanet", "meta-sgd", "versa", "mann", "learned-optimizer",
-                  "learned-teacher"]
+                  "learned-teacher", "pearl", "varibad"]
 
 # The smallest agent the training loop can run: random arms, and the running mean reward it saw.
 AGENT = '''
