@@ -98,6 +98,13 @@ CASES = {case.agent: case for case in [
          ("charts/return", "charts/keep_rate", "validation/instances_ratio"),
          ("learned", "noteach", "randteach", "spl", "test students"), "Teach-logistic__learned-teacher-reinforce__",
          ("adaptation/held_out_students",)),
+    Case("varibad", {"env": "metarl/GoalGrid-v0", "env_kwargs": {"cells": 3, "horizon": 3, "episodes": 2},
+                     "num_envs": 8, "encoder_hidden": 8, "encoder_embed": 8, "policy_hidden": 8, "decoder_hidden": 8,
+                     "epochs": 1, "minibatches": 1, "elbo_samples": 2, "vae_updates": 1},
+         ("charts/trial_return", "adaptation/episode_1", "adaptation/episode_2", "losses/vae_reconstruction",
+          "losses/vae_kl", "belief/entropy", "belief/kl", "belief/entropy_trial_end"),
+         ("varibad (this run)", "oracle", "search", "trials on test tasks", "return of inner episodes 1..2"),
+         "GoalGrid__varibad__", ("adaptation/curve", "belief/entropy_curve")),
 ]}
 VARIANTS = [  # (agent, settings over its case): options and estimators with state of their own
     ("rl2", {"next_obs_prediction_coef": 1.0, "previous_obs": True}),
@@ -111,6 +118,7 @@ VARIANTS = [  # (agent, settings over its case): options and estimators with sta
     ("pearl", {"target_entropy": -2.0, "posterior_steps": 4, "critic_reward": "dense",
                "env_kwargs": {"horizon": 4, "reward": "sparse", "goals": "semicircle"}}),
     ("learned-teacher", {"estimator": "lookahead"}),
+    ("varibad", {"decode_state": True, "elbo_samples": 0}),
 ]
 ERRORS = [  # (agent, settings, words): every agent's own checks, beside the shared ones of test_config_errors
     ("rl2", {"hiden": 32}, "unknown config key 'hiden'.*did you mean hidden"),
