@@ -296,6 +296,13 @@ class RL2Trainer(Trainer):
         return evaluate_policy(self.model, cfg.env, cfg.env_kwargs, trials, split, seed, self.device, greedy,
                                time_feature=cfg.time_feature, previous_obs=cfg.previous_obs)
 
+    def adaptive_agent(self, greedy: bool = False, seed: int = 0) -> Any:
+        """This policy as a protocol runs it (:class:`~metarl.agents.rl2.adaptive.RL2Adaptive`)."""
+        from metarl.agents.rl2.adaptive import RL2Adaptive
+
+        self.model.eval()
+        return RL2Adaptive(self.model, self.inputs, greedy, seed)
+
     def evaluation_report(self, trials: int = 1000, split: str = "test", seed: int = 0,
                           greedy: bool = False) -> list[str]:
         """The policy's mean trial return on held-out tasks, the reference solvers' on the same tasks, the paper's."""

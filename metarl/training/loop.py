@@ -115,6 +115,11 @@ class Trainer(abc.ABC):
         """Lines that ``metarl eval`` prints: the agent on held-out tasks beside its baselines."""
         raise ConfigError(f"agent {self.agent!r} has no evaluation")
 
+    def adaptive_agent(self, greedy: bool = False, seed: int = 0) -> Any:
+        """The trained agent as a :class:`metarl.protocols.AdaptiveAgent`, which ``metarl eval --protocol`` runs."""
+        raise ConfigError(f"agent {self.agent!r} cannot be run by an evaluation protocol (it offers no adaptive "
+                          "agent: see metarl.protocols.AdaptiveAgent)")
+
     metrics: ClassVar[tuple[str, ...]] = ()
     """Scalar tags shown against the hyperparameters in TensorBoard's HPARAMS tab."""
 
