@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import METAWORLD
 from metarl.agents.rl2 import RL2Trainer
 
 from metarl.training.recipes import TIME_FILE, recipe_trainer, timed_fit
@@ -41,7 +42,8 @@ def test_a_saved_run_continues_and_its_time_adds_up(tmp_path: Path) -> None:
     assert fresh.global_step == 0
 
 
-@pytest.mark.parametrize("recipe", sorted(RECIPE.parent.glob("*.yaml")), ids=lambda p: p.stem)
+@pytest.mark.parametrize("recipe", [pytest.param(p, marks=METAWORLD if "metaworld" in p.stem else ())
+                                    for p in sorted(RECIPE.parent.glob("*.yaml"))], ids=lambda p: p.stem)
 def test_every_recipe_is_a_valid_config_of_its_agent(recipe: Path) -> None:
     from metarl.agent_registry import trainer_class
     from metarl.registry import make
