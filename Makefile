@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test test-metaworld bench lint clean
+.PHONY: demo test test-mujoco test-metaworld bench lint clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,6 +12,20 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q "torch==2.13.0+cpu" 2>/dev/null || true
 	$(BIN)/pip install -q -e ".[dev,sb3]"
 	touch $@
+
+# The MuJoCo families in their own virtual environment: the mujoco extra pins its own MuJoCo (through mjbatch),
+# so it stays apart from the core install and from other extras that pin another MuJoCo.
+MUJOCO_VENV ?= .venv-mujoco
+
+$(MUJOCO_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(MUJOCO_VENV)
+	$(MUJOCO_VENV)/bin/pip install -q "torch==2.13.0+cpu" 2>/dev/null || $(MUJOCO_VENV)/bin/pip install -q "torch==2.13.0"
+	$(MUJOCO_VENV)/bin/pip install -q -e ".[dev,sb3,mujoco]"
+	touch $@
+
+test-mujoco: $(MUJOCO_VENV)/.installed
+	$(MUJOCO_VENV)/bin/python -c "import mujoco, mjbatch"  # the extra must import: its tests must run, not skip
+	$(MUJOCO_VENV)/bin/python -m pytest -m mujoco
 
 demo: $(VENV)/.installed
 	@echo "RL² demo: 1M training steps (about a minute on a CPU), far short of the paper's recipe; the score below says which recipe reaches it"
@@ -41,4 +55,4 @@ lint: $(VENV)/.installed
 	$(BIN)/ruff check metarl envs agents tests benchmarks
 
 clean:
-	rm -rf $(VENV) $(MW_VENV) build *.egg-info
+	rm -rf $(VENV) $(MUJOCO_VENV) $(MW_VENV) build *.egg-info

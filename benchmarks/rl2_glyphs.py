@@ -22,6 +22,7 @@ from pathlib import Path
 import torch
 from metarl.agents.rl2 import RL2Trainer
 
+from metarl.fewshot import shown_before
 from metarl.registry import make
 from metarl.stats import mean_ci95
 from metarl.training import command_line_values
@@ -36,12 +37,6 @@ def mean_ci(values: torch.Tensor) -> tuple[float, float]:
     return tuple(float(v) for v in mean_ci95(values))
 
 
-def occurrences(labels: torch.Tensor) -> torch.Tensor:
-    """How many earlier steps of the same trial showed the same label, (N, T) from labels (N, T)."""
-    seen = torch.nn.functional.one_hot(labels).cumsum(dim=1) - torch.nn.functional.one_hot(labels)
-    return seen.gather(2, labels.unsqueeze(2)).squeeze(2)
-
-
 def score(trainer: RL2Trainer, trials: int, seed: int) -> dict:
     cfg = trainer.config
     scores = trainer.evaluate(trials, "test", seed)
@@ -49,7 +44,7 @@ def score(trainer: RL2Trainer, trials: int, seed: int) -> dict:
     env.reset()
     labels = env.task.label.cpu()
     rewards = scores.step_rewards
-    seen = occurrences(labels)
+    seen = shown_before(labels)
     by_instance = []
     for k in range(int(seen.max()) + 1):
         mask = (seen == k).double()

@@ -11,6 +11,7 @@ from metarl.envs.glyphs import ClassificationTask, Glyphs
 from metarl.envs.gridworld import KeyToDoor, MetaMaze, RuleGrid
 from metarl.envs.learn_to_optimize import LearnToOptimize
 from metarl.envs.metaworld import register_all as register_metaworld
+from metarl.envs.mujoco import register_all as register_mujoco
 from metarl.envs.navigation import Navigation2D, NavigationTask
 from metarl.envs.sinusoid import Sinusoid, SinusoidTask
 from metarl.envs.tabular import TabularMDP, TabularTask
@@ -37,6 +38,7 @@ def register_all() -> None:
     for id, cls in BUILTIN.items():
         register_builtin(id, cls)
     register_metaworld()  # Meta-World's families, or their ids reserved when metarl[metaworld] is not installed
+    register_mujoco()  # the MuJoCo families, or their ids reserved for the missing extra
 
 
 __all__ = [

@@ -113,6 +113,19 @@ class ImageClasses:
         return tuple(self.images.shape[2:])
 
 
+def shown_before(labels: torch.Tensor) -> torch.Tensor:
+    """How many earlier steps of the same online trial showed the same label: ``(N, T)`` from labels ``(N, T)``.
+
+    0 marks a class's first instance (a guess), 1 its second (answerable from one labelled example), ...
+
+    Example:
+        >>> shown_before(torch.tensor([[0, 1, 0, 0, 1]]))
+        tensor([[0, 0, 1, 2, 1]])
+    """
+    onehot = F.one_hot(labels)
+    return (onehot.cumsum(dim=1) - onehot).gather(2, labels.unsqueeze(2)).squeeze(2)
+
+
 def check_episode_request(
     env_id: str, batch: int, ways: int, shots: int, queries: int, split: str, *, classes: int | None = None,
     instances: int | None = None,

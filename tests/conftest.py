@@ -2,6 +2,8 @@ import importlib.util
 
 import pytest
 import torch
+from metarl.envs.mujoco import NAMES as MUJOCO_NAMES
+from metarl.envs.mujoco import missing_modules as missing_mujoco
 
 import metarl
 
@@ -30,14 +32,22 @@ SMALL = {
     "metarl/MetaMaze-v0": {"horizon": 6, "episodes": 3},
     "metarl/KeyToDoor-v0": {"horizon": 6, "episodes": 3},
     "metarl/ML1-v0": {"task": "reach-v3", "horizon": 6, "episodes": 2},
+    **{f"metarl/{name}-v0": {"horizon": 6, "episodes": 3, "threads": 1} for name in MUJOCO_NAMES},
 }
 HAS_METAWORLD = importlib.util.find_spec("metaworld") is not None
 METAWORLD = [pytest.mark.metaworld,
              pytest.mark.skipif(not HAS_METAWORLD, reason='needs the metaworld extra: pip install "metarl[metaworld]"')]
 """Marks of tests that need Meta-World: `make test-metaworld` runs them (`pytest -m metaworld`) in its own venv."""
-EXTRA_ENV_IDS = [pytest.param("metarl/ML1-v0", marks=METAWORLD)]
+MUJOCO = [pytest.mark.mujoco,
+          pytest.mark.skipif(bool(missing_mujoco()), reason='needs the mujoco extra: pip install "metarl[mujoco]"')]
+"""Marks of tests that need the MuJoCo families: `make test-mujoco` runs them (`pytest -m mujoco`) in its own venv."""
+MUJOCO_IDS = [f"metarl/{name}-v0" for name in MUJOCO_NAMES]
+FINITE_TASK_IDS = {"metarl/HalfCheetahDir-v0", "metarl/AntDir-v0"}
+"""Families with two tasks only (forward, backward): a task may repeat across trials and splits."""
+MUJOCO_ENV_IDS = [pytest.param(id, marks=MUJOCO) for id in MUJOCO_IDS]
+EXTRA_ENV_IDS = [pytest.param("metarl/ML1-v0", marks=METAWORLD), *MUJOCO_ENV_IDS]
 """Families of optional extras: the `env_id` fixture's contract tests run on them where the extra is installed."""
-MAX_ENVS = {"metarl/ML1-v0": 6}
+MAX_ENVS = {"metarl/ML1-v0": 6, **{id: 16 for id in MUJOCO_IDS}}
 """Families that step one simulator per environment run the contract tests' large batches at this size."""
 GLYPH_CLASSES = 60  # tests render this many Glyphs classes (42 train, 6 validation, 12 test) into a temporary cache
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])

@@ -18,6 +18,7 @@ from functools import cache
 import gymnasium
 import pytest
 import torch
+from metarl.envs.mujoco import missing_modules as missing_mujoco
 from test_fewshot_omniglot import write_tree
 
 from metarl import registry
@@ -28,6 +29,11 @@ MIN_EXAMPLE_LINES = 300  # source lines of examples that run, over all modules
 MAX_SKIPPED = 20
 TRAINING_RUN = re.compile(r"\.fit\(")
 FIXED_TMP_PATH = re.compile(r"[\"']/tmp\b")  # examples make their folders with tempfile instead
+OPTIONAL = {"metarl.envs.mujoco.": missing_mujoco}  # modules that import an extra: collected where it is installed
+
+
+def needs_missing_extra(module_name: str) -> bool:
+    return any(module_name.startswith(prefix) and missing() for prefix, missing in OPTIONAL.items())
 
 
 @cache
@@ -36,7 +42,8 @@ def module_names() -> tuple[str, ...]:
     for package_name in PACKAGES:
         package = importlib.import_module(package_name)
         found = pkgutil.walk_packages(package.__path__, prefix=f"{package_name}.")
-        names.update(info.name for info in found if not info.name.endswith(".__main__"))  # importing one runs it
+        names.update(info.name for info in found  # importing a __main__ runs it
+                     if not info.name.endswith(".__main__") and not needs_missing_extra(info.name))
     return tuple(sorted(names))
 
 

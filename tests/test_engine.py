@@ -2,7 +2,7 @@
 
 import pytest
 import torch
-from conftest import ENV_IDS, SMALL, make_small, rollout
+from conftest import ENV_IDS, FINITE_TASK_IDS, SMALL, make_small, rollout
 
 import metarl
 
@@ -84,7 +84,10 @@ def test_task_held_for_trial_then_resampled(env_id):
         step = env.step(env.sample_actions(gen))
         now = rows(env.task)
         changed = (now != current).any(1)
-        assert torch.equal(changed, step.trial_end), "task must change exactly at trial ends"
+        if env_id in FINITE_TASK_IDS:  # the next trial may draw the same task again
+            assert not (changed & ~step.trial_end).any(), "task must change only at trial ends"
+        else:
+            assert torch.equal(changed, step.trial_end), "task must change exactly at trial ends"
         changes += int(changed.sum())
         current = now.clone()
     assert changes > 0
@@ -196,6 +199,8 @@ def test_task_distribution_moments():
 
 @pytest.mark.parametrize("env_id", ENV_IDS)
 def test_splits_disjoint_and_reproducible(env_id):
+    if env_id in FINITE_TASK_IDS:
+        pytest.skip("two tasks only (forward, backward): both splits hold both")
     env = metarl.make(env_id, **SMALL[env_id])
     name = next(iter(env.task_shapes(1)))
 
@@ -208,6 +213,8 @@ def test_splits_disjoint_and_reproducible(env_id):
 
 
 def test_trials_in_test_split_differ_from_train(env_id):
+    if env_id in FINITE_TASK_IDS:
+        pytest.skip("two tasks only (forward, backward): both splits hold both")
     a = make_small(env_id, num_envs=50, seed=0, split="train")
     b = make_small(env_id, num_envs=50, seed=0, split="test")
     a.reset(), b.reset()

@@ -3,7 +3,7 @@
 import gymnasium
 import numpy as np
 import pytest
-from conftest import ENV_IDS, SMALL
+from conftest import ENV_IDS, MUJOCO_ENV_IDS, SMALL
 from gymnasium.utils.env_checker import check_env as gym_check_env
 from gymnasium.vector import AutoresetMode
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
@@ -13,7 +13,7 @@ import metarl
 
 @pytest.mark.filterwarnings("ignore:.*Box observation space m.* value is -?infinity")  # Gaussian rewards
 @pytest.mark.parametrize("rl2", [False, True])
-@pytest.mark.parametrize("env_id", ENV_IDS)
+@pytest.mark.parametrize("env_id", ENV_IDS + MUJOCO_ENV_IDS)
 def test_single_view_passes_env_checkers(env_id, rl2):
     env = gymnasium.make(env_id, rl2=rl2)
     gym_check_env(env.unwrapped)

@@ -36,7 +36,13 @@ Norm = Literal["batch", "layer", "none"]
 NORMS: tuple[str, ...] = ("batch", "layer", "none")
 
 
-def _norm(kind: str, channels: int) -> nn.Module:
+def norm_layer(kind: str, channels: int) -> nn.Module:
+    """The normalisation of a conv block: ``"batch"`` (per-call statistics), ``"layer"`` or ``"none"``.
+
+    Example:
+        >>> type(norm_layer("layer", 8)).__name__, type(norm_layer("batch", 8)).__name__
+        ('GroupNorm', 'BatchNorm2d')
+    """
     if kind == "batch":
         return nn.BatchNorm2d(channels, track_running_stats=False)
     if kind == "layer":
@@ -49,6 +55,9 @@ def _norm(kind: str, channels: int) -> nn.Module:
 class ConvBody(nn.Module):
     """``layers`` blocks of Conv3x3 (``channels`` filters, padding 1), normalisation, ReLU, MaxPool2; flattened.
 
+    ``pooled`` (default: all) leading blocks end with the max-pool; the later ones keep the map's size (Relation
+    Networks compare 7 x 7 maps).
+
     Input ``(n, H, W)`` or ``(n, 1, H, W)``; output ``(n, out_features)``. On 28 x 28 images with 4
     blocks the spatial size goes 28 -> 14 -> 7 -> 3 -> 1, so ``out_features == channels`` (64): the
     standard few-shot backbone (Vinyals et al. 2016, Snell et al. 2017, Finn et al. 2017).
@@ -56,21 +65,28 @@ class ConvBody(nn.Module):
     Example:
         >>> ConvBody((28, 28), channels=8).out_features
         8
+        >>> ConvBody((28, 28), channels=8, pooled=2).map_shape
+        (8, 7, 7)
     """
 
     def __init__(self, image_shape: Sequence[int] = (28, 28), channels: int = 64, layers: int = 4,
-                 norm: Norm = "batch") -> None:
+                 norm: Norm = "batch", pooled: int | None = None) -> None:
         super().__init__()
         blocks: list[nn.Module] = []
         height, width = image_shape
+        pooled = layers if pooled is None else pooled
         for i in range(layers):
-            if min(height, width) < 2:
-                raise BadArgumentError(f"{layers} conv blocks need images of at least {2 ** layers} pixels a side, "
-                                       f"got {tuple(image_shape)}")
-            blocks += [nn.Conv2d(1 if i == 0 else channels, channels, 3, padding=1), _norm(norm, channels), nn.ReLU(),
-                       nn.MaxPool2d(2)]
-            height, width = height // 2, width // 2
+            if i < pooled and min(height, width) < 2:
+                raise BadArgumentError(f"{pooled} pooled conv blocks need images of at least {2 ** pooled} pixels a "
+                                       f"side, got {tuple(image_shape)}")
+            blocks += [nn.Conv2d(1 if i == 0 else channels, channels, 3, padding=1), norm_layer(norm, channels),
+                       nn.ReLU()]
+            if i < pooled:
+                blocks.append(nn.MaxPool2d(2))
+                height, width = height // 2, width // 2
         self.blocks = nn.Sequential(*blocks)
+        self.map_shape = (channels, height, width)
+        """Shape of the last block's feature map (flattened, it is the embedding)."""
         self.out_features = channels * height * width
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -152,4 +168,4 @@ def build_net(input_shape: Sequence[int], outputs: int | None, *, channels: int 
         return FewShotNet(body, outputs)
 
 
-__all__ = ["NORMS", "ConvBody", "FewShotNet", "MLPBody", "Norm", "build_net"]
+__all__ = ["NORMS", "ConvBody", "FewShotNet", "MLPBody", "Norm", "build_net", "norm_layer"]

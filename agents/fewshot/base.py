@@ -74,8 +74,8 @@ class EpisodicTrainer(Trainer):
         probe = self._probe("train", cfg.ways, cfg.shots, cfg.queries)
         self.classification = is_classification(probe.support_y)
         if self.needs_classes and not self.classification:
-            raise ConfigError(f"{self.agent} classifies; {cfg.env} is a regression family (use maml, fomaml, reptile "
-                              "or pretrain)")
+            raise ConfigError(f"{self.agent} classifies; {cfg.env} is a regression family (use maml, fomaml, "
+                              "meta-sgd, reptile, versa or pretrain)")
         self.train_shape = self._shape(probe)
         self.eval_shape = self._shape(self._probe("validation", cfg.eval_ways or self.train_shape.ways,
                                                   cfg.eval_shots or self.train_shape.shots,

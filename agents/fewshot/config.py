@@ -216,5 +216,96 @@ class PretrainConfig(GradientConfig):
             raise ConfigError("config key 'eval_lr' (the fine-tuning step size) must be a positive number")
 
 
-__all__ = ["FewShotConfig", "GradientConfig", "MAMLConfig", "MatchingNetConfig", "MetricConfig", "PretrainConfig",
-           "ReptileConfig"]
+@dataclasses.dataclass
+class RelationConfig(MetricConfig):
+    """Relation networks: a learned relation module scores each (query, class) pair of feature maps.
+
+    Example:
+        >>> RelationConfig(pooled_layers=2).relation_hidden
+        8
+    """
+
+    pooled_layers: int = 2
+    """Leading conv blocks of the embedding followed by max-pooling; the rest keep the map's size (the paper: 2 of
+    4, so 28 x 28 images give 7 x 7 maps that the relation module compares)."""
+    relation_hidden: int = 8
+    """Width of the relation module's hidden fully connected layer."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_ranges(self, at_least={"pooled_layers": 0, "relation_hidden": 1})
+        if self.pooled_layers > self.conv_layers:
+            raise ConfigError(f"config key 'pooled_layers' ({self.pooled_layers}) must be at most conv_layers "
+                              f"({self.conv_layers})")
+
+
+@dataclasses.dataclass
+class GNNConfig(MetricConfig):
+    """Few-shot graph neural network: one graph per query over the support set, labels as node features.
+
+    Example:
+        >>> GNNConfig(gnn_layers=3).node_features
+        48
+    """
+
+    gnn_layers: int = 2
+    """Graph convolution layers before the one that outputs the class logits."""
+    node_features: int = 48
+    """Features each graph convolution adds to a node (their outputs are concatenated to its inputs)."""
+    edge_hidden: int = 64
+    """Hidden width of the network that computes an edge's weight from ``|x_i - x_j|``."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_ranges(self, at_least={"gnn_layers": 1, "node_features": 1, "edge_hidden": 1})
+
+
+@dataclasses.dataclass
+class MetaNetConfig(MetricConfig):
+    """Meta networks: per-example fast weights generated from loss gradients, read from a memory by attention.
+
+    Example:
+        >>> MetaNetConfig().generator_hidden
+        20
+    """
+
+    generator_hidden: int = 20
+    """Hidden width of the two fast-weight generators (applied to each gradient entry)."""
+
+
+@dataclasses.dataclass
+class MetaSGDConfig(MAMLConfig):
+    """Meta-SGD (Li et al. 2017): MAML whose inner step size is a learned tensor, one per parameter entry.
+
+    ``inner_lr`` initialises every step size; they are meta-learned with the initialisation (Adam, ``lr``).
+
+    Example:
+        >>> MetaSGDConfig().inner_steps
+        1
+    """
+
+
+@dataclasses.dataclass
+class VersaConfig(FewShotConfig):
+    """VERSA (Gordon et al. 2019): an amortized Gaussian posterior over each task's linear head, from its support set.
+
+    Example:
+        >>> VersaConfig(samples=5).samples
+        5
+    """
+
+    meta_batch: int = 1
+    samples: int = 10
+    """Head samples per task in training and evaluation (the predictive is their average)."""
+    inference_hidden: int = 128
+    """Hidden width of the networks that map the support set to the posterior's mean and variance."""
+    calibration_bins: int = 15
+    """Confidence bins of the expected calibration error."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_ranges(self, at_least={"samples": 1, "inference_hidden": 1, "calibration_bins": 1})
+
+
+__all__ = ["FewShotConfig", "GNNConfig", "GradientConfig", "MAMLConfig", "MatchingNetConfig", "MetaNetConfig",
+           "MetaSGDConfig", "MetricConfig", "PretrainConfig", "RelationConfig", "ReptileConfig", "VersaConfig"]

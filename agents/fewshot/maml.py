@@ -10,6 +10,9 @@ and is scored on the query set after every step.
   parameters differentiated through the steps (second order), Adam on the mean over tasks.
 - **First-order MAML**: the same, with the inner gradients treated as constants, so the
   meta-gradient is the query gradient at the adapted parameters.
+- **Meta-SGD** (Li et al. 2017): MAML whose inner step size is a learned tensor of the parameter's
+  shape (one step size per entry, initialised to ``inner_lr``), meta-learned with the initialisation;
+  test-time steps use the learned step sizes.
 - **Reptile** (Nichol et al. 2018): ``inner_steps`` plain SGD steps per task on all of its labelled
   examples (support and query), no second derivatives; the initialisation then moves ``lr`` of the
   way to the mean of the adapted parameters (``lr`` decreasing linearly to 0 with ``anneal``).
@@ -17,13 +20,14 @@ and is scored on the query set after every step.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 from metarl.agents.fewshot.backbones import FewShotNet
 from metarl.agents.fewshot.base import EpisodicTrainer
-from metarl.agents.fewshot.config import MAMLConfig, ReptileConfig
+from metarl.agents.fewshot.config import MAMLConfig, MetaSGDConfig, ReptileConfig
 from metarl.agents.fewshot.scoring import adaptation_scores, scored_steps, support_loss, task_losses, task_scores
+from torch import nn
 
 from metarl.errors import ConfigError
 from metarl.fewshot import Episodes
@@ -75,10 +79,14 @@ class MAMLTrainer(GradientTrainer):
     config_type = MAMLConfig
     first_order: ClassVar[bool] = False
 
+    def inner_schedule(self, steps: int) -> list[float] | list[Params]:
+        """The step sizes of ``steps`` inner steps: ``inner_lr`` each (Meta-SGD: its learned tensors)."""
+        return [self.config.inner_lr] * steps
+
     def learn(self) -> dict[str, float]:
         cfg, ep = self.config, self.episodes()
         adapted = adapt(support_loss(self.net, ep.support_x, ep.support_y), self.meta_params(ep.batch_size),
-                        [cfg.inner_lr] * cfg.inner_steps, self.first_order)[-1]
+                        self.inner_schedule(cfg.inner_steps), self.first_order)[-1]
         out = per_task_call(self.net, adapted, ep.query_x)
         loss = task_losses(out, ep.query_y).mean()
         self.update(loss)
@@ -90,6 +98,71 @@ class FOMAMLTrainer(MAMLTrainer):
 
     agent = "fomaml"
     first_order = True
+
+
+class StepSizes(nn.Module):
+    """One learned step size per parameter entry of ``module``, each initialised to ``initial``.
+
+    Example:
+        >>> sizes = StepSizes(torch.nn.Linear(2, 3), 0.1)
+        >>> {n: tuple(v.shape) for n, v in sizes.named().items()}
+        {'weight': (3, 2), 'bias': (3,)}
+    """
+
+    def __init__(self, module: nn.Module, initial: float) -> None:
+        super().__init__()
+        self.names = [name for name, _ in module.named_parameters()]
+        self.sizes = nn.ParameterList([nn.Parameter(torch.full_like(p.detach(), initial)) for p in module.parameters()])
+
+    def named(self) -> Params:
+        """The step sizes by parameter name (a mapping :func:`metarl.rl.functional.gradient_step` takes)."""
+        return dict(zip(self.names, self.sizes, strict=True))
+
+
+class MetaSGDTrainer(MAMLTrainer):
+    """Meta-SGD: MAML with a learned step size per parameter entry (the step sizes are part of the checkpoint).
+
+    Example:
+        >>> from metarl.agents.fewshot import MetaSGDConfig
+        >>> MetaSGDTrainer.agent, MetaSGDConfig().inner_lr  # the step sizes start at inner_lr
+        ('meta-sgd', 0.4)
+    """
+
+    agent = "meta-sgd"
+    config_type = MetaSGDConfig
+
+    def build_model(self) -> FewShotNet:
+        net = super().build_model()
+        self.step_sizes = StepSizes(net, self.config.inner_lr).to(self.device)
+        return net
+
+    def build_optimizer(self) -> torch.optim.Optimizer:
+        """Adam on two groups: the initialisation and the step sizes (the same ``lr``)."""
+        return torch.optim.Adam([{"params": self.net.parameters()}, {"params": self.step_sizes.parameters()}],
+                                lr=self.config.lr)
+
+    def inner_schedule(self, steps: int) -> list[Params]:
+        return [self.step_sizes.named()] * steps
+
+    def learn(self) -> dict[str, float]:
+        scalars = super().learn()
+        sizes = torch.cat([s.detach().flatten() for s in self.step_sizes.sizes])
+        scalars.update({"perf/step_size_mean": float(sizes.mean()), "perf/step_size_abs_max": float(sizes.abs().max())})
+        return scalars
+
+    def score(self, episodes: Episodes) -> torch.Tensor:
+        return adaptation_scores(self.net, self.meta_params(episodes.batch_size, detached=True), episodes,
+                                 self.inner_schedule(self.config.eval_steps))
+
+    def describe_scores(self) -> str:
+        return f"query {self.metric} after k gradient steps of the learned step sizes on the support set"
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**super().state_dict(), "step_sizes": self.step_sizes.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        self.step_sizes.load_state_dict(state["step_sizes"])
 
 
 class ReptileTrainer(GradientTrainer):
@@ -130,4 +203,4 @@ class ReptileTrainer(GradientTrainer):
         return scalars
 
 
-__all__ = ["FOMAMLTrainer", "GradientTrainer", "MAMLTrainer", "ReptileTrainer"]
+__all__ = ["FOMAMLTrainer", "GradientTrainer", "MAMLTrainer", "MetaSGDTrainer", "ReptileTrainer", "StepSizes"]

@@ -77,10 +77,14 @@ class MetricTrainer(EpisodicTrainer):
                  ) -> torch.Tensor:
         """Log-probabilities ``(E, Q, ways)`` from support embeddings ``(E, S, D)``, labels and query embeddings."""
 
+    def query_loss(self, outputs: torch.Tensor, query_y: torch.Tensor) -> torch.Tensor:
+        """The training loss of :meth:`classify`'s outputs ``(E, Q, ways)``: the query cross-entropy."""
+        return F.nll_loss(outputs.flatten(0, 1), query_y.flatten())
+
     def learn(self) -> dict[str, float]:
         ep = self.episodes()
         log_probs = self.log_probs(ep, self.train_shape.ways)
-        loss = F.nll_loss(log_probs.flatten(0, 1), ep.query_y.flatten())
+        loss = self.query_loss(log_probs, ep.query_y)
         self.update(loss)
         return self.train_scalars(loss, (log_probs.detach().argmax(-1) == ep.query_y).float().mean(1))
 

@@ -150,15 +150,22 @@ def load_omniglot(
 
 
 OMNIGLOT_COLUMNS = ((5, 1), (5, 5), (20, 1), (20, 5))
-OMNIGLOT_ACCURACY: dict[str, tuple[float, float, float, float]] = {
+OMNIGLOT_ACCURACY: dict[str, tuple[float | None, float | None, float | None, float | None]] = {
     "maml": (98.7, 99.9, 95.8, 98.9),
     "fomaml": (98.3, 99.2, 89.4, 97.9),
     "protonet": (98.8, 99.7, 96.0, 98.9),
     "matchingnet": (98.1, 98.9, 93.8, 98.5),
     "reptile": (95.39, 98.90, 88.14, 96.65),
+    "relationnet": (99.6, 99.8, 97.6, 99.1),
+    "gnn": (99.2, 99.7, 97.4, 99.0),
+    "metanet": (98.95, None, 97.00, None),
+    "meta-sgd": (99.53, 99.93, 95.93, 98.97),
+    "versa": (99.70, 99.75, 97.66, 98.77),
 }
-"""Omniglot test accuracy (%) for (ways, shots) in :data:`OMNIGLOT_COLUMNS`, by learner: MAML Table 1; Snell et al.
-2017, Table 1; Vinyals et al. 2016; Nichol et al. 2018, Table 1, non-transductive."""
+"""Omniglot test accuracy (%) for (ways, shots) in :data:`OMNIGLOT_COLUMNS`, by learner (None: not reported): MAML
+Table 1; Snell et al. 2017, Table 1; Vinyals et al. 2016; Nichol et al. 2018, Table 1, non-transductive; Sung et al.
+2018 (Relation Networks), Table 1; Garcia & Bruna 2018 (GNN), Table 1; Munkhdalai & Yu 2017 (MetaNet, one-shot
+only); Li et al. 2017 (Meta-SGD); Gordon et al. 2019 (VERSA)."""
 
 
 class Omniglot(ImageClassification):
@@ -182,6 +189,8 @@ class Omniglot(ImageClassification):
         if agent not in OMNIGLOT_ACCURACY or (ways, shots) not in OMNIGLOT_COLUMNS:
             return None
         value = OMNIGLOT_ACCURACY[agent][OMNIGLOT_COLUMNS.index((ways, shots))]
+        if value is None:
+            return None
         return {"source": f"Omniglot {ways}-way {shots}-shot, published", "text": f"{agent} {value:.2f}%"}
 
     def _data_key(self) -> Hashable:

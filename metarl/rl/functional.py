@@ -23,7 +23,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import torch
 from torch import nn
@@ -72,9 +72,12 @@ def per_task_call(module: nn.Module, params: Params | None, *inputs: torch.Tenso
     return vmap(call)(params, *inputs)
 
 
-def gradient_step(loss: torch.Tensor, params: Params, step_size: float | torch.Tensor,
+def gradient_step(loss: torch.Tensor, params: Params, step_size: float | torch.Tensor | Params,
                   first_order: bool = False) -> Params:
     """``params - step_size * d loss / d params``: one step of gradient descent, as new tensors.
+
+    ``step_size`` is one number, or a mapping from each parameter's name to a tensor that broadcasts
+    against it (Meta-SGD's learned per-entry step sizes).
 
     Second order (the default) keeps the graph of the gradient, so the result is differentiable with
     respect to whatever ``params`` came from (the meta-gradient goes through the step). First order
@@ -95,12 +98,13 @@ def gradient_step(loss: torch.Tensor, params: Params, step_size: float | torch.T
     for name, grad in zip(names, grads, strict=True):
         value = params[name]
         if grad is not None:
-            value = value - step_size * (grad if create_graph else grad.detach())
+            size = step_size[name] if isinstance(step_size, Mapping) else step_size
+            value = value - size * (grad if create_graph else grad.detach())
         out[name] = value if tracking else value.detach()
     return out
 
 
-def adapt(loss_fn: Callable[[Params, int], torch.Tensor], params: Params, step_sizes: Sequence[float],
+def adapt(loss_fn: Callable[[Params, int], torch.Tensor], params: Params, step_sizes: Sequence[float | Params],
           first_order: bool = False) -> list[Params]:
     """Gradient steps ``k = 0, 1, ...`` on ``loss_fn(params_k, k)``; returns ``[params_0, params_1, ...]``.
 
