@@ -27,8 +27,7 @@ from metarl.envs.tabular import RL2_TABLE2
 from metarl.bench import write_json
 from metarl.errors import ConfigError
 from metarl.solvers import solver_table
-from metarl.training.config import parse_assignments
-from metarl.training.recipes import load_config, recipe_trainer
+from metarl.training.recipes import benchmark_values, load_config, recipe_trainer
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 BANDIT_MINUTES = 20.0
@@ -40,19 +39,9 @@ SETTINGS = {
     **{f"tabular-n{n}": (f"rl2_tabular_n{n}.yaml", RL2_TABLE2[n]["rl2"], 0.97) for n in (10, 25)},
 }
 
-# recipe keys the script sets itself, and how to change them instead of --set
-OWN_FLAGS = {"seed": "pass --seed", "device": "pass --device", "logdir": "pass --logdir",
-             "run_name": "the run is named SETTING__SEED under --logdir"}
-
-
 def setting_values(name: str, args: argparse.Namespace) -> dict:
     """The values put on top of ``name``'s recipe: the ``--set`` assignments, device, seed and run directory."""
-    assignments = parse_assignments(args.set)
-    clashes = sorted(assignments.keys() & OWN_FLAGS.keys())
-    if clashes:
-        raise ConfigError(f"--set {clashes[0]}=... is not used here; {OWN_FLAGS[clashes[0]]}")
-    return {**assignments, "device": args.device, "seed": args.seed, "logdir": args.logdir,
-            "run_name": f"{name}__{args.seed}"}
+    return benchmark_values(name, args.set, args.device, args.seed, args.logdir)
 
 
 def check_settings(args: argparse.Namespace) -> None:

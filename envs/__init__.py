@@ -8,6 +8,7 @@ plug-in imports ``metarl``, which is still being imported when this runs.
 
 from metarl.envs.bandit import BanditTask, BernoulliBandit
 from metarl.envs.glyphs import ClassificationTask, Glyphs
+from metarl.envs.goal_grid import GoalGrid, GoalGridTask
 from metarl.envs.gridworld import KeyToDoor, MetaMaze, RuleGrid
 from metarl.envs.learn_to_optimize import LearnToOptimize
 from metarl.envs.metaworld import register_all as register_metaworld
@@ -27,6 +28,7 @@ BUILTIN = {
     "metarl/Glyphs-v0": Glyphs,
     "metarl/LearnToOptimize-v0": LearnToOptimize,
     "metarl/Teach-v0": Teach,
+    "metarl/GoalGrid-v0": GoalGrid,
     "metarl/RuleGrid-v0": RuleGrid,
     "metarl/MetaMaze-v0": MetaMaze,
     "metarl/KeyToDoor-v0": KeyToDoor,
@@ -46,6 +48,8 @@ __all__ = [
     "BernoulliBandit",
     "ClassificationTask",
     "Glyphs",
+    "GoalGrid",
+    "GoalGridTask",
     "KeyToDoor",
     "LearnToOptimize",
     "MetaMaze",

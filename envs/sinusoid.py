@@ -134,8 +134,10 @@ class Sinusoid(BatchedEnv):
         split: str | None = None,
         generator: torch.Generator | None = None,
         device: torch.device | str | None = None,
+        part: slice | None = None,
     ) -> Episodes:
-        """``batch`` K-shot regression episodes: K support and Q query points of one sinusoid each.
+        """``batch`` K-shot regression episodes: K support and Q query points of one sinusoid each (with ``part``,
+        only those episodes of the ``batch``: see :func:`metarl.fewshot.episode_keys`).
 
         ``ways`` must be 1 (one function per episode). Episode e uses the function of task key e, so
         ``sample_episodes(n, ...)`` and ``sample_tasks(n, ...)`` with the same generator state describe the same
@@ -153,7 +155,7 @@ class Sinusoid(BatchedEnv):
         check_episode_request(self.id, batch, ways, shots, queries, split)
         if ways != 1:
             raise BadArgumentError(f"{self.id}: a regression episode has one function; use ways=1, got {ways}")
-        keys = episode_keys(batch, generator, split, self.device if device is None else device)
+        keys = episode_keys(batch, generator, split, self.device if device is None else device, part)
         amplitude, phase = self._functions(keys)
         x = self._inputs(keys, shots + queries)
         y = amplitude[:, None] * torch.sin(x - phase[:, None])

@@ -147,16 +147,21 @@ def cmd_train(args: argparse.Namespace) -> None:
     if args.resume:
         trainer = _resumed_trainer(args)
         where = f"at step {trainer.global_step:,} (iteration {trainer.iteration})"
-        if trainer.forked_from is not None:
+        if trainer.forked_from is not None and trainer.parallel.is_main:
             print(f"forking {trainer.forked_from} {where} into the new run {trainer.run_dir}; its run is left as it is")
-        else:
+        elif trainer.parallel.is_main:
             print(f"resuming {trainer.run_dir} {where}")
     else:
         trainer_type, config = load_config(args.config, _command_line_values(args), agent=args.agent)
         trainer = trainer_type(config)
         trainer.prepare_run_dir()
-        print(f"training {trainer.agent} on {config.env} ({trainer.device}); logs and checkpoint in {trainer.run_dir}")
+        if trainer.parallel.is_main:
+            processes = f", {trainer.parallel.size} processes" if trainer.parallel.active else ""
+            print(f"training {trainer.agent} on {config.env} ({trainer.device}{processes}); logs and checkpoint in "
+                  f"{trainer.run_dir}")
     checkpoint = trainer.fit(progress=not args.no_progress, max_seconds=max_seconds)
+    if not trainer.parallel.is_main:  # under torchrun, rank 0 alone reports
+        return
     if trainer.global_step < trainer.config.total_steps:
         print(f"stopped on the time limit (--max-minutes {args.max_minutes:g}) at step {trainer.global_step:,} of "
               f"{trainer.config.total_steps:,}; continue with: metarl train --resume {trainer.run_dir}")

@@ -105,9 +105,13 @@ class BatchedEnv(abc.ABC):
         split: str = "train",
         check: bool = True,
         env_id: str | None = None,
+        first_env: int = 0,
         **kwargs: Any,
     ) -> None:
         self.id = env_id or f"metarl/{self.family}-v0"
+        self.first_env = int(first_env)
+        """Index of the first of these environments in a larger batch (a data-parallel shard): environment i here
+        is environment ``first_env + i`` of the run, with its tasks and randomness."""
         if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
             raise BadArgumentError(f"{self.id}: num_envs must be a positive integer, got {num_envs!r}")
         check_split(split, env_id=self.id)
@@ -133,7 +137,7 @@ class BatchedEnv(abc.ABC):
     def _seed_streams(self, seed: int) -> None:
         """Derive every environment's task and step streams from ``seed`` and restart the counters."""
         self.seed = seed
-        keys = mrandom.env_keys(seed, self.num_envs, device=self.device)
+        keys = mrandom.env_keys(seed, self.num_envs, offset=self.first_env, device=self.device)
         self._task_keys = mrandom.combine(keys, _TASK_STREAM + SPLITS[self.split])
         self._step_keys = mrandom.combine(keys, _STEP_STREAM)
         self._trial_index.zero_()
@@ -312,8 +316,9 @@ class BatchedEnv(abc.ABC):
 
     def _step_uniforms(self) -> torch.Tensor:
         i = self._global_step % self._block_steps
-        if i == 0 or self._block is None:
-            steps = torch.arange(self._global_step, self._global_step + self._block_steps, device=self.device)
+        if i == 0 or self._block is None:  # None mid-block after joining or splitting states: the same numbers
+            first = self._global_step - i
+            steps = torch.arange(first, first + self._block_steps, device=self.device)
             u = mrandom.uniform(self._step_keys, steps[:, None], self.uniforms_per_step)
             self._block = self._step_noise(u.transpose(1, 2).contiguous())  # (T, lanes, B): lanes contiguous
         self._global_step += 1
@@ -452,3 +457,62 @@ class BatchedEnv(abc.ABC):
     def __repr__(self) -> str:
         kwargs = ", ".join(f"{k}={v}" for k, v in self.config.items())
         return f"<{type(self).__name__} {self.id} num_envs={self.num_envs} device={self.device} {kwargs}>"
+
+
+_SHARED_STATE = ("seed", "_global_step", "_countdown", "_ring_age")
+"""Engine state that every environment of a batch shares (the same in every shard)."""
+
+
+def join_env_states(states: list[Mapping[str, Any]]) -> dict[str, Any]:
+    """The :meth:`BatchedEnv.state_dict` of one batch made of consecutive shards' states (data-parallel processes').
+
+    Per-environment tensors are concatenated; the step-noise block, a cache, is dropped and drawn again.
+
+    Example:
+        >>> import metarl
+        >>> parts = [metarl.make("metarl/BernoulliBandit-v0", num_envs=2, seed=0, first_env=i) for i in (0, 2)]
+        >>> whole = metarl.make("metarl/BernoulliBandit-v0", num_envs=4, seed=0)
+        >>> joined = join_env_states([p.state_dict() for p in parts])
+        >>> keys = whole.state_dict()["attributes"]["_task_keys"]
+        >>> joined["num_envs"], torch.equal(joined["attributes"]["_task_keys"], keys)
+        (4, True)
+    """
+    first = states[0]
+    attributes = {}
+    for name, value in first["attributes"].items():
+        values = [s["attributes"][name] for s in states]
+        attributes[name] = value if name in _SHARED_STATE else None if name == "_block" else \
+            _join([*values], 1 if name == "_ring" else 0)
+    out = {**first, "num_envs": sum(s["num_envs"] for s in states), "attributes": attributes,
+           "task": _join([s["task"] for s in states], 0)}
+    if "wrapper" in first:
+        out["wrapper"] = _join([s["wrapper"] for s in states], 0)
+    return out
+
+
+def split_env_state(state: Mapping[str, Any], part: slice) -> dict[str, Any]:
+    """The state of environments ``part`` of the batch whose state is ``state`` (see :func:`join_env_states`)."""
+    attributes = {name: value if name in _SHARED_STATE else None if name == "_block" else
+                  _split(value, part, 1 if name == "_ring" else 0) for name, value in state["attributes"].items()}
+    out = {**state, "num_envs": part.stop - part.start, "attributes": attributes,
+           "task": _split(state["task"], part, 0)}
+    if "wrapper" in state:
+        out["wrapper"] = _split(state["wrapper"], part, 0)
+    return out
+
+
+def _join(values: list[Any], dim: int) -> Any:
+    if isinstance(values[0], dict):
+        return {k: _join([v[k] for v in values], dim) for k in values[0]}
+    if isinstance(values[0], torch.Tensor):
+        return torch.cat(values, dim)
+    return values[0]
+
+
+def _split(value: Any, part: slice, dim: int) -> Any:
+    if isinstance(value, dict):
+        return {k: _split(v, part, dim) for k, v in value.items()}
+    if isinstance(value, torch.Tensor):
+        return value.narrow(dim, part.start, part.stop - part.start).clone()
+    return value
+

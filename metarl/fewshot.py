@@ -148,13 +148,18 @@ def check_episode_request(
 
 
 def episode_keys(
-    batch: int, generator: torch.Generator | None, split: str, device: torch.device | str = "cpu"
+    batch: int, generator: torch.Generator | None, split: str, device: torch.device | str = "cpu",
+    part: slice | None = None,
 ) -> torch.Tensor:
     """``batch`` episode keys for ``split``: raw keys from ``generator``, hashed with the split's number.
 
     The same keys as ``BatchedEnv.sample_tasks`` draws, so episode e is the task ``sample_tasks`` would give.
+    With ``part``, only those of the ``batch`` keys (a data-parallel process's shard); the generator advances as
+    for all ``batch``, so episode e is the same whatever the split.
     """
     raw = torch.randint(0, 1 << 32, (batch,), generator=generator, dtype=torch.int64)
+    if part is not None:
+        raw = raw[part]
     return mrandom.combine(raw.to(device), SPLITS[split])
 
 

@@ -18,6 +18,7 @@ ENV_IDS = [
     "metarl/RuleGrid-v0",
     "metarl/MetaMaze-v0",
     "metarl/KeyToDoor-v0",
+    "metarl/GoalGrid-v0",
 ]
 # Small settings so that trials end within a test's few hundred steps.
 SMALL = {
@@ -31,6 +32,7 @@ SMALL = {
     "metarl/RuleGrid-v0": {"horizon": 6, "episodes": 3},
     "metarl/MetaMaze-v0": {"horizon": 6, "episodes": 3},
     "metarl/KeyToDoor-v0": {"horizon": 6, "episodes": 3},
+    "metarl/GoalGrid-v0": {"cells": 30, "horizon": 4, "episodes": 2},  # many goals: a new trial, a new goal
     "metarl/ML1-v0": {"task": "reach-v3", "horizon": 6, "episodes": 2},
     **{f"metarl/{name}-v0": {"horizon": 6, "episodes": 3, "threads": 1} for name in MUJOCO_NAMES},
 }
@@ -42,8 +44,9 @@ MUJOCO = [pytest.mark.mujoco,
           pytest.mark.skipif(bool(missing_mujoco()), reason='needs the mujoco extra: pip install "metarl[mujoco]"')]
 """Marks of tests that need the MuJoCo families: `make test-mujoco` runs them (`pytest -m mujoco`) in its own venv."""
 MUJOCO_IDS = [f"metarl/{name}-v0" for name in MUJOCO_NAMES]
-FINITE_TASK_IDS = {"metarl/HalfCheetahDir-v0", "metarl/AntDir-v0"}
-"""Families with two tasks only (forward, backward): a task may repeat across trials and splits."""
+FINITE_TASK_IDS = {"metarl/HalfCheetahDir-v0", "metarl/AntDir-v0", "metarl/GoalGrid-v0"}
+"""Families with a few tasks only (forward and backward; 21 goal cells), which train and test share as in their
+papers: a task may repeat across trials and splits."""
 MUJOCO_ENV_IDS = [pytest.param(id, marks=MUJOCO) for id in MUJOCO_IDS]
 EXTRA_ENV_IDS = [pytest.param("metarl/ML1-v0", marks=METAWORLD), *MUJOCO_ENV_IDS]
 """Families of optional extras: the `env_id` fixture's contract tests run on them where the extra is installed."""

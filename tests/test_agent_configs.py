@@ -23,6 +23,7 @@ VARIANTS = {
     "test/SyntheticStudent-v0": ("metarl/Teach-v0", {"student": "synthetic", "horizon": 4, "batch_size": 4,
                                                      "max_updates": 2}),
     "test/Glyphs3Way-v0": ("metarl/Glyphs-v0", {"ways": 3, "instances": 2}),
+    "test/PointRobot-v0": ("metarl/Navigation2D-v0", {"horizon": 4, "goal_range": 1.0, "goal_radius": 0.0}),
 }
 SINUSOID = {"meta_batch": 2, "hidden": [8], "validate_every": 100, "validation_episodes": 2, "eval_steps": 1}
 GLYPHS = {"meta_batch": 1, "channels": 4, "conv_layers": 1, "validate_every": 100, "validation_episodes": 2}
@@ -42,8 +43,12 @@ CASES = [  # (agent, env id, settings, total_steps: one iteration)
     ("versa", "metarl/Sinusoid-v0", {k: v for k, v in SINUSOID.items() if k != "eval_steps"}, 2),
     ("learned-optimizer", "test/SyntheticOptimizee-v0", {"tasks": 2, "unroll": 2, "hidden": 4, "eval_tasks": 1,
                                                          "figures": False}, 8),
+    ("pearl", "test/PointRobot-v0", {"train_tasks": 2, "tasks_per_iteration": 2, "initial_steps": 4, "prior_steps": 4,
+                                     "extra_posterior_steps": 4, "gradient_steps": 1, "meta_batch": 2, "batch_size": 4,
+                                     "context_size": 4, "hidden": [8], "encoder_hidden": [8], "eval_every": 0}, 8),
     ("learned-teacher", "test/SyntheticStudent-v0", {"students": 2, "hidden": 4, "eval_students": 1,
                                                      "figures": False}, 8),
+    ("varibad", "metarl/TabularMDP-v0", {"num_envs": 2, "encoder_hidden": 8, "minibatches": 1}, 200),
 ]
 REGISTER_AND_RUN = (
     "import json, sys, metarl\n"

@@ -80,6 +80,14 @@ CASES = {case.agent: case for case in [
            f"Glyphs__{name}__")
       for name, extra in (("protonet", {}), ("matchingnet", {}), ("relationnet", {"pooled_layers": 1}), ("gnn", {}),
                           ("metanet", {}))],
+    Case("pearl", {"env_kwargs": {"horizon": 4, "goal_radius": 0.0}, "train_tasks": 3, "tasks_per_iteration": 2,
+                   "initial_steps": 4, "prior_steps": 4, "extra_posterior_steps": 4, "gradient_steps": 2,
+                   "meta_batch": 2, "batch_size": 4, "context_size": 4, "hidden": [8], "encoder_hidden": [8],
+                   "latent": 2, "buffer_capacity": 16, "eval_every": 1, "eval_tasks": 2, "eval_trajectories": 2},
+         ("charts/adapted_return", "charts/first_episode_return", "adaptation/episode_0", "adaptation/episode_1",
+          "adaptation/posterior_entropy_episode_2", "losses/critic_loss", "losses/actor_loss", "losses/kl"),
+         ("test tasks", "episode 1:", "episode 2:", "posterior entropy", "oracle"), "Navigation2D__pearl__",
+         ("adaptation/posterior_entropy",)),
     Case("learned-optimizer", {"env_kwargs": {"optimizee": "logistic", "horizon": 3, "batch_size": 8}, "tasks": 2,
                                "unroll": 3, "hidden": 4, "eval_tasks": 2},
          ("charts/log10_final_loss", "charts/accuracy", "eval/log10_final_loss", "losses/meta_loss"),
@@ -90,6 +98,13 @@ CASES = {case.agent: case for case in [
          ("charts/return", "charts/keep_rate", "validation/instances_ratio"),
          ("learned", "noteach", "randteach", "spl", "test students"), "Teach-logistic__learned-teacher-reinforce__",
          ("adaptation/held_out_students",)),
+    Case("varibad", {"env": "metarl/GoalGrid-v0", "env_kwargs": {"cells": 3, "horizon": 3, "episodes": 2},
+                     "num_envs": 8, "encoder_hidden": 8, "encoder_embed": 8, "policy_hidden": 8, "decoder_hidden": 8,
+                     "epochs": 1, "minibatches": 1, "elbo_samples": 2, "vae_updates": 1},
+         ("charts/trial_return", "adaptation/episode_1", "adaptation/episode_2", "losses/vae_reconstruction",
+          "losses/vae_kl", "belief/entropy", "belief/kl", "belief/entropy_trial_end"),
+         ("varibad (this run)", "oracle", "search", "trials on test tasks", "return of inner episodes 1..2"),
+         "GoalGrid__varibad__", ("adaptation/curve", "belief/entropy_curve")),
 ]}
 VARIANTS = [  # (agent, settings over its case): options and estimators with state of their own
     ("rl2", {"next_obs_prediction_coef": 1.0, "previous_obs": True}),
@@ -100,7 +115,10 @@ VARIANTS = [  # (agent, settings over its case): options and estimators with sta
     ("learned-teacher", {"estimator": "ppo"}),
     ("learned-teacher", {"estimator": "ppo", "gae_lambda": 0.9}),
     ("learned-teacher", {"estimator": "es", "pairs": 2}),
+    ("pearl", {"target_entropy": -2.0, "posterior_steps": 4, "critic_reward": "dense",
+               "env_kwargs": {"horizon": 4, "reward": "sparse", "goals": "semicircle"}}),
     ("learned-teacher", {"estimator": "lookahead"}),
+    ("varibad", {"decode_state": True, "elbo_samples": 0}),
 ]
 ERRORS = [  # (agent, settings, words): every agent's own checks, beside the shared ones of test_config_errors
     ("rl2", {"hiden": 32}, "unknown config key 'hiden'.*did you mean hidden"),
@@ -151,6 +169,11 @@ ERRORS = [  # (agent, settings, words): every agent's own checks, beside the sha
     ("learned-teacher", {"repeats": 0}, "'repeats' must be at least 1"),
     ("learned-teacher", {"estimator": "es", "sigma": 0.0}, "'sigma' must be"),
     ("learned-teacher", {"env": "metarl/Navigation2D-v0", "env_kwargs": {}}, "not a teaching family"),
+    ("pearl", {"env": "metarl/BernoulliBandit-v0", "env_kwargs": {}}, "PEARL needs continuous"),
+    ("pearl", {"hidden": []}, "'hidden' must be a non-empty list"),
+    ("pearl", {"kl_weight": -1.0}, "'kl_weight' must be at least 0"),
+    ("pearl", {"critic_reward": "shaped"}, "'critic_reward' must be one of"),
+    ("pearl", {"prior_steps": 0, "posterior_steps": 0}, "the context would stay empty"),
 ]
 
 

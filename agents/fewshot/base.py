@@ -59,6 +59,7 @@ class EpisodicTrainer(Trainer):
     """
 
     config_type: ClassVar[type[FewShotConfig]] = FewShotConfig
+    data_parallel = True
     seed_streams = {"env": 0, "model": 0, "episodes": 0}
     """Random streams: the env, backbone init, training episodes (and pretrain's images)."""
     needs_classes: ClassVar[bool] = False
@@ -126,15 +127,23 @@ class EpisodicTrainer(Trainer):
                          hidden=cfg.hidden, seed=self.stream_seed("model")).to(self.device)
 
     def episodes(self) -> Episodes:
-        """``meta_batch`` training episodes, drawn with the run's generator."""
+        """``meta_batch`` training episodes, drawn with the run's generator: this process's shard of them."""
         return self.env.sample_episodes(self.config.meta_batch, **self.train_shape.kwargs(), split="train",
-                                        generator=self.episode_generator, device=self.device)
+                                        generator=self.episode_generator, device=self.device, part=self.part())
+
+    def part(self, total: int | None = None) -> slice | None:
+        """This process's shard of ``total`` items (default ``meta_batch``), or None in one process."""
+        if not self.parallel.active:
+            return None
+        return self.parallel.shard(self.config.meta_batch if total is None else total, "meta_batch")
 
     def update(self, loss: torch.Tensor) -> None:
-        """One optimizer step on ``loss``, after checking that it is finite."""
+        """One optimizer step on ``loss`` (a mean over this process's shard), after checking that it is finite; the
+        gradient is averaged over the processes first."""
         check_finite("the meta-training loss", loss)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        self.parallel.average_gradients(self.optimizer)
         self.optimizer.step()
 
     def train_scalars(self, loss: torch.Tensor, scores: torch.Tensor) -> dict[str, float]:

@@ -197,7 +197,7 @@ class ReptileTrainer(GradientTrainer):
             check_finite("the inner loss", last["loss"])
             size = cfg.lr * max(0.0, 1.0 - self.global_step / cfg.total_steps) if cfg.anneal else cfg.lr
             for name, p in self.net.named_parameters():
-                p.add_(adapted[-1][name].mean(0) - p, alpha=size)
+                p.add_(self.parallel.mean(adapted[-1][name].mean(0)) - p, alpha=size)
         scalars = self.train_scalars(last["loss"], last["scores"])
         scalars["perf/meta_step_size"] = size
         return scalars

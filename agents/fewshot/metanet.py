@@ -120,6 +120,7 @@ class MetaNetTrainer(MetricTrainer):
     """
 
     agent = "metanet"
+    data_parallel = False  # not yet checked against one process
     config_type = MetaNetConfig
     config: MetaNetConfig
 

@@ -56,7 +56,8 @@ class PretrainTrainer(EpisodicTrainer):
         shape = self.train_shape
         if self.classification:
             count = self.config.meta_batch * shape.ways * (shape.shots + shape.queries)
-            x, y = self.env.sample_images(count, split="train", generator=self.episode_generator, device=self.device)
+            x, y = self.env.sample_images(count, split="train", generator=self.episode_generator, device=self.device,
+                                          part=self.part(count))
             out = self.net(x)
             loss = F.cross_entropy(out, y)
             scores = (out.detach().argmax(-1) == y).float()

@@ -88,6 +88,7 @@ class RelationNetTrainer(MetricTrainer):
     """
 
     agent = "relationnet"
+    data_parallel = False  # not yet checked against one process
     config_type = RelationConfig
     config: RelationConfig
 
@@ -170,6 +171,7 @@ class GNNTrainer(MetricTrainer):
     """
 
     agent = "gnn"
+    data_parallel = False  # not yet checked against one process
     config_type = GNNConfig
     config: GNNConfig
 

@@ -61,6 +61,7 @@ class LearnedOptimizerTrainer(Trainer):
     """
 
     agent = "learned-optimizer"
+    data_parallel = True
     config_type = LearnedOptimizerConfig
     metrics = ("charts/log10_final_loss", "eval/log10_final_loss")
     seed_streams = {"env": 0, "model": 0, "tasks": 0, "noise": 1}
@@ -91,10 +92,19 @@ class LearnedOptimizerTrainer(Trainer):
         return f"{self.env.family}-{self.env.config['optimizee']}__{self.agent}-{self.config.estimator}"
 
     def _tasks(self) -> Task:
-        return self.env.sample_tasks(self.config.tasks, self.task_generator, split="train")
+        """This iteration's ``tasks`` training optimizees: all of them for ES (which splits its population between
+        data-parallel processes), this process's shard of them otherwise."""
+        tasks = self.env.sample_tasks(self.config.tasks, self.task_generator, split="train")
+        if self.config.estimator == "es" or not self.parallel.active:
+            return tasks
+        return tasks[torch.arange(self.config.tasks, device=self.device)[self.parallel.shard(self.config.tasks,
+                                                                                              "tasks")]]
 
     # ------------------------------------------------------------------ estimators
-    def _step_network(self) -> float:
+    def _step_network(self, averaged: bool = False) -> float:
+        """Clip and step; the gradients are first averaged over data-parallel processes unless already ``averaged``."""
+        if not averaged:
+            self.parallel.average_gradients(self.optimizer)
         norm = torch.nn.utils.clip_grad_norm_(self.net.parameters(), self.config.max_grad_norm)
         check_finite("the meta-gradient norm", norm)
         self.optimizer.step()
@@ -119,12 +129,12 @@ class LearnedOptimizerTrainer(Trainer):
             meta_losses), "losses/gradient_norm": sum(norms) / len(norms)})
 
     def _reinforce(self, tasks: Task) -> dict[str, float]:
-        cfg, net, S = self.config, self.net, self.config.samples
-        runs = tasks[torch.arange(cfg.tasks, device=self.device).repeat_interleave(S)]
+        cfg, net, S, world = self.config, self.net, self.config.samples, self.parallel
+        runs = tasks[torch.arange(tasks.batch_size, device=self.device).repeat_interleave(S)]
         observations, actions, starts = [], [], []
 
         def sample(mean: torch.Tensor) -> torch.Tensor:
-            noise = torch.randn(mean.shape, generator=self.noise).to(mean.device)
+            noise = world.draw(torch.randn, mean.shape, generator=self.noise).to(mean.device)
             action = mean + net.log_std.detach().exp() * noise
             actions.append(action)
             return action
@@ -144,7 +154,8 @@ class LearnedOptimizerTrainer(Trainer):
                 done += losses.shape[0]
             losses = torch.cat(all_losses)
             final_loss, accuracy = self._final_scores(runs, carry)
-            scores = -objective_values(cfg.objective, losses, final_loss, accuracy).view(cfg.tasks, S)
+            scores = -objective_values(cfg.objective, losses, final_loss, accuracy).view(tasks.batch_size, S)
+            every = world.gather(scores)  # the advantages' scale comes from every task
         self.optimizer.zero_grad(set_to_none=True)
         for chunk, memory in enumerate(starts):
             first, last = chunk * cfg.unroll, min((chunk + 1) * cfg.unroll, self.horizon)
@@ -157,24 +168,25 @@ class LearnedOptimizerTrainer(Trainer):
                                                         net.log_std).sum(1)
             advantages = scores
             if cfg.normalize_advantages:
-                spread = (scores - scores.mean(1, keepdim=True)).std()
+                spread = (every - every.mean(1, keepdim=True)).std()
                 advantages = scores / (spread + 1e-8)
-            surrogate = -reinforce_surrogate(log_prob.view(cfg.tasks, S), advantages)
+            surrogate = -reinforce_surrogate(log_prob.view(tasks.batch_size, S), advantages)
             check_finite("the policy-gradient surrogate", surrogate)
             surrogate.backward()
         norm = self._step_network()
         extra = {"losses/gradient_norm": norm, "losses/log_std": float(net.log_std.detach()),
-                 "charts/objective": float(-scores.mean())}
+                 "charts/objective": float(-every.mean())}
         return self._scalars(runs, carry, losses, extra)
 
     def _es(self, tasks: Task) -> dict[str, float]:
         cfg, params = self.config, self.net.mean_parameters()
-        P = 2 * cfg.pairs
-        runs = tasks[torch.arange(cfg.tasks, device=self.device).repeat(P)]  # member-major
         results: dict[str, Any] = {}
 
-        def objective(vectors: torch.Tensor) -> torch.Tensor:
+        def objective(vectors: torch.Tensor) -> torch.Tensor:  # this process's members of the population
+            P = vectors.shape[0]
+            runs = tasks[torch.arange(cfg.tasks, device=self.device).repeat(P)]  # member-major
             rule = lstm_rule(self.net, population_parameters(params, vectors), population=P)
+            results["runs"] = runs
             with torch.no_grad():
                 carry, losses = unroll(self.process, runs, rule, self.horizon, start(self.process, runs),
                                        self.max_update)
@@ -183,12 +195,13 @@ class LearnedOptimizerTrainer(Trainer):
             return objective_values(cfg.objective, losses, final_loss, accuracy).view(P, cfg.tasks).mean(1)
 
         center = parameters_to_vector(params.values()).detach()
-        grad, values = antithetic_gradient(objective, center, cfg.sigma, cfg.pairs, self.noise)
+        grad, values = antithetic_gradient(lambda vectors: self.parallel.map(objective, vectors, "2 x pairs"),
+                                           center, cfg.sigma, cfg.pairs, self.noise)
         check_finite("the evolution-strategies objective", values.mean())
         self.optimizer.zero_grad(set_to_none=True)
         set_gradients(list(params.values()), grad)
-        norm = self._step_network()
-        return self._scalars(runs, results["carry"], results["losses"], {"losses/gradient_norm": norm,
+        norm = self._step_network(averaged=True)  # every process computed the same gradient from all values
+        return self._scalars(results["runs"], results["carry"], results["losses"], {"losses/gradient_norm": norm,
                                                                           "charts/objective": float(values.mean())})
 
     # ------------------------------------------------------------------ the loop
@@ -199,7 +212,7 @@ class LearnedOptimizerTrainer(Trainer):
     def _scalars(self, task: Task, carry: Carry, losses: torch.Tensor, extra: dict[str, float]) -> dict[str, float]:
         with torch.no_grad():
             final_loss, accuracy = self._final_scores(task, carry)
-        scalars = {"charts/log10_final_loss": math.log10(float(final_loss.double().mean())),
+        scalars = {"charts/log10_final_loss": math.log10(float(self.parallel.mean(final_loss.double().mean()))),
                    "charts/mean_loss": float(losses.double().mean()),
                    "charts/diverged_fraction": float(carry.finished.float().mean()),
                    "perf/learning_rate": self.optimizer.param_groups[0]["lr"], **extra}

@@ -37,6 +37,7 @@ from metarl.engine import BatchedEnv
 from metarl.rl import AdaptationJacobian, MLPPolicy, fit_linear_baseline, gae, linear_features, per_task_call
 from metarl.rl.functional import Params
 from metarl.rl.gradients import gradient_vector
+from metarl.rl.heads import Draw
 from metarl.rl.trpo import fisher_vector_product
 from metarl.tasks import Task
 
@@ -97,10 +98,11 @@ def repeat_tasks(tasks: Task, trajectories: int) -> Task:
 
 @torch.no_grad()
 def collect(env: BatchedEnv, policy: MLPPolicy, params: Params, tasks: Task, trajectories: int,
-            generator: torch.Generator) -> Batch:
+            generator: torch.Generator, draw: Draw | None = None) -> Batch:
     """One trajectory per environment, task g's K trajectories acting with ``params`` row g.
 
-    ``env.num_envs`` must equal ``tasks.batch_size * trajectories``. Actions are sampled with ``generator``.
+    ``env.num_envs`` must equal ``tasks.batch_size * trajectories``. Actions are sampled with ``generator`` (and
+    ``draw``, a data-parallel process's :meth:`~metarl.training.parallel.Parallel.draw`, along the task dimension).
 
     Example:
         >>> import metarl
@@ -122,7 +124,7 @@ def collect(env: BatchedEnv, policy: MLPPolicy, params: Params, tasks: Task, tra
     for _ in range(T):
         x = obs.view(G, K, -1)
         out = per_task_call(policy, params, x)
-        action = policy.sample(out, generator)
+        action = policy.sample(out, generator, draw)
         step = env.step(policy.env_action(action).reshape(G * K, *action.shape[2:]))
         for name, value in (("obs", x), ("actions", action), ("rewards", step.reward.view(G, K)),
                             ("mask", alive.view(G, K).float()), ("dist", out)):

@@ -33,6 +33,7 @@ from metarl.agents.maml_rl.sampling import (
     surrogate,
 )
 
+from metarl.engine import join_env_states, split_env_state
 from metarl.errors import ConfigError
 from metarl.registry import make
 from metarl.rl import MLPPolicy, adapt, clipped_surrogate, per_task_call, task_params, trpo_step
@@ -66,6 +67,7 @@ class MAMLTrainer(Trainer):
 
     agent = "maml-rl"
     config_type = MAMLConfig
+    data_parallel = True
     metrics = ("charts/post_adaptation_return", "charts/pre_adaptation_return")
     seed_streams = {"env": 0, "model": 0, "tasks": 0, "actions": 1, "random-init": 10_000}
     """Random streams: env resets, policy init, task sampling, action sampling (on the device), and the "random
@@ -74,8 +76,12 @@ class MAMLTrainer(Trainer):
     def __init__(self, config: MAMLConfig) -> None:
         super().__init__(config)
         cfg = self.config = config
-        self.env = make(cfg.env, num_envs=cfg.meta_batch * cfg.trajectories, device=self.device,
-                        seed=self.stream_seed("env"), check=False, **cfg.env_kwargs)
+        self.part = self.parallel.shard(cfg.meta_batch, "meta_batch")
+        """This process's tasks of the ``meta_batch`` (all of them in one process)."""
+        self.tasks = self.part.stop - self.part.start
+        self.env = make(cfg.env, num_envs=self.tasks * cfg.trajectories, device=self.device,
+                        seed=self.stream_seed("env"), check=False, first_env=self.part.start * cfg.trajectories,
+                        **cfg.env_kwargs)
         space = self.env.single_observation_space
         if not isinstance(space, gymnasium.spaces.Box) or len(space.shape) != 1:
             raise ConfigError(f"{cfg.env}: MAML-RL's MLP policy needs a flat Box observation space, got {space}")
@@ -83,7 +89,7 @@ class MAMLTrainer(Trainer):
         self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=cfg.outer_lr) if cfg.outer == "ppo" else None
         self.task_generator = self.generator("tasks")
         self.sampler = self.generator("actions", self.device)
-        self.steps_per_iteration = (cfg.inner_steps + 1) * self.env.num_envs * self.env.trial_steps
+        self.steps_per_iteration = (cfg.inner_steps + 1) * cfg.meta_batch * cfg.trajectories * self.env.trial_steps
 
     def run_label(self) -> str:
         return f"{self.env.family}__{self.agent}" + ("-pretrained" if self.config.pretrain else "")
@@ -91,19 +97,24 @@ class MAMLTrainer(Trainer):
     # ------------------------------------------------------------------ one meta-iteration
     def _collect(self, params: Params, tasks: Any) -> Batch:
         cfg = self.config
-        batch = collect(self.env, self.policy, params, tasks, cfg.trajectories, self.sampler)
-        self.global_step += self.env.num_envs * self.env.trial_steps
+        batch = collect(self.env, self.policy, params, tasks, cfg.trajectories, self.sampler, self.parallel.draw)
+        self.global_step += cfg.meta_batch * cfg.trajectories * self.env.trial_steps
         return process(batch, cfg.gamma, cfg.gae_lambda, cfg.baseline_reg, cfg.normalize_advantages)
 
     def _meta_params(self, tasks: int, detached: bool = False) -> Params:
         params = {name: p.detach() if detached else p for name, p in self.policy.named_parameters()}
         return task_params(params, tasks)
 
+    def _tasks(self) -> Any:
+        """``meta_batch`` training tasks: this process's shard of them."""
+        tasks = self.env.sample_tasks(self.config.meta_batch, self.task_generator, split="train")
+        return tasks if not self.parallel.active else tasks[torch.arange(self.config.meta_batch)[self.part]]
+
     def train_iteration(self) -> dict[str, float]:
-        cfg, policy, G = self.config, self.policy, self.config.meta_batch
+        cfg, policy, G = self.config, self.policy, self.tasks
         if cfg.pretrain:
             return self._pretrain_iteration()
-        tasks = self.env.sample_tasks(G, self.task_generator, split="train")
+        tasks = self._tasks()
         params, batches = self._meta_params(G, detached=True), []
         for _ in range(cfg.inner_steps):
             batches.append(self._collect(params, tasks))
@@ -126,9 +137,9 @@ class MAMLTrainer(Trainer):
         return scalars
 
     def _pretrain_iteration(self) -> dict[str, float]:
-        cfg, G = self.config, self.config.meta_batch
+        cfg, G = self.config, self.tasks
         params = self._meta_params(G, detached=True)
-        batch = Batch.cat([self._collect(params, self.env.sample_tasks(G, self.task_generator, split="train"))
+        batch = Batch.cat([self._collect(params, self._tasks())
                            for _ in range(cfg.inner_steps + 1)])
 
         def fisher() -> Any:  # the KL's Hessian, through the same (subsampled) product as MAML's
@@ -152,13 +163,17 @@ class MAMLTrainer(Trainer):
             result = trpo_step(list(policy.parameters()), objective, cfg.max_kl, cfg.cg_iterations, cfg.cg_damping,
                                cfg.backtrack_ratio, cfg.max_backtracks,
                                check=lambda loss: check_finite("the surrogate loss", loss),
-                               fisher_product=fisher() if fisher is not None else None)
+                               fisher_product=fisher() if fisher is not None else None,
+                               average=self.parallel.mean)
             return {"losses/surrogate_before": result.loss_before, "losses/surrogate_after": result.loss_after,
                     "losses/kl": result.kl, "losses/line_search_accepted": float(result.accepted),
                     "losses/line_search_backtracks": float(result.backtracks),
                     "losses/step_fraction": result.fraction, "losses/gradient_norm": result.gradient_norm,
                     "losses/entropy": entropy}
         valid = batch.mask > 0
+        # The loss is a mean over the valid steps of every process: this process's mean, weighted by its share.
+        count = valid.sum().double()
+        share = float(count / self.parallel.mean(count))
         old_logprob = policy.log_prob(batch.dist, batch.actions)[valid]
         advantages = batch.advantages[valid]
         stats: dict[str, list[float]] = {"loss": [], "approx_kl": [], "clip_fraction": []}
@@ -168,7 +183,8 @@ class MAMLTrainer(Trainer):
             pg = clipped_surrogate(logprob, old_logprob, advantages, cfg.clip)
             check_finite("the clipped surrogate loss", pg.loss)
             self.optimizer.zero_grad(set_to_none=True)
-            pg.loss.backward()
+            (pg.loss * share).backward()
+            self.parallel.average_gradients(self.optimizer)
             torch.nn.utils.clip_grad_norm_(policy.parameters(), cfg.max_grad_norm)
             self.optimizer.step()
             for key in stats:
@@ -249,8 +265,11 @@ class MAMLTrainer(Trainer):
 
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict[str, Any]:
+        env = self.env.state_dict()
+        if self.parallel.active:  # every process's environments: the run resumes with any number of processes
+            env = join_env_states(self.parallel.gather_objects(env))
         state = {"policy": self.policy.state_dict(), "task_generator": self.task_generator.get_state(),
-                 "sampler": self.sampler.get_state(), "env": self.env.state_dict()}
+                 "sampler": self.sampler.get_state(), "env": env}
         if self.optimizer is not None:
             state["optimizer"] = self.optimizer.state_dict()
         return state
@@ -259,6 +278,9 @@ class MAMLTrainer(Trainer):
         self.policy.load_state_dict(state["policy"])
         self.task_generator.set_state(state["task_generator"].cpu())
         self.sampler.set_state(state["sampler"].cpu())
-        self.env.load_state_dict(state["env"])
+        env, trajectories = state["env"], self.config.trajectories
+        if env.get("num_envs") != self.env.num_envs:  # saved by another number of processes
+            env = split_env_state(env, slice(self.part.start * trajectories, self.part.stop * trajectories))
+        self.env.load_state_dict(env)
         if self.optimizer is not None:
             self.optimizer.load_state_dict(state["optimizer"])

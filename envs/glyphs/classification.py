@@ -141,8 +141,10 @@ class ImageClassification(BatchedEnv):
         split: str | None = None,
         generator: torch.Generator | None = None,
         device: torch.device | str | None = None,
+        part: slice | None = None,
     ) -> Episodes:
-        """``batch`` N-way K-shot episodes from the classes of ``split`` (the env's own by default).
+        """``batch`` N-way K-shot episodes from the classes of ``split`` (the env's own by default); with ``part``,
+        only those episodes of the ``batch`` (see :func:`metarl.fewshot.episode_keys`).
 
         ``ways`` defaults to the env's ``ways``; each class gives ``shots`` support and ``queries`` query
         images (distinct base images, freshly distorted). Deterministic given the generator's state.
@@ -162,7 +164,7 @@ class ImageClassification(BatchedEnv):
         check_episode_request(self.id, batch, ways, shots, queries, split,
                               classes=None if pool is None else len(pool), instances=data.instances)
         device = torch.device(self.device if device is None else device)
-        keys = episode_keys(batch, generator, split, device)
+        keys = episode_keys(batch, generator, split, device, part)
         return image_episodes(self.images(device), pool, keys, ways, shots, queries, self.config["distortion"])
 
     def sample_images(
@@ -172,8 +174,10 @@ class ImageClassification(BatchedEnv):
         split: str | None = None,
         generator: torch.Generator | None = None,
         device: torch.device | str | None = None,
+        part: slice | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """``batch`` labelled images of ``split`` for ordinary (non-episodic) classification over all its classes.
+        """``batch`` labelled images of ``split`` for ordinary (non-episodic) classification over all its classes
+        (with ``part``, only those of the ``batch``).
 
         Returns ``images (batch, H, W)`` float in [0, 1], freshly distorted, and ``labels (batch,)`` int64:
         the class's position in ``data.splits[split]`` (so labels lie in [0, number of classes in the split)).
@@ -191,7 +195,7 @@ class ImageClassification(BatchedEnv):
         data, device = self.data, torch.device(self.device if device is None else device)
         check_episode_request(self.id, batch, 1, 1, 0, split, classes=len(data.splits[split]))
         pool = data.splits[split].to(device)
-        keys = episode_keys(batch, generator, split, device)
+        keys = episode_keys(batch, generator, split, device, part)
         u = mrandom.lanes(mrandom.combine(keys, CLASS_STREAM), 2)
         labels = (u[:, 0] * pool.numel()).long().clamp_(max=pool.numel() - 1)
         instance = (u[:, 1] * data.instances).long().clamp_(max=data.instances - 1)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 from collections.abc import Callable
 
 import gymnasium
@@ -31,8 +32,11 @@ MAML_NAVIGATION = {
 }
 """Navigation2D with the paper's settings: the MAML row, the context-vector oracle row, and our targets."""
 
-PAPER_SETTING = {"horizon": 100, "episodes": 1, "goal_range": 0.5, "max_speed": 0.1, "goal_radius": 0.01}
+PAPER_SETTING = {"horizon": 100, "episodes": 1, "goal_range": 0.5, "max_speed": 0.1, "goal_radius": 0.01,
+                 "goals": "square", "reward": "dense"}
 """The MAML paper's 2D navigation setting, which :data:`MAML_NAVIGATION` belongs to."""
+NEWER_PARAMS = ("goals", "reward")
+"""Arguments added after the MAML rows were recorded: a setting that does not name them has their defaults."""
 
 
 @dataclasses.dataclass
@@ -58,9 +62,10 @@ class Navigation2D(BatchedEnv):
     """
 
     family = "Navigation2D"
-    description = "point robot to a goal U[-0.5,0.5]^2, velocity actions clipped to 0.1, reward -distance"
+    description = ("point robot to a goal U[-0.5,0.5]^2 (or on a half circle), velocity actions clipped to 0.1, "
+                   "reward -distance (or sparse near the goal)")
     source = "Finn et al. 2017 (MAML), 2D navigation"
-    state_attributes = ("_position",)
+    state_attributes = ("_position", "_dense")
     params = {
         "horizon": Param(100, low=1, high=100_000, doc="steps per inner episode"),
         "episodes": Param(1, low=1, high=100_000, doc="inner episodes per trial"),
@@ -68,18 +73,27 @@ class Navigation2D(BatchedEnv):
         "max_speed": Param(0.1, low=1e-9, high=1e6, doc="actions are clipped to [-max_speed, max_speed]^2"),
         "goal_radius": Param(0.01, low=0.0, high=1e6,
                              doc="an inner episode terminates within this distance of the goal along both axes"),
+        "goals": Param("square", choices=("square", "semicircle"),
+                       doc="square: uniform in the square; semicircle: uniform angle on the upper half circle of "
+                           "radius goal_range (PEARL's sparse point robot)"),
+        "reward": Param("dense", choices=("dense", "sparse"),
+                        doc="dense: -distance; sparse: 1 - distance within sparse_radius of the goal, else 0"),
+        "sparse_radius": Param(0.2, low=0.0, high=1e6, doc="sparse reward: radius of the rewarding disc"),
     }
     task_type = NavigationTask
 
     @staticmethod
     def maml_published(config: dict) -> dict | None:
         """:data:`MAML_NAVIGATION` when ``config`` is the paper's setting, else None (see :mod:`metarl.published`)."""
-        return MAML_NAVIGATION if all(config.get(k) == v for k, v in PAPER_SETTING.items()) else None
+        same = all(config.get(k, Navigation2D.params[k].default if k in NEWER_PARAMS else None) == v
+                   for k, v in PAPER_SETTING.items())
+        return MAML_NAVIGATION if same else None
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._position = torch.zeros(self.num_envs, 2, device=self.device)
         self._ones = torch.ones(2, device=self.device)
+        self._dense = torch.zeros(self.num_envs, device=self.device)
 
     def _trial_shape(self) -> tuple[int, int]:
         return self.config["horizon"], self.config["episodes"]
@@ -95,11 +109,23 @@ class Navigation2D(BatchedEnv):
 
     def tasks_from_keys(self, keys: torch.Tensor, split: str) -> NavigationTask:
         r = self.config["goal_range"]
-        return NavigationTask(goal=(2.0 * mrandom.lanes(keys, 2) - 1.0) * r)
+        u = mrandom.lanes(keys, 2)
+        if self.config["goals"] == "semicircle":
+            angle = u[:, 0] * math.pi
+            return NavigationTask(goal=torch.stack([angle.cos(), angle.sin()], 1) * r)
+        return NavigationTask(goal=(2.0 * u - 1.0) * r)
 
     def reward_bounds(self) -> tuple[float, float]:
+        if self.config["reward"] == "sparse":
+            return 0.0, 1.0
         reach = self.config["horizon"] * self.config["max_speed"] + self.config["goal_range"]
         return -float(np.sqrt(2.0) * reach), 0.0
+
+    @property
+    def dense_reward(self) -> torch.Tensor:
+        """Minus the distance to the goal after the last step, (B,): the shaped reward behind a sparse one, which
+        meta-training may use where the sparse reward alone gives too little signal (PEARL's sparse point robot)."""
+        return self._dense
 
     def _start_episode(self, mask: torch.Tensor | None) -> None:
         if mask is None:
@@ -112,7 +138,11 @@ class Navigation2D(BatchedEnv):
         self._position = self._position + action.clamp(-v, v)
         offset = self._position - self.task.goal
         distance = torch.mv(offset * offset, self._ones).sqrt_()  # row norms via one BLAS call
-        return distance.neg(), offset.abs().amax(1) < self.config["goal_radius"]
+        self._dense = distance.neg()
+        done = offset.abs().amax(1) < self.config["goal_radius"]
+        if self.config["reward"] == "sparse":
+            return torch.where(distance <= self.config["sparse_radius"], 1.0 - distance, 0.0), done
+        return self._dense, done
 
     def _observe(self) -> torch.Tensor:
         return self._position  # never modified in place: each step makes a new tensor

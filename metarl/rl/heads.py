@@ -9,6 +9,8 @@ per task, :mod:`metarl.rl.functional`) carry their adapted standard deviation in
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import gymnasium
 import torch
@@ -16,6 +18,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from metarl.errors import BadArgumentError
+
+Draw = Callable[..., torch.Tensor]
+"""``draw(sample, shape, **kwargs)``: random numbers of ``shape`` from a sampler such as ``torch.rand``."""
+
+
+def _draw(sample: Callable[..., torch.Tensor], shape: Sequence[int], **kwargs: Any) -> torch.Tensor:
+    return sample(tuple(shape), **kwargs)
 
 
 class ActionHead(nn.Module):
@@ -59,15 +68,21 @@ class ActionHead(nn.Module):
         return (self.log_std if log_std is None else log_std).expand_as(params)
 
     def sample(self, params: torch.Tensor, generator: torch.Generator | None = None,
-               log_std: torch.Tensor | None = None) -> torch.Tensor:
-        """One action per row: int64 (...,), int64 (..., *shape) of 0/1, or float (..., *shape)."""
+               log_std: torch.Tensor | None = None, draw: Draw | None = None) -> torch.Tensor:
+        """One action per row: int64 (...,), int64 (..., *shape) of 0/1, or float (..., *shape).
+
+        ``draw(sample, shape, **kwargs)`` makes the random numbers (default ``sample(shape, **kwargs)``); a
+        data-parallel process passes :meth:`metarl.training.parallel.Parallel.draw` to keep row i's numbers
+        independent of the split.
+        """
+        draw = draw or _draw
         if self.bernoulli:
-            uniform = torch.rand(params.shape, generator=generator, device=params.device)
+            uniform = draw(torch.rand, params.shape, generator=generator, device=params.device)
             return (uniform < torch.sigmoid(params)).long().reshape(*params.shape[:-1], *self.action_shape)
         if self.discrete:
-            uniform = torch.rand(params.shape, generator=generator, device=params.device).clamp_(min=1e-20)
+            uniform = draw(torch.rand, params.shape, generator=generator, device=params.device).clamp_(min=1e-20)
             return (params - (-uniform.log()).log()).argmax(-1)  # Gumbel-max
-        noise = torch.randn(params.shape, generator=generator, device=params.device)
+        noise = draw(torch.randn, params.shape, generator=generator, device=params.device)
         std = self._log_std(params, log_std).exp()
         return (params + std * noise).reshape(*params.shape[:-1], *self.action_shape)
 

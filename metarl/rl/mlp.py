@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from metarl.errors import BadArgumentError
-from metarl.rl.heads import ActionHead
+from metarl.rl.heads import ActionHead, Draw
 
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh}
 
@@ -116,10 +116,11 @@ class MLPPolicy(nn.Module):
         unit = action.clamp(-1.0, 1.0)
         return self.action_low + (unit + 1.0) * 0.5 * (self.action_high - self.action_low)
 
-    def sample(self, out: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """One action per row of ``out``."""
+    def sample(self, out: torch.Tensor, generator: torch.Generator | None = None, draw: Draw | None = None
+               ) -> torch.Tensor:
+        """One action per row of ``out`` (``draw``: see :meth:`metarl.rl.heads.ActionHead.sample`)."""
         params, log_std = self.split(out)
-        return self.head.sample(params, generator, log_std)
+        return self.head.sample(params, generator, log_std, draw)
 
     def mode(self, out: torch.Tensor) -> torch.Tensor:
         """The most likely action of each row."""

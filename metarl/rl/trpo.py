@@ -142,7 +142,8 @@ class TRPOStep(NamedTuple):
 def trpo_step(params: Sequence[torch.Tensor], objective: Callable[[], tuple[torch.Tensor, torch.Tensor]],
               max_kl: float = 0.01, cg_iterations: int = 10, damping: float = 1e-5, backtrack_ratio: float = 0.8,
               max_backtracks: int = 15, check: Callable[[torch.Tensor], None] | None = None,
-              fisher_product: Callable[[torch.Tensor], torch.Tensor] | None = None) -> TRPOStep:
+              fisher_product: Callable[[torch.Tensor], torch.Tensor] | None = None,
+              average: Callable[[torch.Tensor], torch.Tensor] | None = None) -> TRPOStep:
     """One TRPO update of ``params`` in place.
 
     ``objective()`` returns (surrogate loss to minimise, mean KL(old policy || current policy)) at the
@@ -150,22 +151,34 @@ def trpo_step(params: Sequence[torch.Tensor], objective: Callable[[], tuple[torc
     ``fisher_product``, a function ``v -> (F + damping I) v`` on flat vectors, is given). The step
     direction is the conjugate-gradient solution of ``(F + damping I) x = -grad``, scaled so that the
     quadratic model of the KL equals ``max_kl``, then backtracked. ``check`` (e.g.
-    :func:`metarl.training.check_finite`) sees the loss before anything changes.
+    :func:`metarl.training.check_finite`) sees the loss before anything changes. ``average`` (a data-parallel
+    process's :meth:`~metarl.training.parallel.Parallel.mean`) turns this process's gradient, Fisher-vector products,
+    losses and KLs (means over its equal shard of the batch) into the global batch's, so every process takes the
+    same step.
     """
     params = list(params)
+    average = average or (lambda value: value)
     loss, kl = objective()
     if check is not None:
         check(loss)
-    grads = gradient_vector(torch.autograd.grad(loss, params, retain_graph=fisher_product is None)).detach()
-    product = fisher_product or fisher_vector_product(kl, params, damping)
+    grads = average(gradient_vector(torch.autograd.grad(loss, params, retain_graph=fisher_product is None)).detach())
+    local_product = fisher_product or fisher_vector_product(kl, params, damping)
     del kl
+
+    def product(v: torch.Tensor) -> torch.Tensor:
+        return average(local_product(v))
+
+    def evaluate() -> tuple[torch.Tensor, torch.Tensor]:
+        loss_t, kl_t = objective()
+        return average(loss_t.detach()), average(kl_t.detach())
+
     direction, residual = _conjugate_gradient(product, -grads, cg_iterations, 1e-10)
     curvature = float(direction @ (-grads - residual))  # direction . (F + damping I) direction
-    loss_before = float(loss.detach())
+    loss_before = float(average(loss.detach()))
     if not curvature > 0.0 or not torch.isfinite(direction).all():
         return TRPOStep(loss_before, loss_before, 0.0, False, 0.0, 0, float(grads.norm()))
     full_step = direction * (2.0 * max_kl / curvature) ** 0.5
-    search = line_search(params, full_step, objective, loss_before, max_kl, backtrack_ratio, max_backtracks)
+    search = line_search(params, full_step, evaluate, loss_before, max_kl, backtrack_ratio, max_backtracks)
     loss_after = search.loss if search.accepted else loss_before
     return TRPOStep(loss_before, loss_after, search.kl if search.accepted else 0.0, search.accepted,
                     search.fraction, search.backtracks, float(grads.norm()))

@@ -32,6 +32,7 @@ from metarl.training.config import build_config, check_ranges, config_dict
 from metarl.training.health import GROWTH_LIMIT, parameter_collapse, parameter_rms, parameters_of, validation_collapse
 from metarl.training.history import cut_history
 from metarl.training.logger import RunLogger
+from metarl.training.parallel import Parallel, PeerLost, current
 from metarl.training.resume import FORK_OVERRIDES, RESUME_OVERRIDES, data_mismatches, resume_overrides
 from metarl.training.rundir import RunLock, fork_destination
 
@@ -74,6 +75,11 @@ class Trainer(abc.ABC):
     def __init__(self, config: TrainConfig) -> None:
         self.config = config
         self.device = resolve_device(config.device)
+        self.parallel: Parallel = current()
+        """This process's place among the data-parallel processes (:mod:`metarl.training.parallel`)."""
+        if self.parallel.active and not self.data_parallel:
+            raise ConfigError(f"the {self.agent} agent does not train data-parallel; run it as one process (without "
+                              "torchrun)")
         self.iteration = 0
         self.global_step = 0
         self.run_dir: Path | None = None
@@ -119,6 +125,10 @@ class Trainer(abc.ABC):
         """The trained agent as a :class:`metarl.protocols.AdaptiveAgent`, which ``metarl eval --protocol`` runs."""
         raise ConfigError(f"agent {self.agent!r} cannot be run by an evaluation protocol (it offers no adaptive "
                           "agent: see metarl.protocols.AdaptiveAgent)")
+
+    data_parallel: ClassVar[bool] = False
+    """Whether the trainer splits its global batch between data-parallel processes (:mod:`metarl.training.parallel`)
+    and equals one process with the same config."""
 
     metrics: ClassVar[tuple[str, ...]] = ()
     """Scalar tags shown against the hyperparameters in TensorBoard's HPARAMS tab."""
@@ -177,7 +187,7 @@ class Trainer(abc.ABC):
         while (path / CHECKPOINT_FILE).exists():
             path = Path(self.config.logdir) / f"{name}-{suffix}"
             suffix += 1
-        self.run_dir = path
+        self.run_dir = path = self.parallel.broadcast(path)  # rank 0's clock names the run
         return path
 
     @property
@@ -191,8 +201,11 @@ class Trainer(abc.ABC):
         progress = {"iteration": self.iteration if iteration is None else iteration, "global_step": self.global_step}
         if self._reference_rms is not None:
             progress["parameter_rms_start"] = self._reference_rms
+        state = self.state_dict()  # on every process: the global state may be gathered from all of them
+        if not self.parallel.is_main:
+            return path
         save_checkpoint(path, agent=self.agent, config=config_dict(self.config), progress=progress,
-                        state=self.state_dict(), data=self.data_settings())
+                        state=state, data=self.data_settings())
         if path == self.checkpoint_path:
             self._checkpoint_seen = _file_identity(path)
         return path
@@ -259,7 +272,8 @@ class Trainer(abc.ABC):
         trainer._resumed = True
         if fork:
             trainer._fork_source = path
-            trainer.run_dir = fork_destination(path, trainer.iteration, applied.get("logdir"), applied.get("run_name"))
+            trainer.run_dir = trainer.parallel.broadcast(
+                fork_destination(path, trainer.iteration, applied.get("logdir"), applied.get("run_name")))
             trainer.config.logdir, trainer.config.run_name = str(trainer.run_dir.parent), trainer.run_dir.name
         else:
             trainer.run_dir = path.parent
@@ -279,22 +293,32 @@ class Trainer(abc.ABC):
             raise ConfigError(f"{'; '.join(self.data_mismatch)}; resume it under the run's values (the data, and so "
                               "the run, would differ)")
         self.prepare_run_dir()
-        lock = RunLock(self.run_dir)
+        main = self.parallel.is_main
+        lock = RunLock(self.run_dir) if main else None
         try:
-            logger = self._open_logs()
+            logger = self._open_logs() if main else None
         except BaseException:
-            lock.release()
+            if lock is not None:
+                lock.release()
+            raise
+        try:
+            self.parallel.barrier()  # every process starts once rank 0 holds the run
+        except BaseException:
+            self._close(logger, lock)
             raise
         if self._reference_rms is None:
             self._reference_rms = self._parameter_rms()
         bar = tqdm(total=self.config.total_steps, initial=min(self.global_step, self.config.total_steps), unit="step",
-                   unit_scale=True, disable=not progress, dynamic_ncols=True, desc=self.agent,
+                   unit_scale=True, disable=not (progress and main), dynamic_ncols=True, desc=self.agent,
                    mininterval=0.1 if sys.stderr.isatty() else 30.0)  # logs piped to a file stay short
         done, saved_at, began, interrupted = 0, None, time.perf_counter(), False
 
         def more() -> bool:
+            in_time = max_seconds is None or time.perf_counter() - began < max_seconds
+            if max_seconds is not None:
+                in_time = self.parallel.broadcast(in_time)  # rank 0's clock stops every process at once
             return (self.global_step < self.config.total_steps and (max_iterations is None or done < max_iterations)
-                    and (max_seconds is None or time.perf_counter() - began < max_seconds))
+                    and in_time)
 
         try:
             while more():
@@ -304,12 +328,14 @@ class Trainer(abc.ABC):
                 except TrainingCollapsed:
                     raise
                 except TrainingError as exc:
-                    raise TrainingError(f"{exc} at iteration {self.iteration + 1}; {self._kept_note()}") from exc
+                    raise type(exc)(f"{exc} at iteration {self.iteration + 1}; {self._kept_note()}") from exc
                 self.iteration += 1
                 done += 1
                 seconds = time.perf_counter() - start
                 scalars["perf/steps_per_second"] = (self.global_step - before) / max(seconds, 1e-9)
-                logger.scalars(scalars, self.global_step)
+                scalars = self._global_scalars(scalars)
+                if logger is not None:
+                    logger.scalars(scalars, self.global_step)
                 due = self.iteration % self.config.checkpoint_every == 0
                 if due or self._best_pending:
                     self._save_durably(logger, figures=due, best=self._best_pending, last=due)
@@ -318,18 +344,38 @@ class Trainer(abc.ABC):
                 bar.set_postfix_str(self.headline(scalars), refresh=False)
             if saved_at != self.iteration:
                 self._save_durably(logger, figures=True, best=False, last=True)
+        except PeerLost as exc:
+            if " at iteration " in str(exc):
+                raise
+            raise PeerLost(f"{exc} after iteration {self.iteration}; {self._kept_note()}") from exc
         except KeyboardInterrupt:
             interrupted = True
             raise
         finally:
             bar.close()
-            logger.close()
-            lock.release()
-            if interrupted:
+            self._close(logger, lock)
+            if interrupted and main:
                 print(f"\ninterrupted at iteration {self.iteration}; {self._kept_note(resume_hint=True)}")
         return self.checkpoint_path
 
     # ------------------------------------------------------------------ internals of the loop
+    def _global_scalars(self, scalars: dict[str, float]) -> dict[str, float]:
+        """The scalars averaged over the data-parallel processes (each is a mean over its equal shard, or the same
+        everywhere); the steps per second is the slowest process's."""
+        if not self.parallel.active:
+            return scalars
+        every = self.parallel.gather_objects(scalars)
+        merged = {key: sum(s[key] for s in every if key in s) / sum(key in s for s in every) for key in scalars}
+        merged["perf/steps_per_second"] = min(s["perf/steps_per_second"] for s in every)
+        return merged
+
+    @staticmethod
+    def _close(logger: RunLogger | None, lock: RunLock | None) -> None:
+        if logger is not None:
+            logger.close()
+        if lock is not None:
+            lock.release()
+
     def _open_logs(self) -> RunLogger:
         """The run's logger, after checking that nobody moved the run on and copying a fork's inherited history."""
         if _file_identity(self.checkpoint_path) != self._checkpoint_seen:
@@ -347,15 +393,16 @@ class Trainer(abc.ABC):
             self._resumed = True  # a second fit() on this object continues the same run
         return logger
 
-    def _save_durably(self, logger: RunLogger, *, figures: bool, best: bool, last: bool) -> None:
+    def _save_durably(self, logger: RunLogger | None, *, figures: bool, best: bool, last: bool) -> None:
         """Check the parameters for a collapse, make the logs durable, then write ``best.pt`` and/or the checkpoint."""
         reason = self._parameter_collapse()
         if reason is not None:
             raise self._collapse(reason, self.iteration)
-        if figures:
-            for tag, figure in self.figures().items():
-                logger.figure(tag, figure, self.global_step)
-        logger.sync()
+        if logger is not None:  # rank 0
+            if figures:
+                for tag, figure in self.figures().items():
+                    logger.figure(tag, figure, self.global_step)
+            logger.sync()
         if best:
             self.save(self.prepare_run_dir() / BEST_FILE)
             self._best_pending = False

@@ -17,8 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from metarl.errors import ConfigError
-from metarl.training.config import build_config, config_values
+from metarl.training.config import build_config, config_values, parse_assignments
 from metarl.training.loop import CHECKPOINT_FILE, RESUME_OVERRIDES, Trainer
+
+BENCHMARK_FLAGS = {"seed": "pass --seed", "device": "pass --device", "logdir": "pass --logdir",
+                   "run_name": "the run is named SETTING__SEED under --logdir"}
+"""Recipe keys a benchmark script sets from its own flags, and how to change each instead of ``--set``."""
 
 TIME_FILE = "benchmark_time.json"
 """Seconds of training a run has cost over all the calls of :func:`timed_fit`, kept in its run directory."""
@@ -95,3 +99,20 @@ def timed_fit(trainer: Trainer, max_seconds: float | None = None, progress: bool
         spent += time.perf_counter() - began
         path.write_text(json.dumps({"seconds": spent}))
     return spent
+
+
+def benchmark_values(setting: str, assignments: list[str] | None, device: str, seed: int, logdir: str
+                     ) -> dict[str, Any]:
+    """The values a benchmark script puts on top of a setting's recipe: its ``--set`` assignments, then the device,
+    seed, log directory and the run name ``SETTING__SEED``. A ``--set`` of a key in :data:`BENCHMARK_FLAGS` is a
+    :class:`ConfigError` that names the flag to use instead.
+
+    Example:
+        >>> benchmark_values("dense", ["lr=0.01"], "cpu", 3, "runs/b")["run_name"]
+        'dense__3'
+    """
+    values = parse_assignments(assignments)
+    clashes = sorted(values.keys() & BENCHMARK_FLAGS.keys())
+    if clashes:
+        raise ConfigError(f"--set {clashes[0]}=... is not used here; {BENCHMARK_FLAGS[clashes[0]]}")
+    return {**values, "device": device, "seed": seed, "logdir": logdir, "run_name": f"{setting}__{seed}"}
