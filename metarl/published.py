@@ -7,6 +7,8 @@ A family with published results defines any of these static methods; a family wi
   keyed by solver or agent name (the RL² tables);
 - ``maml_published(config) -> dict | None``: the MAML paper's adaptation rows for this setting
   (``"source"``, ``"maml"`` per gradient step, ``"targets"``);
+- ``success_published(config) -> dict[str, float]``: each method's published success rate (0 to 1) under the
+  benchmark's evaluation protocol (Meta-World), keyed by method and table, e.g. ``"rl2 (Yu et al. 2019)"``;
 - ``fewshot_published(agent, ways, shots) -> dict | None``: a learner's few-shot result as
   ``{"source", "text"}``.
 
@@ -70,3 +72,14 @@ def fewshot_published(family: type[BatchedEnv] | BatchedEnv | str, agent: str, w
     """
     hook = _hook(family, "fewshot_published")
     return hook(agent, ways, shots) if hook is not None else None
+
+
+def success_published(family: type[BatchedEnv] | BatchedEnv | str, config: dict) -> dict[str, float]:
+    """Published success rates (0 to 1) under the family's benchmark protocol, by method; empty if none exist.
+
+    Example:
+        >>> success_published("Navigation2D", {})
+        {}
+    """
+    hook = _hook(family, "success_published")
+    return hook(config) if hook is not None else {}

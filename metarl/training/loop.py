@@ -125,6 +125,11 @@ class Trainer(abc.ABC):
         """Lines that ``metarl eval`` prints: the agent on held-out tasks beside its baselines."""
         raise ConfigError(f"agent {self.agent!r} has no evaluation")
 
+    def adaptive_agent(self, greedy: bool = False, seed: int = 0) -> Any:
+        """The trained agent as a :class:`metarl.protocols.AdaptiveAgent`, which ``metarl eval --protocol`` runs."""
+        raise ConfigError(f"agent {self.agent!r} cannot be run by an evaluation protocol (it offers no adaptive "
+                          "agent: see metarl.protocols.AdaptiveAgent)")
+
     data_parallel: ClassVar[bool] = False
     """Whether the trainer splits its global batch between data-parallel processes (:mod:`metarl.training.parallel`)
     and equals one process with the same config."""
