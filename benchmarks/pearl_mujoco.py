@@ -43,6 +43,12 @@ def cpu_time(work, repeats: int) -> float:
     return (time.process_time() - start) / repeats
 
 
+def warm_up(trainer: PEARLTrainer) -> None:
+    """One episode on each collecting task, so that the replay and the context have something to sample."""
+    cfg = trainer.config
+    trainer._collect(torch.arange(cfg.tasks_per_iteration) % cfg.train_tasks, trainer.env.horizon, False, True)
+
+
 def iteration_costs(trainer: PEARLTrainer, repeats: int) -> dict[str, float]:
     """CPU seconds of one gradient step and of one iteration's collection with ``trainer``'s settings."""
     cfg = trainer.config
@@ -90,11 +96,11 @@ def main() -> None:
     episodes = [mean_ci95(scores.returns[:, k].double()) for k in range(scores.returns.shape[1])]
     paper = recipe_trainer(RECIPE, {"device": args.device, "logdir": args.logdir, "run_name": "timing"}, PEARLTrainer,
                            resume=False)
-    paper._collect(torch.arange(paper.config.tasks_per_iteration), paper.env.horizon, False, True)
+    warm_up(paper)
     vel = iteration_costs(paper, args.repeats)
     direction = recipe_trainer(RECIPE, {"device": args.device, "logdir": args.logdir, "run_name": "timing-dir",
                                         **DIR_SETTINGS}, PEARLTrainer, resume=False)
-    direction._collect(torch.arange(2), direction.env.horizon, False, True)
+    warm_up(direction)
     dir_costs = iteration_costs(direction, args.repeats)
     result = {"iterations": trainer.iteration, "steps": trainer.global_step, "cpu_minutes": cpu / 60,
               "gradient_steps_per_iteration": trainer.config.gradient_steps,
