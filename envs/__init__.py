@@ -7,7 +7,9 @@ plug-in imports ``metarl``, which is still being imported when this runs.
 """
 
 from metarl.envs.bandit import BanditTask, BernoulliBandit
+from metarl.envs.child_training import ArchitectureSearch, Augment, LearnedLoss, MetaKD
 from metarl.envs.glyphs import ClassificationTask, Glyphs
+from metarl.envs.goal_grid import GoalGrid, GoalGridTask
 from metarl.envs.gridworld import KeyToDoor, MetaMaze, RuleGrid
 from metarl.envs.learn_to_optimize import LearnToOptimize
 from metarl.envs.metaworld import register_all as register_metaworld
@@ -27,6 +29,11 @@ BUILTIN = {
     "metarl/Glyphs-v0": Glyphs,
     "metarl/LearnToOptimize-v0": LearnToOptimize,
     "metarl/Teach-v0": Teach,
+    "metarl/ArchitectureSearch-v0": ArchitectureSearch,
+    "metarl/Augment-v0": Augment,
+    "metarl/LearnedLoss-v0": LearnedLoss,
+    "metarl/MetaKD-v0": MetaKD,
+    "metarl/GoalGrid-v0": GoalGrid,
     "metarl/RuleGrid-v0": RuleGrid,
     "metarl/MetaMaze-v0": MetaMaze,
     "metarl/KeyToDoor-v0": KeyToDoor,
@@ -42,12 +49,18 @@ def register_all() -> None:
 
 
 __all__ = [
+    "ArchitectureSearch",
+    "Augment",
     "BanditTask",
     "BernoulliBandit",
     "ClassificationTask",
     "Glyphs",
+    "GoalGrid",
+    "GoalGridTask",
     "KeyToDoor",
     "LearnToOptimize",
+    "LearnedLoss",
+    "MetaKD",
     "MetaMaze",
     "Navigation2D",
     "NavigationTask",

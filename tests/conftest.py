@@ -15,9 +15,14 @@ ENV_IDS = [
     "metarl/Glyphs-v0",
     "metarl/LearnToOptimize-v0",
     "metarl/Teach-v0",
+    "metarl/ArchitectureSearch-v0",
+    "metarl/Augment-v0",
+    "metarl/LearnedLoss-v0",
+    "metarl/MetaKD-v0",
     "metarl/RuleGrid-v0",
     "metarl/MetaMaze-v0",
     "metarl/KeyToDoor-v0",
+    "metarl/GoalGrid-v0",
 ]
 # Small settings so that trials end within a test's few hundred steps.
 SMALL = {
@@ -28,9 +33,14 @@ SMALL = {
     "metarl/Glyphs-v0": {"ways": 3, "instances": 2},
     "metarl/LearnToOptimize-v0": {"optimizee": "quadratic", "dims": 4, "horizon": 6},
     "metarl/Teach-v0": {"batch_size": 4, "horizon": 6, "max_updates": 3, "tau": 0.99},
+    "metarl/ArchitectureSearch-v0": {"layers": 1, "steps": 1, "batch_size": 4, "eval_size": 16},
+    "metarl/Augment-v0": {"subpolicies": 1, "steps": 1, "batch_size": 4, "eval_size": 16},
+    "metarl/LearnedLoss-v0": {"steps": 1, "batch_size": 4, "eval_size": 16},
+    "metarl/MetaKD-v0": {"steps": 1, "batch_size": 4, "teacher_steps": 5, "eval_size": 16},
     "metarl/RuleGrid-v0": {"horizon": 6, "episodes": 3},
     "metarl/MetaMaze-v0": {"horizon": 6, "episodes": 3},
     "metarl/KeyToDoor-v0": {"horizon": 6, "episodes": 3},
+    "metarl/GoalGrid-v0": {"cells": 30, "horizon": 4, "episodes": 2},  # many goals: a new trial, a new goal
     "metarl/ML1-v0": {"task": "reach-v3", "horizon": 6, "episodes": 2},
     **{f"metarl/{name}-v0": {"horizon": 6, "episodes": 3, "threads": 1} for name in MUJOCO_NAMES},
 }
@@ -42,8 +52,9 @@ MUJOCO = [pytest.mark.mujoco,
           pytest.mark.skipif(bool(missing_mujoco()), reason='needs the mujoco extra: pip install "metarl[mujoco]"')]
 """Marks of tests that need the MuJoCo families: `make test-mujoco` runs them (`pytest -m mujoco`) in its own venv."""
 MUJOCO_IDS = [f"metarl/{name}-v0" for name in MUJOCO_NAMES]
-FINITE_TASK_IDS = {"metarl/HalfCheetahDir-v0", "metarl/AntDir-v0"}
-"""Families with two tasks only (forward, backward): a task may repeat across trials and splits."""
+FINITE_TASK_IDS = {"metarl/HalfCheetahDir-v0", "metarl/AntDir-v0", "metarl/GoalGrid-v0"}
+"""Families with a few tasks only (forward and backward; 21 goal cells), which train and test share as in their
+papers: a task may repeat across trials and splits."""
 MUJOCO_ENV_IDS = [pytest.param(id, marks=MUJOCO) for id in MUJOCO_IDS]
 EXTRA_ENV_IDS = [pytest.param("metarl/ML1-v0", marks=METAWORLD), *MUJOCO_ENV_IDS]
 """Families of optional extras: the `env_id` fixture's contract tests run on them where the extra is installed."""

@@ -48,6 +48,8 @@ CASES = [  # (agent, env id, settings, total_steps: one iteration)
                                      "context_size": 4, "hidden": [8], "encoder_hidden": [8], "eval_every": 0}, 8),
     ("learned-teacher", "test/SyntheticStudent-v0", {"students": 2, "hidden": 4, "eval_students": 1,
                                                      "figures": False}, 8),
+    ("controller", "metarl/LearnedLoss-v0", {"tasks": 2, "samples": 2, "hidden": 4, "eval_tasks": 1}, 4),
+    ("varibad", "metarl/TabularMDP-v0", {"num_envs": 2, "encoder_hidden": 8, "minibatches": 1}, 200),
 ]
 REGISTER_AND_RUN = (
     "import json, sys, metarl\n"

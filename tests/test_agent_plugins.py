@@ -16,7 +16,8 @@ from metarl.errors import ConfigError
 from metarl.training import Trainer
 
 BUILTIN_AGENTS = ["rl2", "maml-rl", "maml", "fomaml", "reptile", "protonet", "matchingnet", "pretrain",
-                  "relationnet", "gnn", "metanet", "meta-sgd", "versa", "learned-optimizer", "learned-teacher"]
+                  "relationnet", "gnn", "metanet", "meta-sgd", "versa", "learned-optimizer", "learned-teacher",
+                  "pearl", "varibad"]
 
 # The smallest agent the training loop can run: random arms, and the running mean reward it saw.
 AGENT = '''

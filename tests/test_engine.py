@@ -205,7 +205,7 @@ def test_splits_disjoint_and_reproducible(env_id):
     name = next(iter(env.task_shapes(1)))
 
     def draw(split):
-        return getattr(env.sample_tasks(500, torch.Generator().manual_seed(0), split=split), name).flatten(1)
+        return getattr(env.sample_tasks(500, torch.Generator().manual_seed(0), split=split), name).reshape(500, -1)
 
     train, test = draw("train"), draw("test")
     assert torch.equal(train, draw("train"))
@@ -219,7 +219,7 @@ def test_trials_in_test_split_differ_from_train(env_id):
     b = make_small(env_id, num_envs=50, seed=0, split="test")
     a.reset(), b.reset()
     name = next(iter(a.task.fields()))
-    assert not (getattr(a.task, name) == getattr(b.task, name)).flatten(1).all(1).any()
+    assert not (getattr(a.task, name) == getattr(b.task, name)).reshape(50, -1).all(1).any()
 
 
 @pytest.mark.parametrize("autoreset_check", [True, False])

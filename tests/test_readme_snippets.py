@@ -52,3 +52,10 @@ def test_train_from_python_trains_evaluates_and_resumes(tmp_path):
     (run_dir,) = (tmp_path / "runs").iterdir()
     assert run_dir.name.startswith("BernoulliBandit__rl2__0__")
     assert load_checkpoint(run_dir)["progress"]["global_step"] == 5_120
+
+
+def test_grid_worlds_block_runs(tmp_path):
+    (block,) = python_blocks("## Grid worlds")
+    done = run(block, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "goal:" in done.stdout

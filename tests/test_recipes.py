@@ -6,11 +6,19 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import MUJOCO, MUJOCO_IDS
 from metarl.agents.rl2 import RL2Trainer
 
 from metarl.training.recipes import TIME_FILE, recipe_trainer, timed_fit
 
 RECIPE = Path(__file__).resolve().parents[1] / "configs" / "rl2_demo.yaml"
+
+
+def recipe_param(path: Path) -> object:
+    """A recipe as a test parameter; one on a family of an optional extra runs where the extra is installed."""
+    from metarl.training.config import load_yaml
+
+    return pytest.param(path, id=path.stem, marks=MUJOCO if load_yaml(path).get("env") in MUJOCO_IDS else ())
 
 
 def values(tmp_path: Path, **more: object) -> dict:
@@ -41,7 +49,7 @@ def test_a_saved_run_continues_and_its_time_adds_up(tmp_path: Path) -> None:
     assert fresh.global_step == 0
 
 
-@pytest.mark.parametrize("recipe", sorted(RECIPE.parent.glob("*.yaml")), ids=lambda p: p.stem)
+@pytest.mark.parametrize("recipe", [recipe_param(path) for path in sorted(RECIPE.parent.glob("*.yaml"))])
 def test_every_recipe_is_a_valid_config_of_its_agent(recipe: Path) -> None:
     from metarl.agent_registry import trainer_class
     from metarl.errors import MissingExtraError

@@ -11,16 +11,13 @@ from metarl.training.loop import TrainConfig
 
 
 @dataclasses.dataclass
-class RL2Config(TrainConfig):
-    """Hyperparameters of an RL² run.
-
-    The defaults are the 5-armed, 100-pull bandit of the RL² paper as in ``configs/rl2_bandit_k5_n100.yaml``,
-    except that the recipe also anneals the entropy bonus to 0 (``entropy_coef_final: 0.0``). Another ``env``
-    starts from that family's own defaults.
+class TrialPPOConfig(TrainConfig):
+    """What every agent trained by PPO over whole trials shares (RL², VariBAD): the environments, the rollout,
+    the inputs built from the RL² observation and the PPO update.
 
     Example:
-        >>> RL2Config(env="metarl/TabularMDP-v0", env_kwargs={"episodes": 10}).cell
-        'gru'
+        >>> TrialPPOConfig(env="metarl/TabularMDP-v0").gamma
+        1.0
     """
 
     env: str = "metarl/BernoulliBandit-v0"
@@ -34,16 +31,6 @@ class RL2Config(TrainConfig):
     """Trials' worth of steps (episodes x horizon) collected per environment per iteration."""
     bptt: int = 0
     """Length of the sequences backpropagated through (0: the whole rollout); must divide the rollout."""
-    cell: Literal["gru", "lstm"] = "gru"
-    """Recurrent core."""
-    hidden: int = 128
-    """Width of the recurrent state."""
-    embed: int = 128
-    """Width of a tanh input layer before the recurrent core (0: none)."""
-    head_hidden: int = 0
-    """Width of a tanh layer between the core and the heads that also sees the current input (0: none)."""
-    separate_critic: bool = False
-    """Give the value head its own encoder and recurrent core instead of sharing the actor's."""
     time_feature: bool = True
     """Append the fraction of the trial elapsed to the input (the agent counts its own steps since the trial began)."""
     previous_obs: bool = False
@@ -74,6 +61,36 @@ class RL2Config(TrainConfig):
     """Normalise advantages per minibatch."""
     normalize_values: bool = True
     """Learn values of returns scaled by their running standard deviation."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        minimum = {"num_envs": 1, "rollout_trials": 1, "epochs": 1, "minibatches": 1, "bptt": 0}
+        check_ranges(self, at_least=minimum, positive=("lr", "clip", "max_grad_norm"), unit=("gamma", "gae_lambda"))
+
+
+@dataclasses.dataclass
+class RL2Config(TrialPPOConfig):
+    """Hyperparameters of an RL² run.
+
+    The defaults are the 5-armed, 100-pull bandit of the RL² paper as in ``configs/rl2_bandit_k5_n100.yaml``,
+    except that the recipe also anneals the entropy bonus to 0 (``entropy_coef_final: 0.0``). Another ``env``
+    starts from that family's own defaults.
+
+    Example:
+        >>> RL2Config(env="metarl/TabularMDP-v0", env_kwargs={"episodes": 10}).cell
+        'gru'
+    """
+
+    cell: Literal["gru", "lstm"] = "gru"
+    """Recurrent core."""
+    hidden: int = 128
+    """Width of the recurrent state."""
+    embed: int = 128
+    """Width of a tanh input layer before the recurrent core (0: none)."""
+    head_hidden: int = 0
+    """Width of a tanh layer between the core and the heads that also sees the current input (0: none)."""
+    separate_critic: bool = False
+    """Give the value head its own encoder and recurrent core instead of sharing the actor's."""
     reward_prediction_coef: float = 0.0
     """Weight of an auxiliary loss: predict the reward of the action taken from the actor's features (0: off)."""
     next_obs_prediction_coef: float = 0.0
@@ -86,10 +103,9 @@ class RL2Config(TrainConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        minimum = {"num_envs": 1, "rollout_trials": 1, "hidden": 1, "epochs": 1, "minibatches": 1, "bptt": 0,
-                   "embed": 0, "head_hidden": 0, "reward_prediction_coef": 0.0,
+        minimum = {"hidden": 1, "embed": 0, "head_hidden": 0, "reward_prediction_coef": 0.0,
                    "next_obs_prediction_coef": 0.0, "task_prediction_coef": 0.0}
-        check_ranges(self, at_least=minimum, positive=("lr", "clip", "max_grad_norm"), unit=("gamma", "gae_lambda"))
+        check_ranges(self, at_least=minimum)
         if not all(isinstance(name, str) for name in self.task_prediction_fields):
             raise ConfigError(f"task_prediction_fields must be a list of task field names, "
                               f"got {self.task_prediction_fields!r}")

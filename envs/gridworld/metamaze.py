@@ -58,31 +58,35 @@ class MetaMaze(BatchedEnv):
     task_type = MazeTask
     uniforms_per_step = 1
     can_terminate = False
-    state_attributes = ("_cell", "_last")
+    state_attributes = ("_spot", "_row", "_reward")
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         size, view = self.config["size"], self.config["view"]
-        self.board = Board(maze_walls(size), pad=view // 2, device=self.device)
-        board = self.board
-        self._free = board.free_cells
-        self._centre = board.cell(size // 2 + 1, size // 2 + 1)
-        self._goal_cells = board.coordinates(board.free_cells) - 1  # (row, column) in the maze of each free cell
-        # The observation as a table over (cell, last action or none, rewarded): one lookup per step.
-        window = board.wall[board.free_cells[:, None] + board.centred_view(view)[None]].float()  # (F, view^2)
+        self.board = board = Board(maze_walls(size), pad=view // 2, device=self.device)
+        # The agent's place is a free-cell index ("spot"), kept as spot * 8 so that spot * 8 + action indexes both
+        # the move table and the observation table (action 4: none yet): a step is a few lookups.
         cells = len(board.free_cells)
-        actions = torch.eye(5, 4, device=self.device)  # row 4: no action yet
-        table = torch.cat([window[:, None, None, :].expand(cells, 5, 2, -1),
-                           actions[None, :, None, :].expand(cells, 5, 2, -1),
-                           torch.tensor([0.0, self.config["reward"]], device=self.device)[None, None, :, None]
-                           .expand(cells, 5, 2, 1)], dim=3)
-        self._table = table.reshape(cells * 10, -1)
-        self._slot = torch.full((board.size,), -1, dtype=torch.int64, device=self.device)  # padded -> table row
-        self._slot[board.free_cells] = torch.arange(cells, device=self.device) * 10
+        spot_of = torch.full((board.size,), -1, dtype=torch.int64, device=self.device)
+        spot_of[board.free_cells] = torch.arange(cells, device=self.device)
+        target = board.free_cells[:, None] + board.moves[None, :]
+        after = torch.where(board.wall[target], spot_of[board.free_cells][:, None], spot_of[target])
+        moves = torch.zeros(cells, 8, dtype=torch.int64, device=self.device)
+        moves[:, :4] = after * 8
+        self._next, self._spot_of = moves.view(-1), spot_of
+        self._centre = int(spot_of[board.cell(size // 2 + 1, size // 2 + 1)]) * 8
+        self._goal_cells = board.coordinates(board.free_cells) - 1  # (row, column) in the maze of each spot
+        window = board.wall[board.free_cells[:, None] + board.centred_view(view)[None]].float()  # (F, view^2)
+        actions = torch.eye(8, 4, device=self.device)  # rows 4-7: no action yet
+        table = torch.cat([window[:, None, :].expand(cells, 8, -1), actions[None].expand(cells, 8, 4),
+                           torch.zeros(cells, 8, 2, device=self.device)], dim=2)  # last reward, time: per step
+        self._table = table.reshape(cells * 8, -1)
         self._goals = {split: rows.to(self.device) for split, rows in split_items(cells, salt=0x3A2E).items()}
-        self._cell = self._free[torch.zeros(self.num_envs, dtype=torch.int64, device=self.device)]
-        self._last = torch.full((self.num_envs,), 8, dtype=torch.int64, device=self.device)  # action 4, no reward
+        self._spot = torch.full((self.num_envs,), self._centre, dtype=torch.int64, device=self.device)
+        self._row = self._spot + 4
+        self._reward = torch.zeros(self.num_envs, device=self.device)
         self._time_scale = 1.0 / self.config["horizon"]
+        self._goal_task: MazeTask | None = None
 
     def _trial_shape(self) -> tuple[int, int]:
         if self.config["size"] % 2 == 0 or self.config["view"] % 2 == 0:
@@ -122,28 +126,40 @@ class MetaMaze(BatchedEnv):
 
     def _start_episode(self, mask: torch.Tensor | None) -> None:
         if mask is None:
-            self._cell, self._last = torch.full_like(self._cell, self._centre), torch.full_like(self._last, 8)
+            self._spot = torch.full_like(self._spot, self._centre)
+            self._reward = torch.zeros_like(self._reward)
         else:
-            self._cell = self._cell.masked_fill(mask, self._centre)
-            self._last = self._last.masked_fill(mask, 8)
+            self._spot = self._spot.masked_fill(mask, self._centre)
+            self._reward = self._reward.masked_fill(mask, 0.0)
+        self._row = self._spot + 4
+
+    def goal_spot(self) -> torch.Tensor:
+        """Each goal as ``8 * free-cell index``, (B,) int64, computed again only when the tasks change."""
+        if self._goal_task is not self.task:
+            self._goal_task, self._goal = self.task, self._spot_of[self._goal_cell(self.task.goal)] * 8
+        return self._goal
+
+    def _step_noise(self, u: torch.Tensor) -> torch.Tensor:
+        return (u * (len(self._next) // 8)).long().mul_(8)  # the spot a jump lands on, drawn per block of steps
 
     def _transition(self, action: torch.Tensor, u: torch.Tensor) -> tuple[torch.Tensor, None]:
-        target = self._cell + self.board.moves[action]
-        cell = torch.where(self.board.wall[target], self._cell, target)
-        reached = cell == self._goal_cell(self.task.goal)
-        jump = self._free[(u[0] * len(self._free)).long()]
-        self._cell = torch.where(reached, jump, cell)
-        self._last = action * 2 + reached
-        return reached * self.config["reward"], None
+        spot = self._next.take(self._spot + action)
+        reached = spot == self.goal_spot()
+        self._spot = torch.where(reached, u[0], spot)
+        self._row = self._spot + action
+        self._reward = reached * self.config["reward"]
+        return self._reward, None
 
     def _observe(self) -> torch.Tensor:
-        rows = self._table.index_select(0, self._slot[self._cell] + self._last)
-        return torch.cat([rows, (self._episode_step * self._time_scale).float()[:, None]], dim=1)
+        obs = self._table.index_select(0, self._row)
+        obs[:, -2] = self._reward
+        torch.mul(self._episode_step, self._time_scale, out=obs[:, -1])
+        return obs
 
     @property
     def cell(self) -> torch.Tensor:
         """The agent's cell on the padded board, (B,) int64."""
-        return self._cell
+        return self.board.free_cells[self._spot // 8]
 
     @property
     def goal_cell(self) -> torch.Tensor:

@@ -53,7 +53,7 @@ class MazeOracle(_Walker):
         self.distance = bfs_distance(self.open, goal, self.board.stride)
 
     def act(self, obs: torch.Tensor) -> torch.Tensor:
-        return downhill(self.distance, self.env._cell, self.board.moves)
+        return downhill(self.distance, self.env.cell, self.board.moves)
 
 
 class MazeExplorer(_Walker):
@@ -61,12 +61,12 @@ class MazeExplorer(_Walker):
 
     def __init__(self, env: MetaMaze, generator: torch.Generator | None) -> None:
         super().__init__(env, generator)
-        self.visited = torch.zeros_like(self.open).scatter_(1, env._cell[:, None], True)
+        self.visited = torch.zeros_like(self.open).scatter_(1, env.cell[:, None], True)
         self.goal = torch.zeros_like(self.open)
         self.found = torch.zeros(env.num_envs, dtype=torch.bool, device=env.device)
 
     def act(self, obs: torch.Tensor) -> torch.Tensor:
-        self.before = self.env._cell.clone()
+        self.before = self.env.cell
         target = torch.where(self.found[:, None], self.goal, self.open & ~self.visited)
         return self.towards(target, self.open, self.before)
 
@@ -74,7 +74,7 @@ class MazeExplorer(_Walker):
         moved = self.before + self.board.moves[action]
         moved = torch.where(self.board.wall[moved], self.before, moved)
         self.visited.scatter_(1, moved[:, None], True)
-        self.visited.scatter_(1, self.env._cell[:, None], True)
+        self.visited.scatter_(1, self.env.cell[:, None], True)
         rewarded = step.reward > 0
         self.goal |= torch.zeros_like(self.goal).scatter_(1, moved[:, None], rewarded[:, None])
         self.found |= rewarded

@@ -1,0 +1,186 @@
+"""Meta-training of a controller over a child-training family's decisions with one of four estimators.
+
+Each iteration draws ``tasks`` training-split tasks and runs the family's own process
+(:mod:`metarl.envs.child_training.base`): the controller makes its decisions, the children train, and their
+held-out accuracy is the return.
+
+- ``reinforce``: ``samples`` decisions per task; each is credited with its accuracy minus the mean accuracy of
+  the task's other samples (``metarl.rl.estimators.reinforce_surrogate``); one Adam step;
+- ``ppo``: the same samples, ``ppo_epochs`` Adam steps on PPO's clipped surrogate (``metarl.rl.ppo``);
+- ``es``: antithetic evolution strategies on the controller's parameters (``metarl.rl.estimators``); every
+  member decides greedily for the same tasks, so a pair's difference comes from the parameters;
+- ``unroll``: for continuous families with differentiable children, the gradient of the children's held-out
+  cross-entropy through every training step, at the controller's mean decision.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from metarl.agents.controller.config import ControllerConfig
+from metarl.agents.controller.evaluate import decide, format_report, held_out
+from torch.nn.utils import parameters_to_vector
+
+from metarl.errors import ConfigError
+from metarl.registry import make
+from metarl.rl.estimators import antithetic_gradient, leave_one_out_advantages, population_parameters
+from metarl.rl.gradients import set_gradients
+from metarl.rl.mlp import MLPPolicy
+from metarl.rl.ppo import clipped_surrogate
+from metarl.tasks import Task
+from metarl.training.loop import Trainer, check_finite
+
+EVAL_SEED = 12345
+
+
+class ControllerTrainer(Trainer):
+    """Meta-trains an :class:`~metarl.rl.mlp.MLPPolicy` over the decisions of a child-training family.
+
+    Example:
+        >>> trainer = ControllerTrainer(ControllerConfig(env_kwargs={"layers": 1, "steps": 5}, tasks=2, samples=2))
+        >>> scalars = trainer.train_iteration()
+        >>> 0.0 <= scalars["charts/accuracy"] <= 1.0
+        True
+    """
+
+    agent = "controller"
+    config_type = ControllerConfig
+    metrics = ("charts/accuracy", "validation/accuracy")
+    seed_streams = {"env": 0, "model": 0, "tasks": 0, "noise": 1}
+    """Random streams: the env, the controller's initial weights, training tasks, and decision and ES noise;
+    held-out evaluations derive "tasks" and "noise" from their own seed."""
+
+    def __init__(self, config: ControllerConfig) -> None:
+        super().__init__(config)
+        cfg = self.config = config
+        self.env = make(cfg.env, num_envs=1, device=self.device, seed=self.stream_seed("env"), **cfg.env_kwargs)
+        process = getattr(self.env, "process", None)
+        if process is None or not hasattr(process, "train_children"):
+            raise ConfigError(f"{cfg.env} is not a child-training family; the controller trains on "
+                              "metarl/ArchitectureSearch-v0, Augment-v0, LearnedLoss-v0 or MetaKD-v0")
+        if cfg.estimator == "unroll" and not process.differentiable:
+            raise ConfigError(f"estimator 'unroll' needs differentiable children; {cfg.env} has none: use reinforce, "
+                              "ppo or es")
+        self.process = process
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.stream_seed("model"))
+            self.policy = MLPPolicy(process.observation_size, self.env.single_action_space, hidden=(cfg.hidden,),
+                                    activation="tanh", init_log_std=cfg.init_log_std).to(self.device)
+        self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=cfg.lr)
+        self.task_generator = self.generator("tasks")
+        self.noise = self.generator("noise")
+
+    def run_label(self) -> str:
+        return f"{self.env.family}__{self.agent}-{self.config.estimator}"
+
+    def _step(self) -> float:
+        norm = torch.nn.utils.clip_grad_norm_(self.policy.parameters(), self.config.max_grad_norm)
+        check_finite("the controller's gradient norm", norm)
+        self.optimizer.step()
+        return float(norm)
+
+    def _tasks(self, repeats: int) -> Task:
+        """This iteration's training tasks, each ``repeats`` times in a row."""
+        tasks = self.env.sample_tasks(self.config.tasks, self.task_generator, split="train")
+        return tasks[torch.arange(self.config.tasks, device=self.device).repeat_interleave(repeats)]
+
+    # ------------------------------------------------------------------ estimators
+    def _policy_gradient(self) -> dict[str, float]:
+        cfg = self.config
+        run = decide(self.policy, self.process, self._tasks(cfg.samples), self.noise)
+        advantages = leave_one_out_advantages(run.returns.view(cfg.tasks, cfg.samples)).view(-1)
+        K, N = run.actions.shape[:2]
+        obs, actions = run.obs.flatten(0, 1), run.actions.flatten(0, 1)
+        per_decision = advantages.repeat(K)
+        with torch.no_grad():
+            old = self.policy.log_prob(self.policy(obs), actions)
+        scalars: dict[str, float] = {}
+        for _ in range(cfg.ppo_epochs if cfg.estimator == "ppo" else 1):
+            out = self.policy(obs)
+            log_prob, entropy = self.policy.log_prob(out, actions), self.policy.entropy(out).mean()
+            if cfg.estimator == "ppo":
+                pg = clipped_surrogate(log_prob, old, per_decision, cfg.clip)
+                loss = pg.loss
+                scalars.update({"losses/approx_kl": float(pg.approx_kl),
+                                "losses/clip_fraction": float(pg.clip_fraction)})
+            else:  # REINFORCE: the sum over a sample's decisions of log-probability times its advantage
+                loss = -(log_prob * per_decision).sum() / N
+            loss = loss - cfg.entropy_coef * entropy
+            check_finite("the controller's loss", loss)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            scalars["losses/gradient_norm"] = self._step()
+        scalars["losses/entropy"] = float(entropy.detach())
+        return self._run_scalars(run.returns, run.failed, scalars)
+
+    def _es(self) -> dict[str, float]:
+        cfg = self.config
+        members, params = 2 * cfg.pairs, {name: p.detach() for name, p in self.policy.named_parameters()}
+        tasks = self._tasks(1)
+        runs = tasks[torch.arange(cfg.tasks, device=self.device).repeat(members)]  # member-major
+        results: list[Any] = []
+
+        def objective(vectors: torch.Tensor) -> torch.Tensor:
+            population = population_parameters(params, vectors)
+            results.append(decide(self.policy, self.process, runs, None, population=population, members=members))
+            return results[-1].returns.view(members, cfg.tasks).mean(1)
+
+        grad, values = antithetic_gradient(objective, parameters_to_vector(params.values()), cfg.sigma, cfg.pairs,
+                                           self.noise)
+        check_finite("the evolution-strategies objective", values.mean())
+        self.optimizer.zero_grad(set_to_none=True)
+        set_gradients(list(self.policy.parameters()), -grad)  # ascend the mean accuracy
+        extra = {"losses/gradient_norm": self._step(), "charts/population_spread": float(values.std())}
+        return self._run_scalars(results[0].returns, results[0].failed, extra)
+
+    def _unroll(self) -> dict[str, float]:
+        tasks = self._tasks(1)
+        obs = self.process.observe(self.process.start(tasks), tasks)
+        action = self.policy.mode(self.policy(obs)).clamp(-self.process.bound, self.process.bound)
+        loss = self.process.held_out_loss(tasks, action).mean()
+        check_finite("the children's held-out loss", loss)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        norm = self._step()
+        with torch.no_grad():
+            accuracy, failed = self.process.train_children(tasks, action.detach())
+        return self._run_scalars(accuracy, failed, {"losses/held_out_loss": float(loss.detach()),
+                                                    "losses/gradient_norm": norm})
+
+    def _run_scalars(self, returns: torch.Tensor, failed: torch.Tensor, extra: dict[str, float]) -> dict[str, float]:
+        self.global_step += returns.numel()
+        return {"charts/accuracy": float(returns.mean()), "charts/failed": float(failed.float().mean()), **extra}
+
+    # ------------------------------------------------------------------ the loop
+    def train_iteration(self) -> dict[str, float]:
+        estimator = self.config.estimator
+        if estimator == "es":
+            scalars = self._es()
+        elif estimator == "unroll":
+            scalars = self._unroll()
+        else:
+            scalars = self._policy_gradient()
+        if (self.iteration + 1) % self.config.checkpoint_every == 0:
+            results = held_out(self, self.config.eval_tasks, "validation", EVAL_SEED)
+            scalars["validation/accuracy"] = float(results["controller"].mean())
+        return scalars
+
+    def headline(self, scalars: dict[str, float]) -> str:
+        return f"accuracy {scalars['charts/accuracy']:.3f}"
+
+    def evaluation_report(self, trials: int = 100, split: str = "test", seed: int = 0, greedy: bool = True
+                          ) -> list[str]:
+        """Held-out accuracy of the controller's greedy decision beside the family's baselines and random ones."""
+        return format_report(self, held_out(self, trials, split, seed), trials, split, seed)
+
+    # ------------------------------------------------------------------ state
+    def state_dict(self) -> dict[str, Any]:
+        return {"policy": self.policy.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "task_generator": self.task_generator.get_state(), "noise": self.noise.get_state()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.policy.load_state_dict(state["policy"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.task_generator.set_state(state["task_generator"].cpu())
+        self.noise.set_state(state["noise"].cpu())
