@@ -37,7 +37,7 @@ AGENTS = {
     "rl2": ("rl2_tabular_n10.yaml", {"num_envs": 256}),
     "maml-rl": ("maml_rl_navigation.yaml", {}),
     "maml": ("maml_sinusoid.yaml", {"meta_batch": 32}),
-    "protonet": ("protonet_glyphs_5w1s.yaml", {}),
+    "protonet": ("protonet_glyphs_5w1s.yaml", {"meta_batch": 8}),
     "learned-optimizer": ("learned_optimizer_quadratic.yaml", {"tasks": 32}),
 }
 """Agent -> (recipe, overrides): the recipes' own settings, with batches that split in two."""
@@ -124,7 +124,7 @@ def main() -> None:
                "load": os.getloadavg()[0]}
         rows.append(row)
         cells = " ".join(f"{('> 65536' if n is None else n):>13}" for n in list(cross.values())[1:])
-        print(f"{agent:18s} {rate1:14,.0f} {rate2:9,.0f} {row['efficiency']:10.2f} {two['bytes'] / 1e6:8.3f} "
+        print(f"{agent:18s} {rate1:14,.4g} {rate2:9,.4g} {row['efficiency']:10.2f} {two['bytes'] / 1e6:8.3f} "
               f"{two['collectives']:10.0f} {t1:7.2f} {str(cross['gloo'] or '> 65536'):>11s} {cells}")
     print(f"\nGPU columns assume an iteration {args.gpu_speedup:g}x faster on a GPU than here, and NCCL at "
           + "; ".join(f"{name}: {bw / 1e9:g} GB/s, {lat * 1e6:g} us" for name, (bw, lat) in GPU_LINKS.items()))

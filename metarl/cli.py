@@ -21,6 +21,7 @@ import gymnasium
 import torch
 
 from metarl.errors import BadArgumentError, MetaRLError
+from metarl.protocols import PROTOCOLS
 
 
 def _space(space: Any) -> str:
@@ -194,7 +195,13 @@ def cmd_eval(args: argparse.Namespace) -> None:
     trainer = trainer_class(payload["agent"]).resume(args.checkpoint, {"device": args.device})
     for mismatch in trainer.data_mismatch:
         print(f"metarl: warning: {mismatch}, so these scores are not on the run's data", file=sys.stderr)
-    print("\n".join(trainer.evaluation_report(args.trials, args.split, args.seed, greedy=args.greedy)))
+    if args.protocol:
+        from metarl.protocols import protocol_report_for
+
+        print("\n".join(protocol_report_for(trainer, args.protocol, args.trials, args.seed, args.greedy)))
+        return
+    trials = 1000 if args.trials is None else args.trials
+    print("\n".join(trainer.evaluation_report(trials, args.split, args.seed, greedy=args.greedy)))
 
 
 def _table(rows: list[tuple[str, ...]]) -> list[str]:
@@ -317,12 +324,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("eval", help="evaluate a checkpoint on held-out tasks beside the reference solvers")
     p.add_argument("checkpoint", help="checkpoint file or run directory")
-    p.add_argument("--trials", type=int, default=1000,
-                   help="number of held-out tasks: one trial each (RL agents) or one episode each (few-shot learners)")
+    p.add_argument("--trials", type=int, default=None,
+                   help="number of held-out tasks: one trial each (RL agents) or one episode each (few-shot learners); "
+                        "default 1000, or with --protocol every held-out task of the benchmark")
     p.add_argument("--split", default="test", choices=["train", "test", "validation"])
     p.add_argument("--seed", type=int, default=0, help="seed of the task stream (same seed: same tasks)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--greedy", action="store_true", help="take the most likely action instead of sampling")
+    p.add_argument("--protocol", choices=sorted(PROTOCOLS),
+                   help="a benchmark's own evaluation (metaworld: 10 adaptation episodes, then the success rate of 3 "
+                        "scored episodes on every held-out task), for any agent that offers an adaptive agent")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("demo", help="throughput at B = 4096 and reference-solver scores for every family")

@@ -9,6 +9,8 @@ A family with published results defines any of these static methods; a family wi
   (``"source"``, ``"maml"`` per gradient step, ``"targets"``);
 - ``pearl_published(config) -> dict | None``: what the PEARL paper reports for this setting (``"source"``,
   ``"text"``);
+- ``success_published(config) -> dict[str, float]``: each method's published success rate (0 to 1) under the
+  benchmark's evaluation protocol (Meta-World), keyed by method and table, e.g. ``"rl2 (Yu et al. 2019)"``;
 - ``fewshot_published(agent, ways, shots) -> dict | None``: a learner's few-shot result as
   ``{"source", "text"}``.
 
@@ -85,3 +87,14 @@ def pearl_published(family: type[BatchedEnv] | BatchedEnv | str, config: dict) -
     """
     hook = _hook(family, "pearl_published")
     return hook(config) if hook is not None else None
+
+
+def success_published(family: type[BatchedEnv] | BatchedEnv | str, config: dict) -> dict[str, float]:
+    """Published success rates (0 to 1) under the family's benchmark protocol, by method; empty if none exist.
+
+    Example:
+        >>> success_published("Navigation2D", {})
+        {}
+    """
+    hook = _hook(family, "success_published")
+    return hook(config) if hook is not None else {}

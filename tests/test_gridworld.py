@@ -8,7 +8,7 @@ import pytest
 import torch
 from metarl.envs.gridworld import rules as R
 from metarl.envs.gridworld.board import maze_walls
-from metarl.envs.gridworld.rulegrid import FORWARD, LEFT, PICK_UP, PUT_DOWN
+from metarl.envs.gridworld.rulegrid import FORWARD, LEFT, PICK_UP, PUT_DOWN, RIGHT
 
 import metarl
 from metarl import random as mrandom
@@ -139,3 +139,13 @@ def test_oracle_beats_explorer_beats_random(env_id, kwargs):
     assert scores["oracle"] >= scores["explore-then-plan"] - 0.05 * abs(scores["oracle"]), scores
     assert scores["explore-then-plan"] > scores["random"], scores
     assert scores["oracle"] > 0.5 * env.episodes * (10.0 if "Maze" in env_id else 0.5), scores
+
+
+@pytest.mark.parametrize("shuffle", [0, 1])
+def test_places_are_kept_for_the_trial_unless_shuffled(shuffle):
+    env = metarl.make("metarl/RuleGrid-v0", num_envs=1, level="trivial", horizon=3, episodes=3, shuffle=shuffle, seed=0)
+    env.reset()
+    first = (env.grid.clone(), env.cell.clone())
+    act(env, RIGHT, RIGHT, RIGHT)  # the first episode ends; the second starts
+    again = (env.grid.clone(), env.cell.clone())
+    assert (torch.equal(first[0], again[0]) and torch.equal(first[1], again[1])) == (shuffle == 0)

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import MUJOCO, MUJOCO_IDS
+from conftest import METAWORLD, MUJOCO, MUJOCO_IDS
 from metarl.agents.rl2 import RL2Trainer
 
 from metarl.training.recipes import TIME_FILE, recipe_trainer, timed_fit
@@ -18,7 +18,10 @@ def recipe_param(path: Path) -> object:
     """A recipe as a test parameter; one on a family of an optional extra runs where the extra is installed."""
     from metarl.training.config import load_yaml
 
-    return pytest.param(path, id=path.stem, marks=MUJOCO if load_yaml(path).get("env") in MUJOCO_IDS else ())
+    env = load_yaml(path).get("env")
+    metaworld = ("metarl/ML1-v0", "metarl/ML10-v0", "metarl/ML45-v0")
+    marks = MUJOCO if env in MUJOCO_IDS else METAWORLD if env in metaworld else ()
+    return pytest.param(path, id=path.stem, marks=marks)
 
 
 def values(tmp_path: Path, **more: object) -> dict:

@@ -120,7 +120,6 @@ class MetaNetTrainer(MetricTrainer):
     """
 
     agent = "metanet"
-    data_parallel = False  # not yet checked against one process
     config_type = MetaNetConfig
     config: MetaNetConfig
 

@@ -88,7 +88,6 @@ class RelationNetTrainer(MetricTrainer):
     """
 
     agent = "relationnet"
-    data_parallel = False  # not yet checked against one process
     config_type = RelationConfig
     config: RelationConfig
 
@@ -171,7 +170,6 @@ class GNNTrainer(MetricTrainer):
     """
 
     agent = "gnn"
-    data_parallel = False  # not yet checked against one process
     config_type = GNNConfig
     config: GNNConfig
 

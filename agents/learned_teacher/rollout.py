@@ -15,6 +15,7 @@ import torch
 from metarl.agents.learned_teacher.network import TeacherNetwork
 from metarl.envs.teach.process import TeachingProcess, TeachState
 
+from metarl.rl.heads import Draw
 from metarl.tasks import Task
 
 Selector = Callable[[torch.Tensor, TeachState], torch.Tensor]
@@ -43,14 +44,20 @@ def self_paced(process: TeachingProcess, start: float = SPL_START, growth: float
     return select
 
 
-def teacher(net: TeacherNetwork, generator: torch.Generator | None = None) -> Selector:
-    """The learned teacher: Bernoulli keep decisions (``generator`` given) or keep where p >= 1/2 (greedy)."""
+def teacher(net: TeacherNetwork, generator: torch.Generator | None = None, draw: Draw | None = None) -> Selector:
+    """The learned teacher: Bernoulli keep decisions (``generator`` given) or keep where p >= 1/2 (greedy).
+
+    ``draw``: a data-parallel process's :meth:`~metarl.training.parallel.Parallel.draw`, so that student i's
+    uniforms do not depend on how the students are split between processes.
+    """
+    draw = draw or (lambda sample, shape, **kwargs: sample(tuple(shape), **kwargs))
+
     def select(features: torch.Tensor, state: TeachState) -> torch.Tensor:
         with torch.no_grad():
             p = net(features)
         if generator is None:
             return p >= 0.5
-        return torch.rand(p.shape, generator=generator).to(p.device) < p
+        return draw(torch.rand, p.shape, generator=generator).to(p.device) < p
     return select
 
 
@@ -97,13 +104,15 @@ class Episode(NamedTuple):
 
 
 def teach(process: TeachingProcess, task: Task, select: Selector, horizon: int, until: str = "dev",
-          record_features: bool = True) -> Episode:
+          record_features: bool = True, all_done: Callable[[torch.Tensor], bool] | None = None) -> Episode:
     """Teach every student of ``task`` with ``select`` for at most ``horizon`` minibatches.
 
     ``until="dev"``: a student stops at the environment's terminal state (dev accuracy reaches tau, budget, or
     a non-finite student); ``"test"``: it stops once its test accuracy reaches tau (or the budget is used), as
     the benchmark measures. Stopped students are frozen. ``record_features=False`` leaves ``Episode.features``
-    empty: only the policy-gradient estimators read them, and they are the bulk of the memory.
+    empty: only the policy-gradient estimators read them, and they are the bulk of the memory. ``all_done(done)``
+    says whether every student has stopped (default: all of ``done``); data-parallel processes ask all processes,
+    so that every process takes as many steps, and draws as many numbers, as one process would.
 
     Example:
         >>> import metarl
@@ -133,7 +142,7 @@ def teach(process: TeachingProcess, task: Task, select: Selector, horizon: int, 
         done = done | terminal
         test_curve.append(state.test_acc.mean())
         kept_curve.append(state.kept.float().mean())
-        if bool(done.all()):
+        if all_done(done) if all_done is not None else bool(done.all()):
             break
     recorded = torch.stack(features) if record_features else torch.empty(0, device=returns.device)
     return Episode(state, returns, recorded, torch.stack(keeps), torch.stack(live),

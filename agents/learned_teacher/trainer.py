@@ -52,8 +52,8 @@ def build_network(config: LearnedTeacherConfig, features: int, seed: int) -> Tea
         return TeacherNetwork(features, config.hidden, config.init_keep)
 
 
-def moving_average_advantages(returns: torch.Tensor, baseline: torch.Tensor, decay: float
-                              ) -> tuple[torch.Tensor, torch.Tensor]:
+def moving_average_advantages(returns: torch.Tensor, baseline: torch.Tensor, decay: float,
+                              mean: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """(returns minus the moving-average ``baseline``, the updated baseline).
 
     The baseline comes from earlier batches only (NaN before the first: this batch's mean), so it does not
@@ -63,8 +63,9 @@ def moving_average_advantages(returns: torch.Tensor, baseline: torch.Tensor, dec
         >>> moving_average_advantages(torch.tensor([1.0, 3.0]), torch.tensor(1.0), 0.9)
         (tensor([0., 2.]), tensor(1.1000))
     """
-    baseline = returns.mean().detach() if bool(torch.isnan(baseline)) else baseline
-    return returns - baseline, (decay * baseline + (1.0 - decay) * returns.mean()).detach()
+    mean = returns.mean().detach() if mean is None else mean  # the batch's mean (all processes' batch)
+    baseline = mean if bool(torch.isnan(baseline)) else baseline
+    return returns - baseline, (decay * baseline + (1.0 - decay) * mean).detach()
 
 
 class LearnedTeacherTrainer(Trainer):
@@ -77,6 +78,7 @@ class LearnedTeacherTrainer(Trainer):
 
     agent = "learned-teacher"
     config_type = LearnedTeacherConfig
+    data_parallel = True
     metrics = ("charts/return", "validation/instances_ratio")
     seed_streams = {"env": 0, "model": 0, "critic": 2, "tasks": 0, "noise": 1}
     """Random streams: the env, teacher and critic init, students (tasks), keep decisions and ES noise; held-out
@@ -108,11 +110,25 @@ class LearnedTeacherTrainer(Trainer):
         its initial parameters and data stream)."""
         cfg = self.config
         tasks = self.env.sample_tasks(cfg.students, self.task_generator, split="train")
+        if self.parallel.active and cfg.estimator != "es":  # ES splits its population instead
+            tasks = tasks[torch.arange(cfg.students, device=self.device)[self.parallel.shard(cfg.students,
+                                                                                               "students")]]
         if cfg.repeats == 1 or cfg.estimator in ("es", "lookahead"):
             return tasks
-        return tasks[torch.arange(cfg.students, device=self.device).repeat_interleave(cfg.repeats)]
+        return tasks[torch.arange(tasks.batch_size, device=self.device).repeat_interleave(cfg.repeats)]
 
-    def _step_network(self) -> float:
+    def _all_done(self, done: torch.Tensor) -> bool:
+        """Whether every process's students have stopped."""
+        return bool(self.parallel.sum((~done).sum()) == 0)
+
+    def _share(self, count: torch.Tensor) -> float:
+        """This process's weight on a mean over ``count`` items here: its share of the items of every process."""
+        count = count.double()
+        return float(count / self.parallel.mean(count))
+
+    def _step_network(self, averaged: bool = False) -> float:
+        if not averaged:
+            self.parallel.average_gradients(self.optimizer)
         norm = torch.nn.utils.clip_grad_norm_(self.net.parameters(), self.config.max_grad_norm)
         check_finite("the teacher's gradient norm", norm)
         self.optimizer.step()
@@ -122,15 +138,16 @@ class LearnedTeacherTrainer(Trainer):
     def _advantages(self, returns: torch.Tensor) -> torch.Tensor:
         cfg = self.config
         advantages, self.baseline = moving_average_advantages(returns, self.baseline.to(returns.device),
-                                                              cfg.baseline_decay)
+                                                              cfg.baseline_decay, self.parallel.mean(returns.mean()))
         self.baseline = self.baseline.cpu()
         if cfg.repeats > 1:
-            return leave_one_out_advantages(returns.view(cfg.students, cfg.repeats)).view(-1)
+            return leave_one_out_advantages(returns.view(-1, cfg.repeats)).view(-1)
         return advantages
 
     def _policy_gradient(self, tasks: Task) -> dict[str, float]:
         cfg = self.config
-        episode = teach(self.process, tasks, teacher(self.net, self.noise), self.horizon)
+        episode = teach(self.process, tasks, teacher(self.net, self.noise, self.parallel.draw), self.horizon,
+                        all_done=self._all_done)
         advantages = self._advantages(episode.returns)
         live = episode.live.unsqueeze(-1).expand_as(episode.keeps)
         features, keeps = episode.features[live], episode.keeps[live]
@@ -151,6 +168,7 @@ class LearnedTeacherTrainer(Trainer):
         else:
             with torch.no_grad():
                 old = self.net.log_prob(features, keeps)
+            share = self._share(live.sum())
             for _ in range(cfg.ppo_epochs):
                 pg = clipped_surrogate(self.net.log_prob(features, keeps), old, per_decision, cfg.clip)
                 check_finite("the PPO loss", pg.loss)
@@ -158,7 +176,7 @@ class LearnedTeacherTrainer(Trainer):
                     logits = self.net.logits(features)
                     entropy = F.binary_cross_entropy_with_logits(logits, torch.sigmoid(logits), reduction="none")
                 self.optimizer.zero_grad(set_to_none=True)
-                pg.loss.backward()
+                (pg.loss * share).backward()
                 extra["losses/gradient_norm"] = self._step_network()
             extra.update({"losses/approx_kl": float(pg.approx_kl), "losses/clip_fraction": float(pg.clip_fraction),
                           "losses/entropy": float(entropy.mean())})
@@ -185,11 +203,13 @@ class LearnedTeacherTrainer(Trainer):
             values = self.critic(states) * live
         advantages, targets = gae(rewards, values, torch.zeros(B, device=live.device), end, end & terminal,
                                   1.0, lam, truncation_values=values)
+        share = self._share(live.sum())
         for _ in range(cfg.ppo_epochs):
             value_loss = (self.critic(states[live]) - targets[live]).square().mean()
             check_finite("the critic's loss", value_loss)
             self.critic_optimizer.zero_grad(set_to_none=True)
-            value_loss.backward()
+            (value_loss * share).backward()
+            self.parallel.average_gradients(self.critic_optimizer)
             torch.nn.utils.clip_grad_norm_(self.critic.parameters(), cfg.max_grad_norm)
             self.critic_optimizer.step()
         return advantages, {"losses/value": float(value_loss.detach()),
@@ -197,25 +217,28 @@ class LearnedTeacherTrainer(Trainer):
 
     def _es(self, tasks: Task) -> dict[str, float]:
         cfg = self.config
-        members, params = 2 * cfg.pairs, {name: p.detach() for name, p in self.net.named_parameters()}
-        runs = tasks[torch.arange(cfg.students, device=self.device).repeat(members)]  # member-major
+        params = {name: p.detach() for name, p in self.net.named_parameters()}
         episodes: list[Episode] = []
 
-        def objective(vectors: torch.Tensor) -> torch.Tensor:
+        def objective(vectors: torch.Tensor) -> torch.Tensor:  # this process's members of the population
+            members = vectors.shape[0]
+            runs = tasks[torch.arange(cfg.students, device=self.device).repeat(members)]  # member-major
             select = population_teacher(self.net, population_parameters(params, vectors), members, self.noise)
-            episodes.append(teach(self.process, runs, select, self.horizon, record_features=False))
+            episodes.append(teach(self.process, runs, select, self.horizon, record_features=False,
+                                  all_done=self._all_done))
             return episodes[-1].returns.view(members, cfg.students).mean(1)
 
         center = parameters_to_vector(params.values())
-        grad, values = antithetic_gradient(objective, center, cfg.sigma, cfg.pairs, self.noise)
+        grad, values = antithetic_gradient(lambda vectors: self.parallel.map(objective, vectors, "2 x pairs"), center,
+                                           cfg.sigma, cfg.pairs, self.noise)
         check_finite("the evolution-strategies objective", values.mean())
         self.optimizer.zero_grad(set_to_none=True)
         set_gradients(list(self.net.parameters()), -grad)  # ascend the mean return
-        return self._episode_scalars(episodes[0], {"losses/gradient_norm": self._step_network(),
+        return self._episode_scalars(episodes[0], {"losses/gradient_norm": self._step_network(averaged=True),
                                                    "charts/population_spread": float(values.std())})
 
     def _episode_scalars(self, episode: Episode, extra: dict[str, float]) -> dict[str, float]:
-        self.global_step += int(episode.live.sum())
+        self.global_step += int(self.parallel.sum(episode.live.sum()))
         state, live = episode.state, episode.live.unsqueeze(-1).expand_as(episode.keeps)
         reached = state.reached_at >= 0
         return {"charts/return": float(episode.returns.mean()),
@@ -256,7 +279,7 @@ class LearnedTeacherTrainer(Trainer):
             state = state._replace(theta=stepped, updates=updates, arrivals=state.arrivals + 1,
                                    avg_loss=state.avg_loss + (train_loss.detach() - state.avg_loss) / updates,
                                    dev_acc=acc, best_acc=torch.maximum(state.best_acc, acc))
-            if bool((acc >= process.tau).all()):
+            if self._all_done(acc >= process.tau) if train else bool((acc >= process.tau).all()):
                 break
         return {"charts/dev_loss": sum(losses) / len(losses), "charts/keep_rate": sum(weights) / len(weights),
                 "charts/dev_accuracy": float(state.dev_acc.mean()), "charts/minibatches": float(len(losses))}
@@ -266,7 +289,7 @@ class LearnedTeacherTrainer(Trainer):
         scalars = self.lookahead_pass(tasks, self.process.max_updates)
         check_finite("the lookahead dev loss", torch.tensor(scalars["charts/dev_loss"]))
         scalars["losses/gradient_norm"] = self._step_network()
-        self.global_step += tasks.batch_size * int(scalars["charts/minibatches"])
+        self.global_step += self.config.students * int(scalars["charts/minibatches"])
         return scalars
 
     # ------------------------------------------------------------------ the loop

@@ -209,6 +209,13 @@ class MAMLTrainer(Trainer):
         return evaluate_adaptation(policy, self.config, tasks, split=split, seed=seed, device=self.device,
                                    step_sizes=step_sizes)
 
+    def adaptive_agent(self, greedy: bool = False, seed: int = 0) -> Any:
+        """This run's meta-learned policy as a protocol runs it (:class:`~metarl.agents.maml_rl.adaptive.MAMLAdaptive`;
+        actions are sampled: the inner step learns from them)."""
+        from metarl.agents.maml_rl.adaptive import MAMLAdaptive
+
+        return MAMLAdaptive(self.policy, self.config, seed)
+
     def random_policy(self, seed: int = 0) -> MLPPolicy:
         """A freshly initialised policy of this run's architecture (the "random init" baseline)."""
         return build_policy(self.config, self.env, self.stream_seed("random-init", seed))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 
 import torch
+from metarl.agents.rl2.adaptive import RL2Adaptive
 from metarl.agents.rl2.config import RL2Config
 from metarl.agents.rl2.policy import RecurrentActorCritic
 from metarl.agents.rl2.trials import TrialPPOTrainer
@@ -37,6 +38,11 @@ class RL2Trainer(TrialPPOTrainer):
         return RecurrentActorCritic(input_size, self.env.single_action_space, cfg.hidden, cfg.cell, cfg.embed,
                                     cfg.head_hidden, cfg.separate_critic, outcome_size=self._outcome_size(),
                                     task_size=self._task_size())
+
+    def adaptive_agent(self, greedy: bool = False, seed: int = 0) -> RL2Adaptive:
+        """This policy as a protocol runs it (:class:`~metarl.agents.rl2.adaptive.RL2Adaptive`)."""
+        self.model.eval()
+        return RL2Adaptive(self.model, self.inputs, greedy, seed)
 
     def _outcome_size(self) -> int:
         """What the outcome model predicts: the reward, then the next observation when that is asked for."""

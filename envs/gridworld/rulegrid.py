@@ -6,7 +6,8 @@ hand) and puts it down on the floor in front. It sees a ``view x view`` egocentr
 type and colour, one-hot), what it holds, and its goal. Production rules, which it does not see, change objects
 (see :mod:`metarl.envs.gridworld.rules`). Reaching the goal ends the inner episode with reward
 ``1 - 0.9 * t / horizon``. A trial is ``episodes`` inner episodes of one rule set; the objects and the agent are
-placed anew at the start of each, so what carries over is what the rules do. ``level`` picks the difficulty and
+placed anew at the start of each (``shuffle=0``: the same places in every episode of a trial), so what carries over
+is what the rules do. ``level`` picks the difficulty and
 ``set_size`` draws tasks from a fixed benchmark set of that many rule sets per split (0: draw fresh ones).
 """
 
@@ -73,6 +74,7 @@ class RuleGrid(BatchedEnv):
         "horizon": Param(80, low=1, high=100_000, doc="steps per inner episode"),
         "episodes": Param(4, low=1, high=100_000, doc="inner episodes per trial"),
         "set_size": Param(0, low=0, high=2**31 - 1, doc="tasks per split of the fixed benchmark set; 0: fresh tasks"),
+        "shuffle": Param(1, low=0, high=1, doc="1: place objects and agent anew each episode; 0: once per trial"),
     }
     task_type = RuleTask
     state_attributes = ("_grid", "_cell", "_facing", "_pocket")
@@ -136,6 +138,7 @@ class RuleGrid(BatchedEnv):
         task = self.task if rows is None else self.task[rows]
         trial = self._trial_index if rows is None else self._trial_index[rows]
         episode = self._episode_index if rows is None else self._episode_index[rows]
+        episode = episode * self.config["shuffle"]
         key = mrandom.combine(mrandom.combine(task.layout, trial), episode)
         u = mrandom.lanes(key, len(self._slots) + 1)
         places = self._slots[u[:, :-1].argsort(1)]

@@ -194,12 +194,14 @@ class RuleOracle(_RuleWalker):
 
 
 class RuleExplorer(_RuleWalker):
-    """Knows the goal, not the rules: maps its view each episode, goes for the goal objects once seen, explores
-    until then, and acts at random when the map is complete and the goal objects are not on it."""
+    """Knows the goal, not the rules: maps its view (for the episode, or the trial where places stay put), goes for
+    the goal objects once seen, explores until then, and acts at random when the map is complete and the goal
+    objects are not on it."""
 
     def __init__(self, env: RuleGrid, generator: torch.Generator | None) -> None:
         super().__init__(env, generator)
         self.memory = self._blank()
+        self.first = self._blank()  # each cell as first seen in the trial: the places an episode starts from
 
     def _blank(self) -> torch.Tensor:
         unknown = torch.full((self.env.num_envs, self.board.size), 255, dtype=torch.int64, device=self.env.device)
@@ -210,6 +212,7 @@ class RuleExplorer(_RuleWalker):
         cells = env.cell[:, None] + env._ego.index_select(0, env.facing)
         self.memory.scatter_(1, cells, env.grid.gather(1, cells).long())
         self.memory.scatter_(1, env.cell[:, None], R.FLOOR)
+        self.first = torch.where(self.first == 255, self.memory, self.first)
         goal_kind, want, partner = env.task.goal.unbind(1)
         pocket = env.pocket
         seen = (self.memory == want[:, None]).any(1) | (pocket == want)
@@ -229,8 +232,8 @@ class RuleExplorer(_RuleWalker):
         return self.step(torch.where(primitive[:, None] == EXPLORE, self.memory, passable_map), primitive, target)
 
     def observe(self, action: torch.Tensor, step) -> None:
-        restart = step.episode_end[:, None]
-        self.memory = torch.where(restart, self._blank(), self.memory)
+        start = self._blank() if self.env.config["shuffle"] else self.first  # new places, or the trial's first ones
+        self.memory = torch.where(step.episode_end[:, None], start, self.memory)
 
 
 class RandomActions:

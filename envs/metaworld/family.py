@@ -26,6 +26,14 @@ from metarl.tasks import Task
 SOURCE = ("Yu et al. 2019, Meta-World (CoRL 2019, arXiv:1910.10897); McLean et al. 2025, Meta-World+ "
           "(arXiv:2505.11289), package metaworld 3.x")
 
+PUBLISHED_SUCCESS = {
+    "ML10": {"maml": 0.316, "rl2": 0.358, "pearl": 0.130},
+    "ML45": {"maml": 0.399, "rl2": 0.333, "pearl": 0.220},
+}
+"""Meta-test success rates (held-out environments) of Yu et al. 2019, arXiv:1910.10897v2, after about 400M
+environment steps of meta-training (RL² on ML45). The paper shows ML1 only as learning curves, with no table."""
+PUBLISHED_SOURCE = "Yu et al. 2019 v2"
+
 _COMMON = {
     "horizon": Param(500, low=1, high=500, doc="steps per inner episode (Meta-World's max_path_length is 500)"),
     "episodes": Param(10, low=1, high=100_000, doc="inner episodes per trial, all on the trial's task"),
@@ -68,6 +76,12 @@ class MetaWorld(BatchedEnv):
         self._obs = np.zeros((self.num_envs, self.single_observation_space.shape[0]), dtype=np.float64)
         self._actions = torch.zeros(self.num_envs, self.horizon, 4, device=self.device)
         self.success = torch.zeros(self.num_envs, dtype=torch.bool, device=self.device)
+
+    @classmethod
+    def success_published(cls, config: dict) -> dict[str, float]:
+        """The paper's meta-test success rate of each method on this benchmark (see :mod:`metarl.published`)."""
+        rates = PUBLISHED_SUCCESS.get(cls.benchmark, {})
+        return {f"{method} ({PUBLISHED_SOURCE})": rate for method, rate in rates.items()}
 
     @property
     def table(self) -> Table:

@@ -63,10 +63,14 @@ class TrainConfig:
 class Trainer(abc.ABC):
     """Base class of agent trainers: subclasses implement :meth:`train_iteration` and the state.
 
+    ``trainer.fit()`` trains it and returns the checkpoint's path; under ``torchrun`` every process builds the same
+    trainer and ``trainer.parallel`` says which share of the global batch is its own.
+
     Example:
         >>> from metarl.agents.rl2 import RL2Config, RL2Trainer
-        >>> trainer = RL2Trainer(RL2Config(total_steps=20_000))
-        >>> checkpoint = trainer.fit()  # doctest: +SKIP
+        >>> trainer = RL2Trainer(RL2Config(total_steps=20_000, num_envs=8))
+        >>> trainer.parallel.size, trainer.part  # one process: all 8 environments
+        (1, slice(0, 8, None))
     """
 
     agent: ClassVar[str] = ""
@@ -120,6 +124,11 @@ class Trainer(abc.ABC):
     def evaluation_report(self, trials: int, split: str, seed: int, greedy: bool = False) -> list[str]:
         """Lines that ``metarl eval`` prints: the agent on held-out tasks beside its baselines."""
         raise ConfigError(f"agent {self.agent!r} has no evaluation")
+
+    def adaptive_agent(self, greedy: bool = False, seed: int = 0) -> Any:
+        """The trained agent as a :class:`metarl.protocols.AdaptiveAgent`, which ``metarl eval --protocol`` runs."""
+        raise ConfigError(f"agent {self.agent!r} cannot be run by an evaluation protocol (it offers no adaptive "
+                          "agent: see metarl.protocols.AdaptiveAgent)")
 
     data_parallel: ClassVar[bool] = False
     """Whether the trainer splits its global batch between data-parallel processes (:mod:`metarl.training.parallel`)
