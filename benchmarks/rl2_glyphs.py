@@ -1,4 +1,4 @@
-"""RL² on the online view of Glyphs: does a recurrent agent learn to classify characters it has never seen?
+"""RL² or MANN on the online view of Glyphs: does a recurrent agent learn to classify characters it has never seen?
 
 Trains RL² from ``configs/rl2_glyphs.yaml`` (5 classes, 10 images each per trial: 50 steps, the label of
 step t arrives in observation t + 1, reward 1 for a right answer) with a wall-clock cap, then plays one
@@ -8,9 +8,15 @@ by how many times the image's class has been shown before (Santoro et al. 2016, 
 is a guess, later instances can be answered from memory), each with a 95% interval, beside chance.
 The run lives in ``--logdir`` and continues from its checkpoint on a later call, its time adding up.
 
+``--agent mann`` trains the memory-augmented network (``configs/mann_glyphs.yaml``: the true label of each
+step, read from the next observation, as a cross-entropy loss, as Santoro et al. 2016 train it) on the
+same view and scores it the same way, beside RL²'s measured 48.6% on the last 10 steps (the target) and
+the paper's Omniglot figures by instance.
+
 Usage:
     python benchmarks/rl2_glyphs.py --max-minutes 20
     python benchmarks/rl2_glyphs.py --max-minutes 0 --trials 2000     # score the saved run only
+    python benchmarks/rl2_glyphs.py --agent mann --max-minutes 15 --logdir runs/mann-glyphs
 """
 
 from __future__ import annotations
@@ -28,7 +34,8 @@ from metarl.stats import mean_ci95
 from metarl.training import command_line_values
 from metarl.training.recipes import recipe_trainer, timed_fit
 
-RECIPE = Path(__file__).resolve().parents[1] / "configs" / "rl2_glyphs.yaml"
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+RECIPE = CONFIGS / "rl2_glyphs.yaml"
 LAST = 10
 
 
@@ -37,7 +44,9 @@ def mean_ci(values: torch.Tensor) -> tuple[float, float]:
     return tuple(float(v) for v in mean_ci95(values))
 
 
-def score(trainer: RL2Trainer, trials: int, seed: int) -> dict:
+def score(trainer, trials: int, seed: int) -> dict:
+    if trainer.agent == "mann":
+        return score_mann(trainer, trials, seed)
     cfg = trainer.config
     scores = trainer.evaluate(trials, "test", seed)
     env = make(cfg.env, num_envs=trials, seed=seed, split="test", rl2=True, check=False, **cfg.env_kwargs)
@@ -54,8 +63,17 @@ def score(trainer: RL2Trainer, trials: int, seed: int) -> dict:
             "steps": rewards.shape[1]}
 
 
+def score_mann(trainer, trials: int, seed: int) -> dict:
+    """:func:`score` of a MANN run, from its own online scores (its trials are played through the same view)."""
+    scores = trainer.evaluate(trials, "test", seed)
+    by_instance = [scores.instance(k) for k in range(1, int(scores.seen.max()) + 2)]
+    return {"last": scores.last(LAST), "trial": scores.trial(), "by_instance": by_instance,
+            "chance": 1.0 / trainer.ways, "trials": trials, "steps": scores.correct.shape[1]}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--agent", choices=["rl2", "mann"], default="rl2")
     parser.add_argument("--max-minutes", type=float, default=20.0, help="training wall time, this call")
     parser.add_argument("--trials", type=int, default=1000, help="held-out test trials")
     parser.add_argument("--seed", type=int, default=0)
@@ -65,12 +83,18 @@ def main() -> None:
     parser.add_argument("--json", help="also write the results here")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args()
-    flags = {"device": args.device, "seed": args.seed, "logdir": args.logdir, "run_name": f"rl2-glyphs__{args.seed}"}
+    flags = {"device": args.device, "seed": args.seed, "logdir": args.logdir,
+             "run_name": f"{args.agent}-glyphs__{args.seed}"}
     values = command_line_values(flags, assignments=args.set)
-    trainer = recipe_trainer(RECIPE, values, RL2Trainer)
+    if args.agent == "mann":
+        from metarl.agents.mann import MANNTrainer
+
+        trainer = recipe_trainer(CONFIGS / "mann_glyphs.yaml", values, MANNTrainer)
+    else:
+        trainer = recipe_trainer(RECIPE, values, RL2Trainer)
     seconds = timed_fit(trainer, 60.0 * args.max_minutes, progress=not args.no_progress)
-    print(f"RL² on {trainer.config.env} {trainer.config.env_kwargs}: {trainer.global_step:,} training steps "
-          f"({trainer.global_step // trainer.env.trial_steps:,} trials) in {seconds / 60:.1f} min, "
+    print(f"{trainer.agent} on {trainer.config.env} {trainer.config.env_kwargs}: {trainer.global_step:,} training "
+          f"steps ({trainer.global_step // trainer.env.trial_steps:,} trials) in {seconds / 60:.1f} min, "
           f"{trainer.global_step / max(seconds, 1e-9):,.0f} steps/s, {torch.get_num_threads()} threads", flush=True)
     result = score(trainer, args.trials, 0)
     print(f"accuracy on {result['trials']} held-out test trials of {result['steps']} steps (± 95%), "
@@ -81,6 +105,14 @@ def main() -> None:
         print(f"  instance {k + 1:2d}   {100 * mean:7.2f}% ± {100 * ci:.2f}")
     above = result["last"][0] - result["last"][1] > result["chance"]
     print(f"  last-{LAST} accuracy above chance with 95% confidence: {'yes' if above else 'no'}")
+    if args.agent == "mann":
+        from metarl.agents.mann.trainer import INSTANCES, RL2_GLYPHS_LAST10, SANTORO_OMNIGLOT
+
+        met = 100 * result["last"][0] > RL2_GLYPHS_LAST10
+        print(f"  target: last-{LAST} accuracy above RL²'s {RL2_GLYPHS_LAST10}%: {'met' if met else 'not met'}")
+        print("  Santoro et al. 2016 on Omniglot, instances " + " / ".join(map(str, INSTANCES)) + ": " +
+              "; ".join(f"{name.upper()} " + " / ".join(f"{v:g}" for v in values)
+                        for name, values in SANTORO_OMNIGLOT.items()))
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps({**result, "minutes": seconds / 60, "steps_trained": trainer.global_step,

@@ -41,6 +41,8 @@ CASES = [  # (agent, env id, settings, total_steps: one iteration)
     ("metanet", "test/Glyphs3Way-v0", GLYPHS, 1),
     ("meta-sgd", "metarl/Sinusoid-v0", SINUSOID, 2),
     ("versa", "metarl/Sinusoid-v0", {k: v for k, v in SINUSOID.items() if k != "eval_steps"}, 2),
+    ("mann", "test/Glyphs3Way-v0", {"num_envs": 2, "hidden": 8, "memory_slots": 4, "memory_width": 4, "read_heads": 1,
+                                    "validate_every": 100, "validation_trials": 2}, 12),
     ("learned-optimizer", "test/SyntheticOptimizee-v0", {"tasks": 2, "unroll": 2, "hidden": 4, "eval_tasks": 1,
                                                          "figures": False}, 8),
     ("pearl", "test/PointRobot-v0", {"train_tasks": 2, "tasks_per_iteration": 2, "initial_steps": 4, "prior_steps": 4,

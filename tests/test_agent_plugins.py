@@ -16,8 +16,8 @@ from metarl.errors import ConfigError
 from metarl.training import Trainer
 
 BUILTIN_AGENTS = ["rl2", "maml-rl", "maml", "fomaml", "reptile", "protonet", "matchingnet", "pretrain",
-                  "relationnet", "gnn", "metanet", "meta-sgd", "versa", "learned-optimizer", "learned-teacher",
-                  "pearl", "varibad"]
+                  "relationnet", "gnn", "metanet", "meta-sgd", "versa", "mann", "learned-optimizer",
+                  "learned-teacher", "pearl", "varibad", "controller"]
 
 # The smallest agent the training loop can run: random arms, and the running mean reward it saw.
 AGENT = '''
@@ -85,7 +85,7 @@ def test_builtin_agent_is_an_entry_point_of_a_trainer(name):
 
 
 @pytest.mark.parametrize("name, match", [("rl", "did you mean rl2"), ("protonets", "did you mean protonet"),
-                                         ("nothing-like-it", r"available: fomaml, gnn, learned-optimizer, ")])
+                                         ("nothing-like-it", r"available: controller, fomaml, gnn, ")])
 def test_unknown_agent_is_a_config_error_with_close_matches(name, match):
     with pytest.raises(ConfigError, match=match):
         trainer_class(name)
