@@ -29,16 +29,15 @@ def decide(policy: Any, process: Any, tasks: Task, generator: torch.Generator | 
 
     Sampled with ``generator``, greedy (the policy's mode) without; with ``population`` (parameters with a leading
     dimension of ``members``), member m decides for the m-th block of ``tasks``. ``fixed (K,)`` replaces the
-    policy's decisions with the same ones for every task (a baseline).
+    policy's decisions with the same ones for every task (a baseline), ``fixed (N, K)`` with one decision per task.
     """
     state, obs_seen, actions = process.start(tasks), [], []
     reward = torch.zeros(tasks.batch_size, device=process.device)
     for k in range(process.decisions):
         obs = process.observe(state, tasks)
         if fixed is not None:
-            value = fixed.to(process.device)
-            action = (value[k].long().expand(tasks.batch_size) if process.discrete
-                      else value.expand(tasks.batch_size, -1))
+            value = fixed.to(process.device).expand(tasks.batch_size, -1)
+            action = value[:, k].long() if process.discrete else value
         else:
             with torch.no_grad():
                 if population is None:
@@ -54,7 +53,7 @@ def decide(policy: Any, process: Any, tasks: Task, generator: torch.Generator | 
 
 def held_out(trainer: Any, tasks: int, split: str, seed: int) -> dict[str, torch.Tensor]:
     """Accuracy ``(tasks,)`` of children on ``tasks`` seeded tasks of ``split``: the controller's greedy decision,
-    each of the family's baselines, and (discrete families) a uniformly random decision per task.
+    each of the family's baselines, and (discrete families) a uniformly random decision for each task.
 
     Every method trains children on the same tasks (data and initial weights), so differences are paired.
     """
@@ -65,7 +64,7 @@ def held_out(trainer: Any, tasks: int, split: str, seed: int) -> dict[str, torch
         results[name] = decide(None, process, task, None, fixed=choices).returns
     if process.discrete:
         generator = trainer.generator("noise", seed=seed)
-        random = torch.randint(0, process.choices, (process.decisions,), generator=generator)
+        random = torch.randint(0, process.choices, (tasks, process.decisions), generator=generator)
         results["random"] = decide(None, process, task, None, fixed=random).returns
     return results
 
