@@ -25,7 +25,7 @@ from pathlib import Path
 
 import torch
 from metarl.agents.pearl import PEARLTrainer, evaluate_pearl
-from metarl.agents.pearl.evaluate import oracle_returns
+from metarl.agents.pearl.evaluate import entropy_figure, oracle_returns
 
 from metarl.bench import write_json
 from metarl.errors import ConfigError
@@ -56,6 +56,9 @@ def run_setting(name: str, args: argparse.Namespace) -> dict:
                       progress=not args.no_progress)
     cpu, wall = cpu_seconds() - cpu, time.perf_counter() - wall
     scores = evaluate_pearl(trainer, args.trials, split="test", seed=0)
+    if args.figures:
+        Path(args.figures).mkdir(parents=True, exist_ok=True)
+        entropy_figure(scores).savefig(Path(args.figures) / f"pearl_{name}.png", dpi=80)
     oracle = oracle_returns(trainer, args.trials, "test", 0)
     episodes = [mean_ci95(scores.returns[:, k].double()) for k in range(scores.returns.shape[1])]
     oracle_mean = float(oracle.double().mean())
@@ -89,6 +92,8 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--logdir", default="runs/pearl-navigation")
     parser.add_argument("--json", help="also write the results here")
+    parser.add_argument("--figures", help="also save each setting's evaluation figure (return per episode, reward and "
+                                          "posterior entropy per step) as FIGURES/pearl_SETTING.png")
     parser.add_argument("--no-progress", action="store_true")
     parser.add_argument("--set", action="append", metavar="KEY=VALUE",
                         help="change a recipe value, e.g. --set gradient_steps=250 (repeatable)")

@@ -7,6 +7,8 @@ A family with published results defines any of these static methods; a family wi
   keyed by solver or agent name (the RL² tables);
 - ``maml_published(config) -> dict | None``: the MAML paper's adaptation rows for this setting
   (``"source"``, ``"maml"`` per gradient step, ``"targets"``);
+- ``pearl_published(config) -> dict | None``: what the PEARL paper reports for this setting (``"source"``,
+  ``"text"``);
 - ``success_published(config) -> dict[str, float]``: each method's published success rate (0 to 1) under the
   benchmark's evaluation protocol (Meta-World), keyed by method and table, e.g. ``"rl2 (Yu et al. 2019)"``;
 - ``fewshot_published(agent, ways, shots) -> dict | None``: a learner's few-shot result as
@@ -74,6 +76,19 @@ def fewshot_published(family: type[BatchedEnv] | BatchedEnv | str, agent: str, w
     """
     hook = _hook(family, "fewshot_published")
     return hook(agent, ways, shots) if hook is not None else None
+
+
+def pearl_published(family: type[BatchedEnv] | BatchedEnv | str, config: dict) -> dict | None:
+    """What the PEARL paper reports for this family and setting (``"source"``, ``"text"``), else None.
+
+    Example:
+        >>> config = {"horizon": 20, "goal_range": 1.0, "goals": "semicircle", "reward": "sparse",
+        ...           "sparse_radius": 0.2, "max_speed": 0.1}
+        >>> pearl_published("Navigation2D", config)["source"].split(",")[0]
+        'PEARL (Rakelly et al. 2019'
+    """
+    hook = _hook(family, "pearl_published")
+    return hook(config) if hook is not None else None
 
 
 def success_published(family: type[BatchedEnv] | BatchedEnv | str, config: dict) -> dict[str, float]:

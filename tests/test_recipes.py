@@ -55,13 +55,17 @@ def test_a_saved_run_continues_and_its_time_adds_up(tmp_path: Path) -> None:
 @pytest.mark.parametrize("recipe", [recipe_param(path) for path in sorted(RECIPE.parent.glob("*.yaml"))])
 def test_every_recipe_is_a_valid_config_of_its_agent(recipe: Path) -> None:
     from metarl.agent_registry import trainer_class
+    from metarl.errors import MissingExtraError
     from metarl.registry import make
     from metarl.training.config import build_config, load_yaml
 
     settings = load_yaml(recipe)
     config = build_config(trainer_class(settings.pop("agent")).config_type, settings, {"device": "cpu"})
     if hasattr(config, "env_kwargs"):
-        make(config.env, num_envs=1, **config.env_kwargs)  # the family accepts the recipe's arguments
+        try:
+            make(config.env, num_envs=1, **config.env_kwargs)  # the family accepts the recipe's arguments
+        except MissingExtraError as missing:  # a family behind an extra this venv lacks: checked where it is
+            pytest.skip(str(missing))
 
 
 @pytest.mark.parametrize(("assignment", "message"), [("lrr=3", "unknown config key 'lrr'"),

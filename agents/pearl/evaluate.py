@@ -14,6 +14,7 @@ from typing import Any
 import torch
 from metarl.agents.pearl.encoder import OnlineBelief
 
+from metarl.published import pearl_published
 from metarl.registry import make
 from metarl.rl.sac import scale_action
 from metarl.stats import mean_ci95
@@ -106,10 +107,9 @@ def report_lines(trainer: Any, scores: PEARLScores, tasks: int, split: str, seed
     oracle = oracle_returns(trainer, tasks, split, seed)
     if oracle is not None:
         lines.append(f"  oracle (knows the goal), one episode: {_cell(oracle)}")
-    published = getattr(env, "pearl_published", None)
-    reference = published(env.config) if callable(published) else None
+    reference = pearl_published(env, env.config)
     if reference:
-        lines.append(f"  published ({reference['source']}): {reference['adapted']} adapted return")
+        lines.append(f"  published: {reference['source']}: {reference['text']}")
     return lines
 
 

@@ -38,9 +38,10 @@ class PEARLTrainer(Trainer):
     """Trains a PEARL agent: a context encoder and a z-conditioned SAC.
 
     Example:
-        >>> config = PEARLConfig(env_kwargs={"horizon": 20}, train_tasks=4, initial_steps=20, hidden=[32],
-        ...                      encoder_hidden=[32], gradient_steps=5, total_steps=1000)
-        >>> path = PEARLTrainer(config).fit(progress=False)  # doctest: +SKIP
+        >>> config = PEARLConfig(env_kwargs={"horizon": 20}, train_tasks=4, hidden=[32], encoder_hidden=[32],
+        ...                      buffer_capacity=100, device="cpu")
+        >>> PEARLTrainer(config).replay.size.tolist()  # one ring per training task, empty until it collects
+        [0, 0, 0, 0]
     """
 
     agent = "pearl"

@@ -35,6 +35,15 @@ MAML_NAVIGATION = {
 PAPER_SETTING = {"horizon": 100, "episodes": 1, "goal_range": 0.5, "max_speed": 0.1, "goal_radius": 0.01,
                  "goals": "square", "reward": "dense"}
 """The MAML paper's 2D navigation setting, which :data:`MAML_NAVIGATION` belongs to."""
+PEARL_SPARSE = {
+    "source": "PEARL (Rakelly et al. 2019, arXiv:1903.08254), Fig. 6, sparse 2D navigation",
+    "text": "a learning curve against MAESN, no number in the text; the oracle's return is the reference",
+}
+"""What the PEARL paper reports for its sparse point robot (:data:`PEARL_SPARSE_SETTING`)."""
+PEARL_SPARSE_SETTING = {"horizon": 20, "goal_range": 1.0, "goals": "semicircle", "reward": "sparse",
+                        "sparse_radius": 0.2, "max_speed": 0.1}
+"""The sparse point robot of the PEARL paper's code (``sparse-point-robot``): goals on the upper unit half circle,
+reward 1 - distance within 0.2 of the goal, 20-step episodes."""
 NEWER_PARAMS = ("goals", "reward")
 """Arguments added after the MAML rows were recorded: a setting that does not name them has their defaults."""
 
@@ -88,6 +97,11 @@ class Navigation2D(BatchedEnv):
         same = all(config.get(k, Navigation2D.params[k].default if k in NEWER_PARAMS else None) == v
                    for k, v in PAPER_SETTING.items())
         return MAML_NAVIGATION if same else None
+
+    @staticmethod
+    def pearl_published(config: dict) -> dict | None:
+        """:data:`PEARL_SPARSE` when ``config`` is the PEARL paper's sparse point robot, else None."""
+        return PEARL_SPARSE if all(config.get(k) == v for k, v in PEARL_SPARSE_SETTING.items()) else None
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
