@@ -26,12 +26,14 @@ def run_bench(json_path, *args: str) -> tuple[subprocess.CompletedProcess, dict,
     return done, json.loads(json_path.read_text()), seconds
 
 
-@pytest.mark.parametrize("env_id, skipped", [("metarl/Teach-v0", True), ("metarl/BernoulliBandit-v0", False)])
-def test_a_batch_size_predicted_over_budget_is_skipped_from_the_measured_step_time(tmp_path, env_id, skipped):
-    """Teach-v0 steps a thousand times slower than the bandit: with the same budget its large batch is skipped
-    (predicted from its B = 1024 measurement), the bandit's is measured."""
+@pytest.mark.parametrize("env_id, skipped, budget", [("metarl/Teach-v0", True, "3"),
+                                                     ("metarl/BernoulliBandit-v0", False, "30")])
+def test_a_batch_size_predicted_over_budget_is_skipped_from_the_measured_step_time(tmp_path, env_id, skipped, budget):
+    """Teach-v0 steps a thousand times slower than the bandit: its large batch is predicted (from its B = 1024
+    measurement) to overrun a 3 s budget and is skipped; the bandit's, with a budget far above its prediction even
+    on a loaded machine, is measured."""
     done, result, seconds = run_bench(tmp_path / "bench.json", "--env", env_id, "--sizes", "1024", "65536",
-                                      "--sync-sizes", "1", "--seconds", "0.05", "--budget", "3")
+                                      "--sync-sizes", "1", "--seconds", "0.05", "--budget", budget)
     small, large = result["rows"]
     assert small["num_envs"] == 1024 and small["native"] > 0 and small["skipped"] == []
     assert result["complete"] is True and seconds < 60

@@ -21,6 +21,7 @@ class MANNConfig(TrainConfig):
     """
 
     env: str = "metarl/Glyphs-v0"
+    """Environment id of an image family with an online view (each step shows an image; the next reveals its label)."""
     env_kwargs: dict = dataclasses.field(default_factory=dict)
     """Family arguments (Glyphs' defaults: 5 classes, 10 images each per trial)."""
     total_steps: int = 5_000_000
@@ -29,8 +30,11 @@ class MANNConfig(TrainConfig):
     hidden: int = 200
     """Units of the LSTM controller."""
     memory_slots: int = 128
+    """Rows of the external memory (the paper's 128)."""
     memory_width: int = 40
+    """Width of each memory row (the paper's 40)."""
     read_heads: int = 4
+    """Read heads, each with its own key; writes go to the least-used or last-read rows (LRUA)."""
     usage_decay: float = 0.95
     """Decay of the memory usage per step (the paper's gamma)."""
     lr: float = 1e-3
@@ -40,6 +44,7 @@ class MANNConfig(TrainConfig):
     validate_every: int = 50
     """Iterations between validations (``validation/accuracy_last10`` and by instance)."""
     validation_trials: int = 200
+    """Held-out trials scored at each validation."""
     checkpoint_every: int = 50
 
     def __post_init__(self) -> None:
