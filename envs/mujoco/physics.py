@@ -16,6 +16,7 @@ quantities (``xpos``, ``cinert``, ...) are those of the last substep's forward p
 
 from __future__ import annotations
 
+import abc
 import functools
 import os
 from collections.abc import Mapping, Sequence
@@ -43,7 +44,7 @@ def load_model(xml: str) -> mujoco.MjModel:
     return mujoco.MjModel.from_xml_path(os.path.join(ASSETS, xml))
 
 
-class Physics:
+class Physics(abc.ABC):
     """N simulations of one model: state in, ``frame_skip`` substeps, fields out, all as torch tensors.
 
     ``fields`` names the derived ``MjData`` fields the family reads after a step (``xpos``, ``cinert``, ...).
@@ -52,29 +53,29 @@ class Physics:
     model: mujoco.MjModel
     num_sims: int
 
+    @abc.abstractmethod
     def read(self, name: str) -> torch.Tensor:
         """The current values of field ``name`` of every simulation, (N, ...) float64 (a view; copy to keep it)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def set_state(self, mask: torch.Tensor | None, qpos: torch.Tensor, qvel: torch.Tensor) -> None:
         """Restart the simulations in ``mask`` (all when None) at ``qpos``/``qvel`` (rows of all N), then forward."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def step(self, ctrl: torch.Tensor, nstep: int) -> None:
         """Apply ``ctrl`` (N, nu) and advance every simulation by ``nstep`` substeps of ``mj_step``."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def set_model(self, index: torch.Tensor, values: Mapping[str, torch.Tensor]) -> None:
         """Give simulations ``index`` the model fields ``values`` (their rows), and recompute derived constants."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def get_integration_state(self) -> torch.Tensor:
         """A copy of every simulation's full integration state (qpos, qvel, act, warm start, ...), (N, nstate)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def set_integration_state(self, state: torch.Tensor) -> None:
         """Restore states from :meth:`get_integration_state`: the next step continues exactly from them."""
-        raise NotImplementedError
 
 
 class CPUPhysics(Physics):
