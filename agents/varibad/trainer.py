@@ -45,7 +45,9 @@ class VariBADTrainer(TrialPPOTrainer):
         cfg = self.config
         return VariBADModel(input_size, self.inputs.obs_size, self.env.single_action_space, cfg.latent,
                             cfg.encoder_hidden, cfg.encoder_embed, cfg.policy_hidden, cfg.decoder_hidden,
-                            time_feature=cfg.time_feature, decode_state=cfg.decode_state)
+                            time_feature=cfg.time_feature, decode_state=cfg.decode_state,
+                            normalize=cfg.normalize_policy_inputs, policy_embed=cfg.policy_embed,
+                            policy_layers=cfg.policy_layers)
 
     def ppo_parameters(self) -> list[nn.Parameter]:
         return self.model.policy_parameters()
@@ -71,6 +73,7 @@ class VariBADTrainer(TrialPPOTrainer):
         with torch.no_grad():
             mean, logvar, _ = self.model.encode(rollout["obs"], chunk_states[0], rollout["start"])
             kl = self._step_kl(mean, logvar, rollout["start"])
+            self.model.update_input_stats(rollout["obs"], mean, logvar)  # what the next rollout's policy reads
         entropy = gaussian_entropy(logvar)
         step = self._trial_step(rollout["start"]).flatten()
         count = torch.zeros(self.env.trial_steps, device=self.device).index_add_(0, step, torch.ones_like(step,
