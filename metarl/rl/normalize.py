@@ -57,8 +57,9 @@ class InputNormalizer(torch.nn.Module):
     Example:
         >>> norm = InputNormalizer(2)
         >>> norm.update(torch.tensor([[0.0, 10.0], [2.0, 30.0]]))
-        >>> norm(torch.tensor([[1.0, 20.0]]))
-        tensor([[0., 0.]])
+        >>> norm(torch.tensor([[1.0, 20.0], [2.0, 30.0]])).round(decimals=2)  # the means, then one std above
+        tensor([[0., 0.],
+                [1., 1.]])
     """
 
     def __init__(self, size: int, clip: float = 10.0, epsilon: float = 1e-4) -> None:
