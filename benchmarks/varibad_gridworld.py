@@ -9,7 +9,7 @@ it; the ``search`` solver plays that behaviour on the same tasks. The target: fr
 within ``--tolerance`` of the search solver's. The script exits with status 1 when it misses it. ``--plot`` writes
 the entropy curve (and the per-step reward) as a PNG. ``--max-minutes`` caps this call's training; the next call
 with the same ``--logdir`` and ``--seed`` continues the run from its checkpoint, and the CPU time printed is the
-run's over all calls.
+run's over all calls. ``--set KEY=VALUE`` changes a recipe key for a new run.
 
 Usage:
     python benchmarks/varibad_gridworld.py --steps 20000000 --max-minutes 20 --plot runs/varibad_gridworld.png
@@ -31,7 +31,7 @@ import metarl
 from metarl.files import write_atomically
 from metarl.solvers import trial_returns
 from metarl.stats import mean_ci95
-from metarl.training.recipes import recipe_trainer, run_cpu_seconds, timed_fit
+from metarl.training.recipes import benchmark_values, recipe_trainer, run_cpu_seconds, timed_fit
 
 RECIPE = Path(__file__).resolve().parents[1] / "configs" / "varibad_goalgrid.yaml"
 
@@ -74,6 +74,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=20_000_000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--set", action="append", metavar="KEY=VALUE", help="a recipe key (repeatable); a new run "
+                        "needs its own --logdir, a saved one keeps its values")
     parser.add_argument("--max-minutes", type=float, help="stop this call's training after this many wall minutes")
     parser.add_argument("--trials", type=int, default=2000)
     parser.add_argument("--tolerance", type=float, default=0.5, help="return per episode, from episode 2 on")
@@ -82,8 +84,8 @@ def main() -> int:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     torch.set_num_threads(1)
-    trainer = recipe_trainer(RECIPE, {"total_steps": args.steps, "seed": args.seed, "device": "cpu",
-                                      "logdir": args.logdir, "run_name": f"gridworld__{args.seed}"})
+    values = benchmark_values("gridworld", args.set, "cpu", args.seed, args.logdir)
+    trainer = recipe_trainer(RECIPE, {**values, "total_steps": args.steps})
     seconds = timed_fit(trainer, None if args.max_minutes is None else 60.0 * args.max_minutes, progress=False)
     cpu = run_cpu_seconds(trainer)
     config = trainer.config
