@@ -12,6 +12,7 @@ from metarl.envs.gridworld.rulegrid import FORWARD, LEFT, PICK_UP, PUT_DOWN, RIG
 
 import metarl
 from metarl import random as mrandom
+from metarl.errors import BadArgumentError
 from metarl.solvers import trial_returns
 
 KEY, BALL = R.FIRST_OBJECT, R.FIRST_OBJECT + 2 * len(R.COLOURS)  # red key, red ball
@@ -124,6 +125,12 @@ def test_metamaze_is_gymnax_setting():
     assert torch.equal(env.cell, torch.full((2,), env.board.cell(5, 5)))  # the centre
     assert env.horizon == 200 and env.episodes == 1
     assert torch.equal(obs[:, 9:13], torch.zeros(2, 4)) and torch.equal(obs[:, 13:], torch.zeros(2, 2))
+
+
+@pytest.mark.parametrize("size", [7, 11])
+def test_metamaze_refuses_a_size_with_a_wall_on_the_centre(size):
+    with pytest.raises(BadArgumentError, match="4 \\* k \\+ 1"):
+        metarl.make("metarl/MetaMaze-v0", num_envs=1, size=size)
 
 
 @pytest.mark.parametrize("env_id, kwargs", [

@@ -88,6 +88,9 @@ class ConvBody(nn.Module):
         self.map_shape = (channels, height, width)
         """Shape of the last block's feature map (flattened, it is the embedding)."""
         self.out_features = channels * height * width
+        # Channels-last filters make every block's maps channels-last: convolution, normalisation and max-pooling
+        # run about twice as fast on a CPU as in the default layout (the same values up to rounding).
+        self.to(memory_format=torch.channels_last)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() == 3:

@@ -49,7 +49,7 @@ class MetaMaze(BatchedEnv):
     description = "fixed grid maze, hidden goal per trial, reward and a random jump on each visit (gymnax)"
     source = "gymnax MetaMaze-misc (Lange 2022), after Miconi et al. 2019"
     params = {
-        "size": Param(9, low=3, high=61, doc="maze side without the border, odd"),
+        "size": Param(9, low=5, high=61, doc="maze side without the border, 4 * k + 1 (the centre is free)"),
         "view": Param(3, low=1, high=9, doc="side of the window of walls the agent sees, odd"),
         "horizon": Param(200, low=1, high=100_000, doc="steps per inner episode"),
         "episodes": Param(1, low=1, high=100_000, doc="inner episodes per trial"),
@@ -89,9 +89,10 @@ class MetaMaze(BatchedEnv):
         self._goal_task: MazeTask | None = None
 
     def _trial_shape(self) -> tuple[int, int]:
-        if self.config["size"] % 2 == 0 or self.config["view"] % 2 == 0:
-            raise BadArgumentError(f"{self.id}: 'size' and 'view' must be odd, got {self.config['size']} and "
-                                   f"{self.config['view']}")
+        if self.config["size"] % 4 != 1 or self.config["view"] % 2 == 0:
+            raise BadArgumentError(f"{self.id}: 'size' must be 4 * k + 1 (5, 9, 13, ...: other sizes put a wall on "
+                                   f"the centre, where the agent starts) and 'view' odd, got {self.config['size']} "
+                                   f"and {self.config['view']}")
         return self.config["horizon"], self.config["episodes"]
 
     def _spaces(self) -> tuple[gymnasium.Space, gymnasium.Space]:

