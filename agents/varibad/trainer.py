@@ -50,7 +50,9 @@ class VariBADTrainer(TrialPPOTrainer):
         cfg = self.config
         return VariBADModel(input_size, self.inputs.obs_size, self.env.single_action_space, cfg.latent,
                             cfg.encoder_hidden, cfg.encoder_embed, cfg.policy_hidden, cfg.decoder_hidden,
-                            time_feature=cfg.time_feature, decode_state=cfg.decode_state)
+                            time_feature=cfg.time_feature, decode_state=cfg.decode_state,
+                            normalize=cfg.normalize_policy_inputs, policy_embed=cfg.policy_embed,
+                            policy_layers=cfg.policy_layers)
 
     def ppo_parameters(self) -> list[nn.Parameter]:
         return self.model.policy_parameters()
@@ -79,8 +81,10 @@ class VariBADTrainer(TrialPPOTrainer):
         scalars = {f"losses/vae_{key}": float(torch.stack(values).mean()) for key, values in stats.items() if values}
         with torch.no_grad():
             mean, logvar, _ = self.model.encode(own["obs"], state, own["start"])
-            kl = world.gather(self._step_kl(mean, logvar, own["start"]), 1)
-        entropy = world.gather(gaussian_entropy(logvar), 1)
+            mean, logvar = world.gather(mean, 1), world.gather(logvar, 1)  # every process's environments
+            kl = self._step_kl(mean, logvar, rollout["start"])
+            self.model.update_input_stats(rollout["obs"], mean, logvar)  # what the next rollout's policy reads
+        entropy = gaussian_entropy(logvar)
         step = self._trial_step(rollout["start"]).flatten()
         count = torch.zeros(self.env.trial_steps, device=self.device).index_add_(0, step, torch.ones_like(step,
                                                                                  dtype=entropy.dtype))
