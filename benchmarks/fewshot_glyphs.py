@@ -60,8 +60,9 @@ def run(learner: str, setting: str, args: argparse.Namespace) -> dict:
     start, cpu = time.perf_counter(), time.process_time()
     fit(trainer, args)
     seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     scores = trainer.evaluate(args.episodes, "test", seed=0)
+    eval_cpu = time.process_time() - cpu
     ways, shots = SETTINGS[setting]
     published = OMNIGLOT_ACCURACY.get(learner)
     return {"learner": learner, "setting": setting, "recipe": file, "accuracy": scores.means[-1],
@@ -69,7 +70,8 @@ def run(learner: str, setting: str, args: argparse.Namespace) -> dict:
             "training_episodes": trainer.global_step, "iterations": trainer.iteration, "minutes": seconds / 60,
             "cpu_minutes": cpu_seconds / 60, "episodes_per_second": trainer.global_step / max(seconds, 1e-9),
             "episodes_per_cpu_second": trainer.global_step / max(cpu_seconds, 1e-9),
-            "eval_minutes": (time.perf_counter() - start) / 60, "device": str(trainer.device),
+            "eval_minutes": (time.perf_counter() - start) / 60,
+            "eval_cpu_seconds_per_episode": eval_cpu / args.episodes, "device": str(trainer.device),
             "threads": torch.get_num_threads(), **getattr(trainer, "last_calibration", {}),
             "omniglot_published": published[OMNIGLOT_COLUMNS.index((ways, shots))] if published else None}
 
@@ -152,7 +154,9 @@ def main() -> None:
             print(f"{learner} {setting} ({r['recipe']}): {100 * r['accuracy']:.2f}% ± {100 * r['ci95']:.2f}% after "
                   f"{r['training_episodes']:,} training episodes in {r['minutes']:.1f} min "
                   f"({r['cpu_minutes']:.1f} CPU) "
-                  f"(evaluation {r['eval_minutes']:.1f} min)", flush=True)
+                  f"(evaluation {r['eval_minutes']:.1f} min, "
+                  f"{r['eval_cpu_seconds_per_episode']:.3f} CPU s per episode)",
+                  flush=True)
     print()
     print("\n".join(table(results, args.settings)))
     print("\n".join(speed(results)))
