@@ -15,6 +15,7 @@ ImageNet and GLUE, so the column of published numbers names the paper's setting 
 Usage:
     python benchmarks/controller.py --recipe controller_architecture_digits.yaml --max-minutes 8
     python benchmarks/controller.py --recipe controller_learned_loss_es.yaml --max-minutes 5 --json loss.json
+    python benchmarks/controller.py --recipe controller_augment_digits.yaml --set total_steps=6400  # a longer run
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from metarl.agents.controller import ControllerTrainer
 from metarl.agents.controller.evaluate import decide, greedy_choices
 
 from metarl.stats import paired_interval
-from metarl.training.recipes import recipe_trainer, timed_fit
+from metarl.training.recipes import benchmark_values, recipe_trainer, timed_fit
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 TARGETS = {"ArchitectureSearch": ("random search", "best hand-designed"), "Augment": ("no augmentation", "random"),
@@ -47,8 +48,7 @@ def cpu_seconds() -> float:
 
 
 def train(args: argparse.Namespace) -> tuple[ControllerTrainer, float]:
-    name = f"{Path(args.recipe).stem}__{args.seed}"
-    values = {"device": args.device, "seed": args.seed, "logdir": args.logdir, "run_name": name}
+    values = benchmark_values(Path(args.recipe).stem, args.set, args.device, args.seed, args.logdir)
     trainer = recipe_trainer(CONFIGS / args.recipe, values, ControllerTrainer)
     return trainer, timed_fit(trainer, 60.0 * args.max_minutes, progress=not args.no_progress)
 
@@ -104,6 +104,8 @@ def main() -> None:
     parser.add_argument("--logdir", default="runs/benchmarks")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--json", default=None)
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="a recipe value on top (a resumed run takes only total_steps and checkpoint_every)")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args()
 

@@ -32,6 +32,9 @@ import torch
 
 from metarl import random as mrandom
 from metarl.checks import SPLITS, check_action, check_count, check_mask, check_seed, check_split, resolve_device
+from metarl.env_state import copied_state
+from metarl.env_state import join_env_states as join_env_states  # re-exported: the engine's state API
+from metarl.env_state import split_env_state as split_env_state
 from metarl.errors import BadArgumentError, BadTaskError, CheckpointError, MetaRLError
 from metarl.params import Param, resolve_params
 from metarl.tasks import Task, check_task
@@ -60,15 +63,6 @@ class Step(NamedTuple):
     def episode_end(self) -> torch.Tensor:
         """Inner episode ended this step (terminated or truncated)."""
         return self.terminated | self.truncated
-
-
-def _copied(value: Any, device: torch.device | None = None) -> Any:
-    """A copy of a state value (a tensor, a number, None, a dict of tensors) that shares no storage, on ``device``."""
-    if isinstance(value, dict):
-        return {k: _copied(v, device) for k, v in value.items()}
-    if isinstance(value, torch.Tensor):
-        return value.to(device or value.device, copy=True)
-    return value
 
 
 class BatchedEnv(abc.ABC):
@@ -402,9 +396,9 @@ class BatchedEnv(abc.ABC):
             >>> sorted(env.state_dict())
             ['attributes', 'config', 'id', 'num_envs', 'task']
         """
-        attributes = {name: _copied(getattr(self, name)) for name in self._state_names() if hasattr(self, name)}
+        attributes = {name: copied_state(getattr(self, name)) for name in self._state_names() if hasattr(self, name)}
         return {"id": self.id, "config": dict(self.config), "num_envs": self.num_envs, "attributes": attributes,
-                "task": _copied(self.task.fields()) if self.task is not None else None}
+                "task": copied_state(self.task.fields()) if self.task is not None else None}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Continue from a :meth:`state_dict` of an env made with the same id and arguments (exact resume).
@@ -424,8 +418,8 @@ class BatchedEnv(abc.ABC):
             fields = state["task"]
             for name in self._state_names():
                 if name in attributes:
-                    setattr(self, name, _copied(attributes[name], self.device))
-            self.task = None if fields is None else self.task_type(**_copied(fields, self.device))
+                    setattr(self, name, copied_state(attributes[name], self.device))
+            self.task = None if fields is None else self.task_type(**copied_state(fields, self.device))
         except (KeyError, TypeError, AttributeError) as exc:
             raise CheckpointError(f"{self.id}: the saved environment state is malformed ({exc})") from exc
 
@@ -457,62 +451,3 @@ class BatchedEnv(abc.ABC):
     def __repr__(self) -> str:
         kwargs = ", ".join(f"{k}={v}" for k, v in self.config.items())
         return f"<{type(self).__name__} {self.id} num_envs={self.num_envs} device={self.device} {kwargs}>"
-
-
-_SHARED_STATE = ("seed", "_global_step", "_countdown", "_ring_age")
-"""Engine state that every environment of a batch shares (the same in every shard)."""
-
-
-def join_env_states(states: list[Mapping[str, Any]]) -> dict[str, Any]:
-    """The :meth:`BatchedEnv.state_dict` of one batch made of consecutive shards' states (data-parallel processes').
-
-    Per-environment tensors are concatenated; the step-noise block, a cache, is dropped and drawn again.
-
-    Example:
-        >>> import metarl
-        >>> parts = [metarl.make("metarl/BernoulliBandit-v0", num_envs=2, seed=0, first_env=i) for i in (0, 2)]
-        >>> whole = metarl.make("metarl/BernoulliBandit-v0", num_envs=4, seed=0)
-        >>> joined = join_env_states([p.state_dict() for p in parts])
-        >>> keys = whole.state_dict()["attributes"]["_task_keys"]
-        >>> joined["num_envs"], torch.equal(joined["attributes"]["_task_keys"], keys)
-        (4, True)
-    """
-    first = states[0]
-    attributes = {}
-    for name, value in first["attributes"].items():
-        values = [s["attributes"][name] for s in states]
-        attributes[name] = value if name in _SHARED_STATE else None if name == "_block" else \
-            _join([*values], 1 if name == "_ring" else 0)
-    out = {**first, "num_envs": sum(s["num_envs"] for s in states), "attributes": attributes,
-           "task": _join([s["task"] for s in states], 0)}
-    if "wrapper" in first:
-        out["wrapper"] = _join([s["wrapper"] for s in states], 0)
-    return out
-
-
-def split_env_state(state: Mapping[str, Any], part: slice) -> dict[str, Any]:
-    """The state of environments ``part`` of the batch whose state is ``state`` (see :func:`join_env_states`)."""
-    attributes = {name: value if name in _SHARED_STATE else None if name == "_block" else
-                  _split(value, part, 1 if name == "_ring" else 0) for name, value in state["attributes"].items()}
-    out = {**state, "num_envs": part.stop - part.start, "attributes": attributes,
-           "task": _split(state["task"], part, 0)}
-    if "wrapper" in state:
-        out["wrapper"] = _split(state["wrapper"], part, 0)
-    return out
-
-
-def _join(values: list[Any], dim: int) -> Any:
-    if isinstance(values[0], dict):
-        return {k: _join([v[k] for v in values], dim) for k in values[0]}
-    if isinstance(values[0], torch.Tensor):
-        return torch.cat(values, dim)
-    return values[0]
-
-
-def _split(value: Any, part: slice, dim: int) -> Any:
-    if isinstance(value, dict):
-        return {k: _split(v, part, dim) for k, v in value.items()}
-    if isinstance(value, torch.Tensor):
-        return value.narrow(dim, part.start, part.stop - part.start).clone()
-    return value
-

@@ -21,6 +21,9 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Mapping
+
 import torch
 
 _M1 = 0x7FEB352D
@@ -112,3 +115,22 @@ def dirichlet_from_uniform(u: torch.Tensor) -> torch.Tensor:
     """
     weights = u.log_()
     return weights.div_(weights.sum(-1, keepdim=True))
+
+
+def stream_seed(seed: int, name: str, legacy: Mapping[str, int] | None = None) -> int:
+    """The seed of the random stream ``name`` of a run seeded with ``seed``.
+
+    A stream in ``legacy`` (name -> offset) keeps its original derivation ``seed + offset``; any other name gets
+    a 63-bit seed hashed from ``f"{seed}/{name}"`` (SHA-256, the same in every process, unlike ``hash()``), so
+    distinct names give unrelated streams.
+
+    Example:
+        >>> stream_seed(7, "shuffle", {"shuffle": 1})
+        8
+        >>> stream_seed(7, "dropout") == stream_seed(7, "dropout") != stream_seed(8, "dropout")
+        True
+    """
+    if legacy is not None and name in legacy:
+        return seed + legacy[name]
+    digest = hashlib.sha256(f"{seed}/{name}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") >> 1

@@ -1,4 +1,5 @@
-"""Signs that a run has collapsed while its loss stays finite: exploding parameters, validation back at chance.
+"""Signs that a run has collapsed while its loss stays finite (exploding parameters, validation back at chance), and
+the check that stops a run before an update with a non-finite loss (:func:`check_finite`).
 
 A learning rate far too high can leave every loss finite while the weights grow to 1e9 and the
 validation score drops to chance. Both checks here are cheap: the parameter check runs once per
@@ -17,6 +18,8 @@ import math
 from collections.abc import Iterable
 
 import torch
+
+from metarl.errors import TrainingError
 
 GROWTH_LIMIT = 1e3
 """A run whose parameters' root mean square grows more than this factor over its start has collapsed."""
@@ -70,3 +73,15 @@ def validation_collapse(value: float, best: float, chance: float, noise: float, 
     if sign * (best - chance) > 3 * margin and (not math.isfinite(value) or sign * (value - chance) <= margin):
         return f"validation fell to {value:.4g}, chance level {chance:.4g}, after reaching {best:.4g}"
     return None
+
+
+class TrainingCollapsed(TrainingError):
+    """A run whose loss stayed finite but which collapsed: parameters exploding, or validation back at chance."""
+
+
+def check_finite(name: str, value: torch.Tensor) -> None:
+    """Raise :class:`TrainingError` if ``value`` is NaN or infinite (one host sync)."""
+    number = float(value.detach())
+    if not math.isfinite(number):
+        raise TrainingError(f"{name} is {number}: training stopped before the update; start a new run with a lower "
+                            "learning rate (a resumed run keeps its learning rate), or check the rewards for NaN")

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-import hashlib
 import math
 import shutil
 import sys
@@ -27,14 +26,23 @@ from tqdm.auto import tqdm
 
 from metarl.checks import resolve_device
 from metarl.errors import CheckpointError, ConfigError, TrainingError
+from metarl.random import stream_seed
 from metarl.training.checkpoint import load_checkpoint, resolve_checkpoint_path, save_checkpoint
 from metarl.training.config import build_config, check_ranges, config_dict
-from metarl.training.health import GROWTH_LIMIT, parameter_collapse, parameter_rms, parameters_of, validation_collapse
+from metarl.training.health import (
+    GROWTH_LIMIT,
+    TrainingCollapsed,
+    check_finite,
+    parameter_collapse,
+    parameter_rms,
+    parameters_of,
+    validation_collapse,
+)
 from metarl.training.history import cut_history
 from metarl.training.logger import RunLogger
 from metarl.training.parallel import Parallel, PeerLost, current
 from metarl.training.resume import FORK_OVERRIDES, RESUME_OVERRIDES, data_mismatches, resume_overrides
-from metarl.training.rundir import RunLock, fork_destination
+from metarl.training.rundir import RunLock, file_identity, fork_destination
 
 CHECKPOINT_FILE = "checkpoint.pt"
 __all__ = ["BEST_FILE", "CHECKPOINT_FILE", "RESUME_OVERRIDES", "TrainConfig", "Trainer", "TrainingCollapsed",
@@ -211,7 +219,7 @@ class Trainer(abc.ABC):
         save_checkpoint(path, agent=self.agent, config=config_dict(self.config), progress=progress,
                         state=state, data=self.data_settings())
         if path == self.checkpoint_path:
-            self._checkpoint_seen = _file_identity(path)
+            self._checkpoint_seen = file_identity(path)
         return path
 
     def data_settings(self) -> dict[str, str]:
@@ -281,7 +289,7 @@ class Trainer(abc.ABC):
             trainer.config.logdir, trainer.config.run_name = str(trainer.run_dir.parent), trainer.run_dir.name
         else:
             trainer.run_dir = path.parent
-            trainer._checkpoint_seen = _file_identity(path)
+            trainer._checkpoint_seen = file_identity(path)
         return trainer
 
     def fit(self, max_iterations: int | None = None, progress: bool = True, max_seconds: float | None = None) -> Path:
@@ -382,7 +390,7 @@ class Trainer(abc.ABC):
 
     def _open_logs(self) -> RunLogger:
         """The run's logger, after checking that nobody moved the run on and copying a fork's inherited history."""
-        if _file_identity(self.checkpoint_path) != self._checkpoint_seen:
+        if file_identity(self.checkpoint_path) != self._checkpoint_seen:
             raise TrainingError(f"{self.checkpoint_path} changed since this trainer was made (another process "
                                 "trained the run); resume the run again to continue from its latest checkpoint")
         if self._fork_source is not None:
@@ -444,43 +452,3 @@ class Trainer(abc.ABC):
         if resume_hint:
             note += f" (resume with --resume {self.run_dir})"
         return note
-
-
-class TrainingCollapsed(TrainingError):
-    """A run whose loss stayed finite but which collapsed: parameters exploding, or validation back at chance."""
-
-
-def _file_identity(path: Path) -> tuple[int, int, int] | None:
-    """(inode, mtime, size) of ``path``, or None: every atomic save gives a checkpoint a new identity."""
-    try:
-        stat = path.stat()
-    except FileNotFoundError:
-        return None
-    return stat.st_ino, stat.st_mtime_ns, stat.st_size
-
-
-def stream_seed(seed: int, name: str, legacy: Mapping[str, int] | None = None) -> int:
-    """The seed of the random stream ``name`` of a run seeded with ``seed``.
-
-    A stream in ``legacy`` (name -> offset) keeps its original derivation ``seed + offset``; any other name gets
-    a 63-bit seed hashed from ``f"{seed}/{name}"`` (SHA-256, the same in every process, unlike ``hash()``), so
-    distinct names give unrelated streams.
-
-    Example:
-        >>> stream_seed(7, "shuffle", {"shuffle": 1})
-        8
-        >>> stream_seed(7, "dropout") == stream_seed(7, "dropout") != stream_seed(8, "dropout")
-        True
-    """
-    if legacy is not None and name in legacy:
-        return seed + legacy[name]
-    digest = hashlib.sha256(f"{seed}/{name}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") >> 1
-
-
-def check_finite(name: str, value: torch.Tensor) -> None:
-    """Raise :class:`TrainingError` if ``value`` is NaN or infinite (one host sync)."""
-    number = float(value.detach())
-    if not math.isfinite(number):
-        raise TrainingError(f"{name} is {number}: training stopped before the update; start a new run with a lower "
-                            "learning rate (a resumed run keeps its learning rate), or check the rewards for NaN")

@@ -67,3 +67,12 @@ def fork_destination(source: Path, iteration: int, logdir: str | None = None, ru
     while path.exists():
         path, suffix = parent / f"{name}-{suffix}", suffix + 1
     return path
+
+
+def file_identity(path: Path) -> tuple[int, int, int] | None:
+    """(inode, mtime, size) of ``path``, or None: every atomic save gives a checkpoint a new identity."""
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return None
+    return stat.st_ino, stat.st_mtime_ns, stat.st_size
