@@ -6,8 +6,15 @@ difference (VariBAD - RL²) over seeds gets a Student-t 95% interval. The target
 beats RL²: the interval's lower end above 0. The script exits with status 1 when a setting misses it. The gap
 to Gittins (bandit) and Bayes-UCB (tabular MDP) on the same tasks is printed beside.
 
+``--rl2-recipe`` / ``--varibad-recipe`` replace a setting's recipe (a file in ``configs/``): RL²'s paper recipes
+are sized for budgets of 16M (bandit) and 120M (tabular) steps, so at a small ``--steps`` the comparison is fair
+only against an RL² recipe sized for it (``rl2_bandit_k5_n10_short.yaml``, ``rl2_tabular_n10_short.yaml``). Each run
+keeps its checkpoint under ``--logdir``: a call cut short (``--max-minutes``) or repeated continues the runs it
+finds there and only scores the finished ones, and the CPU time printed is each run's over all calls.
+
 Usage:
     python benchmarks/varibad_vs_rl2.py --setting bandit --steps 500000 --seeds 3
+    python benchmarks/varibad_vs_rl2.py --setting bandit --steps 1000000 --rl2-recipe rl2_bandit_k5_n10_short.yaml
     python benchmarks/varibad_vs_rl2.py --setting tabular --steps 500000 --seeds 3 --json runs/vs.json
 """
 
@@ -15,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import sys
 import time
 from pathlib import Path
@@ -26,7 +32,7 @@ from metarl.agents.rl2.evaluate import evaluate_policy
 from metarl.files import write_atomically
 from metarl.solvers import solver_table
 from metarl.stats import mean_ci95, paired_interval
-from metarl.training.recipes import load_config
+from metarl.training.recipes import load_config, recipe_trainer, run_cpu_seconds, timed_fit
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 SETTINGS = {
@@ -35,36 +41,38 @@ SETTINGS = {
 }
 
 
-def cpu_seconds() -> float:
-    """CPU time of this process and its children (what a loaded machine does not inflate as wall time does)."""
-    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+class OutOfTime(Exception):
+    """The call's ``--max-minutes`` ran out before every run finished."""
 
 
-def train_and_score(recipe: str, steps: int, seed: int, trials: int, logdir: str) -> tuple[float, float, float]:
-    """(mean test trial return, its 95% half-width, CPU seconds of training) of one recipe run."""
-    cls, config = load_config(CONFIGS / recipe, {"total_steps": steps, "seed": seed, "device": "cpu",
-                                                 "logdir": logdir, "checkpoint_every": 10**9,
-                                                 "run_name": f"{Path(recipe).stem}__{steps}__{seed}"})
-    start = cpu_seconds()
-    trainer = cls(config)
-    trainer.fit(progress=False)
-    spent = cpu_seconds() - start
+def train_and_score(recipe: str, steps: int, seed: int, trials: int, logdir: str, deadline: float
+                    ) -> tuple[float, float, float]:
+    """(mean test trial return, its 95% half-width, CPU seconds of training over all calls) of one recipe run,
+    continued from its checkpoint when there is one; :class:`OutOfTime` when ``deadline`` passes first."""
+    trainer = recipe_trainer(CONFIGS / recipe, {"total_steps": steps, "seed": seed, "device": "cpu", "logdir": logdir,
+                                                "run_name": f"{Path(recipe).stem}__{steps}__{seed}"})
+    timed_fit(trainer, max(deadline - time.monotonic(), 0.0), progress=False)
+    if trainer.global_step < trainer.config.total_steps:
+        raise OutOfTime(f"{recipe} seed {seed} at {trainer.global_step:,} of {steps:,} steps")
+    config = trainer.config
     trainer.model.eval()
     scores = evaluate_policy(trainer.model, config.env, config.env_kwargs, trials, "test", seed=0,
                              time_feature=config.time_feature, previous_obs=config.previous_obs)
-    return scores.mean, scores.ci95, spent
+    return scores.mean, scores.ci95, run_cpu_seconds(trainer) or float("nan")
 
 
-def run_setting(name: str, steps: int, seeds: int, trials: int, logdir: str) -> dict:
+def run_setting(name: str, steps: int, seeds: int, trials: int, logdir: str, deadline: float,
+                recipes: dict[str, str | None]) -> dict:
     rl2_recipe, varibad_recipe, reference = SETTINGS[name]
+    rl2_recipe, varibad_recipe = recipes["rl2"] or rl2_recipe, recipes["varibad"] or varibad_recipe
     _, config = load_config(CONFIGS / rl2_recipe)
     rows = {"rl2": [], "varibad": []}
     for seed in range(seeds):
         for agent, recipe in (("rl2", rl2_recipe), ("varibad", varibad_recipe)):
-            mean, half, spent = train_and_score(recipe, steps, seed, trials, logdir)
-            rows[agent].append({"seed": seed, "mean": mean, "ci95": half, "cpu_seconds": spent})
-            print(f"  {name} seed {seed} {agent:8s} {mean:8.3f} ± {half:.3f}   ({spent:.0f} CPU s)", flush=True)
+            mean, half, spent = train_and_score(recipe, steps, seed, trials, logdir, deadline)
+            rows[agent].append({"seed": seed, "mean": mean, "ci95": half, "cpu_seconds": spent, "recipe": recipe})
+            print(f"  {name} seed {seed} {agent:8s} {mean:8.3f} ± {half:.3f}   ({spent:.0f} CPU s, {recipe})",
+                  flush=True)
     rl2 = torch.tensor([r["mean"] for r in rows["rl2"]])
     varibad = torch.tensor([r["mean"] for r in rows["varibad"]])
     diff, half = paired_interval(varibad - rl2)
@@ -84,13 +92,23 @@ def main() -> int:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--trials", type=int, default=2000, help="held-out test trials per score")
     parser.add_argument("--logdir", default="runs/bench-varibad-vs-rl2")
+    parser.add_argument("--rl2-recipe", help="RL²'s recipe in configs/ instead of the setting's")
+    parser.add_argument("--varibad-recipe", help="VariBAD's recipe in configs/ instead of the setting's")
+    parser.add_argument("--max-minutes", type=float, help="stop training after this many wall minutes; "
+                                                          "a later call continues")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
     torch.set_num_threads(1)
+    deadline = time.monotonic() + (float("inf") if args.max_minutes is None else 60.0 * args.max_minutes)
+    recipes = {"rl2": args.rl2_recipe, "varibad": args.varibad_recipe}
     results, failed = [], False
     for name in args.setting or sorted(SETTINGS):
         start = time.perf_counter()
-        result = run_setting(name, args.steps, args.seeds, args.trials, args.logdir)
+        try:
+            result = run_setting(name, args.steps, args.seeds, args.trials, args.logdir, deadline, recipes)
+        except OutOfTime as exc:
+            print(f"{name}: out of time ({exc}); run the same command again to continue")
+            return 1
         result["wall_seconds"] = time.perf_counter() - start
         results.append(result)
         verdict = "MET" if result["met"] else "NOT MET"

@@ -9,7 +9,7 @@ import pytest
 from conftest import METAWORLD, MUJOCO, MUJOCO_IDS
 from metarl.agents.rl2 import RL2Trainer
 
-from metarl.training.recipes import TIME_FILE, recipe_trainer, timed_fit
+from metarl.training.recipes import TIME_FILE, recipe_trainer, run_cpu_seconds, timed_fit
 
 RECIPE = Path(__file__).resolve().parents[1] / "configs" / "rl2_demo.yaml"
 
@@ -40,12 +40,14 @@ def test_a_saved_run_continues_and_its_time_adds_up(tmp_path: Path) -> None:
     spent = timed_fit(first, progress=False)
     assert first.global_step >= 160 and spent > 0
     assert json.loads((tmp_path / "demo__0" / TIME_FILE).read_text())["seconds"] == pytest.approx(spent)
+    cpu = run_cpu_seconds(first)
+    assert cpu is not None and cpu > 0
 
     again = recipe_trainer(RECIPE, values(tmp_path, total_steps=320))
     assert (again.iteration, again.global_step, again.run_dir) == (first.iteration, first.global_step, first.run_dir)
     assert again.config.total_steps == 320
     total = timed_fit(again, progress=False)
-    assert again.global_step >= 320 and total > spent
+    assert again.global_step >= 320 and total > spent and run_cpu_seconds(again) > cpu
 
     assert timed_fit(recipe_trainer(RECIPE, values(tmp_path, total_steps=320)), progress=False) == total
     fresh = recipe_trainer(RECIPE, values(tmp_path), resume=False)

@@ -63,15 +63,32 @@ def test_belief_sequence_equals_stepping_and_resets_at_trial_starts():
     assert torch.allclose(net.step(inputs[0], torch.randn_like(state0), torch.ones(B, dtype=torch.bool))[0], fresh)
 
 
-def test_rl_loss_does_not_reach_the_encoder():
+@pytest.mark.parametrize("inputs", [{}, {"normalize": True, "policy_embed": 4, "policy_layers": 1}],
+                         ids=["raw", "standardised-embedded"])
+def test_rl_loss_does_not_reach_the_encoder(inputs):
     torch.manual_seed(0)
-    net = VariBADModel(6, 2, gymnasium.spaces.Discrete(3), latent=3, hidden=8, embed=8, policy_hidden=8)
+    net = VariBADModel(6, 2, gymnasium.spaces.Discrete(3), latent=3, hidden=8, embed=8, policy_hidden=8, **inputs)
     start = torch.zeros(5, 2, dtype=torch.bool)
     start[0] = True
     params, values = net.sequence(torch.randn(5, 2, 6), net.initial_state(2), start)
     (params.sum() + values.sum()).backward()
     assert all(p.grad is None for p in net.vae_parameters())
     assert all(p.grad is not None for p in net.policy_parameters())
+
+
+def test_policy_reads_state_and_belief_standardised_by_the_rollouts_so_far(tmp_path):
+    """The statistics move only between iterations (collection and PPO read the same ones) and live in the model's
+    state, so a checkpoint carries them."""
+    trainer = VariBADTrainer(VariBADConfig(**TINY, logdir=str(tmp_path), seed=0))
+    norm = trainer.model.belief_norm
+    assert norm is not None and float(norm.count) < 1 and trainer.model.belief_embed is not None
+    trainer.train_iteration()
+    assert float(norm.count) == pytest.approx(trainer.config.num_envs * trainer.env.trial_steps, abs=1e-3)
+    assert {"belief_norm.mean", "belief_norm.var", "state_norm.mean"} <= set(trainer.model.state_dict())
+    x, mean, logvar = torch.randn(5, 2 + 1 + 5 + 1 + 1), torch.randn(5, 5), torch.randn(5, 5)
+    before = trainer.model.act(x, mean, logvar)[0]
+    norm.mean.add_(1.0)
+    assert not torch.allclose(trainer.model.act(x, mean, logvar)[0], before)
 
 
 def test_kl_to_itself_is_zero_and_to_a_wider_prior_positive():

@@ -13,9 +13,10 @@ from metarl.training.config import check_ranges
 class VariBADConfig(TrialPPOConfig):
     """Hyperparameters of a VariBAD run (Zintgraf et al. 2020).
 
-    The defaults follow the paper's gridworld configuration (latent size 5, GRU of 64, policy layers of 32,
-    KL weight 0.01, PPO clip 0.05, discount 0.95, policy learning rate 7e-4, VAE learning rate 1e-3, three
-    VAE updates per iteration), with many environments stepped as one batch instead of 16 processes.
+    The defaults follow the paper's code's gridworld configuration (latent size 5, GRU of 64, state and belief
+    standardised and embedded in 16 tanh units each, one policy layer of 32, KL weight 0.01, PPO clip 0.05,
+    discount 0.95, policy learning rate 7e-4, VAE learning rate 1e-3, three VAE updates per iteration), with many
+    environments stepped as one batch instead of 16 processes.
 
     Example:
         >>> VariBADConfig().env, VariBADConfig(env="metarl/BernoulliBandit-v0").latent
@@ -43,7 +44,14 @@ class VariBADConfig(TrialPPOConfig):
     encoder_embed: int = 32
     """Width of the ReLU layer that embeds each transition before the GRU."""
     policy_hidden: int = 32
-    """Width of the two tanh layers of the policy and of the value network."""
+    """Width of the tanh layers of the policy and of the value network."""
+    policy_layers: int = 1
+    """Number of those layers (after the input embeddings)."""
+    policy_embed: int = 16
+    """Width of the tanh layers that embed the state and the belief, each its own, before the policy's and the
+    value network's layers (0: they read the state and belief directly)."""
+    normalize_policy_inputs: bool = True
+    """Standardise the state and the belief (mean, log-variance) the policy reads by running statistics."""
     decoder_hidden: int = 32
     """Width of the decoder's layers."""
     decode_state: bool = False
@@ -62,6 +70,7 @@ class VariBADConfig(TrialPPOConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         check_ranges(self, at_least={"latent": 1, "encoder_hidden": 1, "encoder_embed": 1, "policy_hidden": 1,
+                                     "policy_layers": 1, "policy_embed": 0,
                                      "decoder_hidden": 1, "vae_updates": 0, "elbo_samples": 0, "kl_weight": 0.0,
                                      "state_coef": 0.0},
                      positive=("vae_lr",))

@@ -4,7 +4,10 @@ a decoder of rewards (and next observations) from a latent sample, and a policy 
 The encoder reads the RL² observation, which is (s_t, a_{t-1}, r_{t-1}, done_{t-1}) and so exactly the
 transition stream VariBAD encodes; its output after step t is q(m | tau_{:t}) = N(mean, exp(logvar)). The
 policy and value networks read the current observation with the belief's mean and log-variance, detached:
-the belief is learnt only from the ELBO, as in the paper.
+the belief is learnt only from the ELBO, as in the paper. As in the paper's code, the state and the belief
+are standardised by running statistics and each embedded by a tanh layer before the policy's layers: the
+belief's log-variance falls to large negative values as training goes, and read raw it saturates the tanh
+units the policy learns with.
 """
 
 from __future__ import annotations
@@ -15,14 +18,17 @@ import gymnasium
 import torch
 from torch import nn
 
-from metarl.rl import ActionHead
+from metarl.rl import ActionHead, InputNormalizer
 
 
 class VariBADModel(nn.Module):
     """Encoder (GRU) -> belief (mean, logvar) -> policy and value MLPs; a reward (and next-state) decoder.
 
     ``obs_size`` is the width of the environment's own observation: the leading part of each input, which the
-    policy reads beside the belief (with the time feature when the inputs carry one, ``time_feature``).
+    policy reads beside the belief (with the time feature when the inputs carry one, ``time_feature``). With
+    ``normalize`` the state and belief are standardised by running statistics (:meth:`update_input_stats`);
+    with ``policy_embed`` > 0 each goes through its own tanh layer of that width before ``policy_layers`` tanh
+    layers of ``policy_hidden``.
 
     Example:
         >>> net = VariBADModel(8, 2, gymnasium.spaces.Discrete(3), latent=4)
@@ -34,23 +40,35 @@ class VariBADModel(nn.Module):
 
     def __init__(self, input_size: int, obs_size: int, action_space: gymnasium.Space, latent: int = 5,
                  hidden: int = 64, embed: int = 32, policy_hidden: int = 32, decoder_hidden: int = 32,
-                 time_feature: bool = False, decode_state: bool = False) -> None:
+                 time_feature: bool = False, decode_state: bool = False, normalize: bool = False,
+                 policy_embed: int = 0, policy_layers: int = 2) -> None:
         super().__init__()
         self.obs_size, self.latent, self.hidden, self.time_feature = obs_size, latent, hidden, time_feature
         self.embed = nn.Sequential(nn.Linear(input_size, embed), nn.ReLU())
         self.core = nn.GRU(embed, hidden)
         self.belief = nn.Linear(hidden, 2 * latent)
-        policy_in = obs_size + 2 * latent + int(time_feature)
-        self.actor = nn.Sequential(nn.Linear(policy_in, policy_hidden), nn.Tanh(),
-                                   nn.Linear(policy_hidden, policy_hidden), nn.Tanh())
-        self.critic = nn.Sequential(nn.Linear(policy_in, policy_hidden), nn.Tanh(),
-                                    nn.Linear(policy_hidden, policy_hidden), nn.Tanh(), nn.Linear(policy_hidden, 1))
+        self.state_norm = InputNormalizer(obs_size) if normalize else None
+        self.belief_norm = InputNormalizer(2 * latent) if normalize else None
+        self.state_embed = nn.Sequential(nn.Linear(obs_size, policy_embed), nn.Tanh()) if policy_embed else None
+        self.belief_embed = nn.Sequential(nn.Linear(2 * latent, policy_embed), nn.Tanh()) if policy_embed else None
+        policy_in = (2 * policy_embed if policy_embed else obs_size + 2 * latent) + int(time_feature)
+        self.actor = _tanh_layers(policy_in, policy_hidden, policy_layers)
+        self.critic = nn.Sequential(*_tanh_layers(policy_in, policy_hidden, policy_layers),
+                                    nn.Linear(policy_hidden, 1))
         self.head = ActionHead(action_space, policy_hidden)
         self.decoder = Decoder(latent, obs_size, action_space, decoder_hidden, decode_state)
 
     def policy_parameters(self) -> list[nn.Parameter]:
-        """What the RL loss trains: the actor, the action head and the critic."""
-        return [*self.actor.parameters(), *self.head.parameters(), *self.critic.parameters()]
+        """What the RL loss trains: the input embeddings, the actor, the action head and the critic."""
+        embeds = [module for module in (self.state_embed, self.belief_embed) if module is not None]
+        return [*(p for module in embeds for p in module.parameters()), *self.actor.parameters(),
+                *self.head.parameters(), *self.critic.parameters()]
+
+    def update_input_stats(self, inputs: torch.Tensor, mean: torch.Tensor, logvar: torch.Tensor) -> None:
+        """Add the states and beliefs of a rollout to the policy's input statistics (without ``normalize``: none)."""
+        if self.state_norm is not None and self.belief_norm is not None:
+            self.state_norm.update(inputs[..., : self.obs_size])
+            self.belief_norm.update(torch.cat([mean, logvar], -1))
 
     def vae_parameters(self) -> list[nn.Parameter]:
         """What the ELBO trains: the encoder and the decoder."""
@@ -80,7 +98,12 @@ class VariBADModel(nn.Module):
     def act(self, inputs: torch.Tensor, mean: torch.Tensor, logvar: torch.Tensor
             ) -> tuple[torch.Tensor, torch.Tensor]:
         """(action-distribution parameters, value) from the inputs' observation part and the detached belief."""
-        parts = [inputs[..., : self.obs_size], mean.detach(), logvar.detach()]
+        state, belief = inputs[..., : self.obs_size], torch.cat([mean, logvar], -1).detach()
+        if self.state_norm is not None and self.belief_norm is not None:
+            state, belief = self.state_norm(state), self.belief_norm(belief)
+        if self.state_embed is not None and self.belief_embed is not None:
+            state, belief = self.state_embed(state), self.belief_embed(belief)
+        parts = [state, belief]
         if self.time_feature:
             parts.append(inputs[..., -1:])
         x = torch.cat(parts, -1)
@@ -99,6 +122,14 @@ class VariBADModel(nn.Module):
         mean, logvar, _ = self.encode(inputs, state, trial_start)
         params, values = self.act(inputs, mean, logvar)
         return (params, values, torch.cat([mean, logvar], -1)) if return_features else (params, values)
+
+
+def _tanh_layers(size: int, hidden: int, layers: int) -> nn.Sequential:
+    """``layers`` (at least one) linear layers of width ``hidden``, each followed by tanh."""
+    modules: list[nn.Module] = []
+    for index in range(max(layers, 1)):
+        modules += [nn.Linear(size if index == 0 else hidden, hidden), nn.Tanh()]
+    return nn.Sequential(*modules)
 
 
 class Decoder(nn.Module):
@@ -134,8 +165,9 @@ class Decoder(nn.Module):
 
     def _action(self, action: torch.Tensor) -> torch.Tensor:
         if self.discrete:
-            return nn.functional.one_hot(action.long(), self.actions).float()
-        return action.reshape(*action.shape[: action.dim() - self.action_dims], self.actions).float()
+            return nn.functional.one_hot(action.long(), self.actions).to(torch.get_default_dtype())
+        flat = action.reshape(*action.shape[: action.dim() - self.action_dims], self.actions)
+        return flat.to(torch.get_default_dtype())
 
     def reward(self, z: torch.Tensor, obs: torch.Tensor, action: torch.Tensor, next_obs: torch.Tensor
                ) -> torch.Tensor:

@@ -25,7 +25,8 @@ BENCHMARK_FLAGS = {"seed": "pass --seed", "device": "pass --device", "logdir": "
 """Recipe keys a benchmark script sets from its own flags, and how to change each instead of ``--set``."""
 
 TIME_FILE = "benchmark_time.json"
-"""Seconds of training a run has cost over all the calls of :func:`timed_fit`, kept in its run directory."""
+"""Seconds of training a run has cost over all the calls of :func:`timed_fit` (wall, and this process's CPU as
+``cpu_seconds``), kept in its run directory."""
 
 
 def recipe_trainer(recipe: str | Path, values: Mapping[str, Any] | None = None, trainer_cls: type | None = None,
@@ -92,13 +93,27 @@ def timed_fit(trainer: Trainer, max_seconds: float | None = None, progress: bool
     """
     trainer.prepare_run_dir()
     path = Path(trainer.run_dir) / TIME_FILE
-    spent = json.loads(path.read_text())["seconds"] if path.exists() else 0.0
+    spent = json.loads(path.read_text()) if path.exists() else {"seconds": 0.0}
     if trainer.global_step < trainer.config.total_steps and (max_seconds is None or max_seconds > 0):
-        began = time.perf_counter()
+        began, cpu = time.perf_counter(), time.process_time()
         trainer.fit(progress=progress, max_seconds=max_seconds)
-        spent += time.perf_counter() - began
-        path.write_text(json.dumps({"seconds": spent}))
-    return spent
+        spent = {"seconds": spent["seconds"] + time.perf_counter() - began,
+                 "cpu_seconds": spent.get("cpu_seconds", 0.0) + time.process_time() - cpu}
+        path.write_text(json.dumps(spent))
+    return spent["seconds"]
+
+
+def run_cpu_seconds(trainer: Trainer) -> float | None:
+    """CPU seconds (this process's, all threads) that :func:`timed_fit` has spent on the run over all its calls;
+    None for a run trained before they were recorded.
+
+    Example:
+        >>> import pathlib, tempfile, types
+        >>> run_cpu_seconds(types.SimpleNamespace(run_dir=pathlib.Path(tempfile.mkdtemp()))) is None
+        True
+    """
+    path = Path(trainer.run_dir) / TIME_FILE
+    return json.loads(path.read_text()).get("cpu_seconds") if path.exists() else None
 
 
 def benchmark_values(setting: str, assignments: list[str] | None, device: str, seed: int, logdir: str
