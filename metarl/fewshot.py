@@ -63,9 +63,20 @@ class Episodes:
         """Number of episodes E."""
         return self.support_x.shape[0]
 
-    def to(self, device: torch.device | str) -> Episodes:
-        """The same episodes on ``device``."""
-        return Episodes(*(getattr(self, f.name).to(device) for f in dataclasses.fields(self)))
+    def to(self, device: torch.device | str, dtype: torch.dtype | None = None) -> Episodes:
+        """The same episodes on ``device``, their floating-point fields as ``dtype`` when given (a learner's
+        precision: ``torch.get_default_dtype()``); labels stay integers.
+
+        Example:
+            >>> ep = Episodes(torch.zeros(1, 2, 1), torch.zeros(1, 2, dtype=torch.long), torch.zeros(1, 1, 1),
+            ...               torch.zeros(1, 1, dtype=torch.long)).to("cpu", torch.float64)
+            >>> ep.support_x.dtype, ep.support_y.dtype
+            (torch.float64, torch.int64)
+        """
+        def moved(value: torch.Tensor) -> torch.Tensor:
+            return value.to(device, dtype if dtype is not None and value.is_floating_point() else None)
+
+        return Episodes(*(moved(getattr(self, f.name)) for f in dataclasses.fields(self)))
 
 
 @dataclasses.dataclass

@@ -7,6 +7,7 @@ from typing import Any, NamedTuple
 
 import torch
 
+from metarl.rl.heads import Draw
 from metarl.stats import mean_ci95, paired_interval
 from metarl.tasks import Task
 
@@ -24,17 +25,18 @@ class Decisions(NamedTuple):
 
 def decide(policy: Any, process: Any, tasks: Task, generator: torch.Generator | None,
            population: Mapping[str, torch.Tensor] | None = None, members: int = 1,
-           fixed: torch.Tensor | None = None) -> Decisions:
+           fixed: torch.Tensor | None = None, draw: Draw | None = None) -> Decisions:
     """Make every decision for ``tasks`` and train the children.
 
     Sampled with ``generator``, greedy (the policy's mode) without; with ``population`` (parameters with a leading
     dimension of ``members``), member m decides for the m-th block of ``tasks``. ``fixed (K,)`` replaces the
     policy's decisions with the same ones for every task (a baseline), ``fixed (N, K)`` with one decision per task.
+    ``draw`` makes the sampling noise (a data-parallel process's :meth:`~metarl.training.parallel.Parallel.draw`).
     """
     state, obs_seen, actions = process.start(tasks), [], []
     reward = torch.zeros(tasks.batch_size, device=process.device)
     for k in range(process.decisions):
-        obs = process.observe(state, tasks)
+        obs = process.observe(state, tasks).to(torch.get_default_dtype())  # in the controller's precision
         if fixed is not None:
             value = fixed.to(process.device).expand(tasks.batch_size, -1)
             action = value[:, k].long() if process.discrete else value
@@ -44,7 +46,7 @@ def decide(policy: Any, process: Any, tasks: Task, generator: torch.Generator | 
                     out = policy(obs)
                 else:
                     out = policy.per_task_forward(population, obs.view(members, -1, obs.shape[-1])).flatten(0, 1)
-                action = policy.sample(out, generator) if generator is not None else policy.mode(out)
+                action = policy.sample(out, generator, draw) if generator is not None else policy.mode(out)
         obs_seen.append(obs)
         actions.append(action)
         state, reward, _ = process.advance(state, action, tasks)

@@ -11,6 +11,10 @@ held-out accuracy is the return.
   member decides greedily for the same tasks, so a pair's difference comes from the parameters;
 - ``unroll``: for continuous families with differentiable children, the gradient of the children's held-out
   cross-entropy through every training step, at the controller's mean decision.
+
+Data-parallel (``torchrun``): each process runs its contiguous share of the tasks (their samples' decision noise
+drawn for all and sliced) or of the ES population, and the gradients are averaged (ES: every process forms the
+same gradient from the gathered values).
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ class ControllerTrainer(Trainer):
 
     agent = "controller"
     config_type = ControllerConfig
+    data_parallel = True
     metrics = ("charts/accuracy", "validation/accuracy")
     seed_streams = {"env": 0, "model": 0, "tasks": 0, "noise": 1}
     """Random streams: the env, the controller's initial weights, training tasks, and decision and ES noise;
@@ -74,22 +79,30 @@ class ControllerTrainer(Trainer):
     def run_label(self) -> str:
         return f"{self.env.family}__{self.agent}-{self.config.estimator}"
 
-    def _step(self) -> float:
+    def _step(self, averaged: bool = False) -> float:
+        """Clip and step; the gradients are first averaged over data-parallel processes unless already ``averaged``."""
+        if not averaged:
+            self.parallel.average_gradients(self.optimizer)
         norm = torch.nn.utils.clip_grad_norm_(self.policy.parameters(), self.config.max_grad_norm)
         check_finite("the controller's gradient norm", norm)
         self.optimizer.step()
         return float(norm)
 
-    def _tasks(self, repeats: int) -> Task:
-        """This iteration's training tasks, each ``repeats`` times in a row."""
-        tasks = self.env.sample_tasks(self.config.tasks, self.task_generator, split="train")
-        return tasks[torch.arange(self.config.tasks, device=self.device).repeat_interleave(repeats)]
+    def _tasks(self, repeats: int, shard: bool = True) -> Task:
+        """This iteration's training tasks (this process's share of them with ``shard``), each ``repeats`` times in a
+        row."""
+        cfg = self.config
+        tasks = self.env.sample_tasks(cfg.tasks, self.task_generator, split="train")
+        index = torch.arange(cfg.tasks, device=self.device)
+        if shard and self.parallel.active:
+            index = index[self.parallel.shard(cfg.tasks, "tasks")]
+        return tasks[index.repeat_interleave(repeats)]
 
     # ------------------------------------------------------------------ estimators
     def _policy_gradient(self) -> dict[str, float]:
         cfg = self.config
-        run = decide(self.policy, self.process, self._tasks(cfg.samples), self.noise)
-        advantages = leave_one_out_advantages(run.returns.view(cfg.tasks, cfg.samples)).view(-1)
+        run = decide(self.policy, self.process, self._tasks(cfg.samples), self.noise, draw=self.parallel.draw)
+        advantages = leave_one_out_advantages(run.returns.view(-1, cfg.samples)).view(-1)
         K, N = run.actions.shape[:2]
         obs, actions = run.obs.flatten(0, 1), run.actions.flatten(0, 1)
         per_decision = advantages.repeat(K)
@@ -116,22 +129,24 @@ class ControllerTrainer(Trainer):
 
     def _es(self) -> dict[str, float]:
         cfg = self.config
-        members, params = 2 * cfg.pairs, {name: p.detach() for name, p in self.policy.named_parameters()}
-        tasks = self._tasks(1)
-        runs = tasks[torch.arange(cfg.tasks, device=self.device).repeat(members)]  # member-major
+        params = {name: p.detach() for name, p in self.policy.named_parameters()}
+        tasks = self._tasks(1, shard=False)
         results: list[Any] = []
 
-        def objective(vectors: torch.Tensor) -> torch.Tensor:
+        def objective(vectors: torch.Tensor) -> torch.Tensor:  # this process's members of the population
+            members = vectors.shape[0]
+            runs = tasks[torch.arange(cfg.tasks, device=self.device).repeat(members)]  # member-major
             population = population_parameters(params, vectors)
             results.append(decide(self.policy, self.process, runs, None, population=population, members=members))
             return results[-1].returns.view(members, cfg.tasks).mean(1)
 
-        grad, values = antithetic_gradient(objective, parameters_to_vector(params.values()), cfg.sigma, cfg.pairs,
-                                           self.noise)
+        grad, values = antithetic_gradient(lambda vectors: self.parallel.map(objective, vectors, "2 x pairs"),
+                                           parameters_to_vector(params.values()), cfg.sigma, cfg.pairs, self.noise)
         check_finite("the evolution-strategies objective", values.mean())
         self.optimizer.zero_grad(set_to_none=True)
         set_gradients(list(self.policy.parameters()), -grad)  # ascend the mean accuracy
-        extra = {"losses/gradient_norm": self._step(), "charts/population_spread": float(values.std())}
+        extra = {"losses/gradient_norm": self._step(averaged=True),  # every process formed it from all values
+                 "charts/population_spread": float(values.std())}
         return self._run_scalars(results[0].returns, results[0].failed, extra)
 
     def _unroll(self) -> dict[str, float]:
@@ -149,7 +164,7 @@ class ControllerTrainer(Trainer):
                                                     "losses/gradient_norm": norm})
 
     def _run_scalars(self, returns: torch.Tensor, failed: torch.Tensor, extra: dict[str, float]) -> dict[str, float]:
-        self.global_step += returns.numel()
+        self.global_step += returns.numel() * self.parallel.size  # every process trained as many children
         return {"charts/accuracy": float(returns.mean()), "charts/failed": float(failed.float().mean()), **extra}
 
     # ------------------------------------------------------------------ the loop

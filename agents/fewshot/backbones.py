@@ -89,8 +89,10 @@ class ConvBody(nn.Module):
         """Shape of the last block's feature map (flattened, it is the embedding)."""
         self.out_features = channels * height * width
         # Channels-last filters make every block's maps channels-last: convolution, normalisation and max-pooling
-        # run about twice as fast on a CPU as in the default layout (the same values up to rounding).
-        self.to(memory_format=torch.channels_last)
+        # run about twice as fast on a CPU as in the default layout (the same values up to rounding). Not with layer
+        # normalisation: group_norm under vmap does not take channels-last maps (not implemented in torch 2.13).
+        if norm != "layer":
+            self.to(memory_format=torch.channels_last)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() == 3:

@@ -129,7 +129,8 @@ class EpisodicTrainer(Trainer):
     def episodes(self) -> Episodes:
         """``meta_batch`` training episodes, drawn with the run's generator: this process's shard of them."""
         return self.env.sample_episodes(self.config.meta_batch, **self.train_shape.kwargs(), split="train",
-                                        generator=self.episode_generator, device=self.device, part=self.part())
+                                        generator=self.episode_generator, device=self.device,
+                                        part=self.part()).to(self.device, torch.get_default_dtype())
 
     def part(self, total: int | None = None) -> slice | None:
         """This process's shard of ``total`` items (default ``meta_batch``), or None in one process."""
@@ -191,7 +192,8 @@ class EpisodicTrainer(Trainer):
         values, baselines = [], []
         for start in range(0, episodes, chunk):
             batch = self.env.sample_episodes(min(chunk, episodes - start), **shape.kwargs(), split=split,
-                                             generator=generator, device=self.device)
+                                             generator=generator, device=self.device
+                                             ).to(self.device, torch.get_default_dtype())
             values.append(self.score(batch).cpu())
             baselines.append(baseline_scores(batch))
         return Scores(torch.cat(values), {name: torch.cat([b[name] for b in baselines]).cpu() for name in baselines[0]},

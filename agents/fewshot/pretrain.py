@@ -58,6 +58,7 @@ class PretrainTrainer(EpisodicTrainer):
             count = self.config.meta_batch * shape.ways * (shape.shots + shape.queries)
             x, y = self.env.sample_images(count, split="train", generator=self.episode_generator, device=self.device,
                                           part=self.part(count))
+            x = x.to(torch.get_default_dtype())
             out = self.net(x)
             loss = F.cross_entropy(out, y)
             scores = (out.detach().argmax(-1) == y).float()

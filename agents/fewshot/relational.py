@@ -61,7 +61,8 @@ class RelationModule(nn.Module):
                 height, width = height // 2, width // 2
         self.blocks = nn.Sequential(*blocks)
         self.fc = nn.Sequential(nn.Linear(channels * height * width, hidden), nn.ReLU(), nn.Linear(hidden, 1))
-        self.blocks.to(memory_format=torch.channels_last)  # as in ConvBody: faster blocks on a CPU
+        if norm != "layer":  # as in ConvBody: faster blocks on a CPU
+            self.blocks.to(memory_format=torch.channels_last)
 
     def forward(self, pairs: torch.Tensor) -> torch.Tensor:
         return self.fc(self.blocks(pairs).flatten(1)).squeeze(-1)

@@ -184,7 +184,8 @@ class VersaTrainer(EpisodicTrainer):
         if self.classification:
             return {}
         episodes = self.env.sample_episodes(4, ways=1, shots=self.eval_shape.shots, queries=100, split="test",
-                                            generator=torch.Generator().manual_seed(0), device=self.device)
+                                            generator=torch.Generator().manual_seed(0), device=self.device
+                                            ).to(self.device, torch.get_default_dtype())
         with torch.no_grad():
             mean, variance = self.predictive(episodes, torch.Generator(self.device).manual_seed(0))
         return {"adaptation/predictive": predictive_figure(episodes, mean, variance.sqrt() * Z90,

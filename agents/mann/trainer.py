@@ -6,6 +6,9 @@ label, and the environment steps. The label of step t arrives in the observation
 observation of the step), and the loss is the cross-entropy of step t's logits to that label, over the
 whole trial (Santoro et al. 2016 train on the labels the same way); backpropagation runs through the
 50 steps of the trial and the memory.
+
+Data-parallel (``torchrun``): each process plays its contiguous share of the ``num_envs`` trials and the
+gradients are averaged; a checkpoint holds every process's environments.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import torch.nn.functional as F
 from metarl.agents.mann.config import MANNConfig
 from metarl.agents.mann.model import MANN
 
+from metarl.engine import join_env_states, split_env_state
 from metarl.errors import ConfigError
 from metarl.fewshot import shown_before
 from metarl.registry import make
@@ -77,6 +81,7 @@ class MANNTrainer(Trainer):
 
     agent = "mann"
     config_type = MANNConfig
+    data_parallel = True
     config: MANNConfig
     seed_streams = {"env": 0, "model": 0}
     metrics = ("validation/accuracy_last10",)
@@ -84,8 +89,10 @@ class MANNTrainer(Trainer):
     def __init__(self, config: MANNConfig) -> None:
         super().__init__(config)
         cfg = config
-        self.env = make(cfg.env, num_envs=cfg.num_envs, device=self.device, seed=self.stream_seed("env"),
-                        **cfg.env_kwargs)
+        self.part = self.parallel.shard(cfg.num_envs, "num_envs")
+        """This process's environments of the ``num_envs`` (all of them in one process)."""
+        self.env = make(cfg.env, num_envs=self.part.stop - self.part.start, device=self.device,
+                        seed=self.stream_seed("env"), first_env=self.part.start, **cfg.env_kwargs)
         if not hasattr(self.env, "sample_episodes") or not hasattr(self.env.single_action_space, "n"):
             raise ConfigError(f"mann learns online classification; {cfg.env} has no online classification view "
                               "(use metarl/Glyphs-v0 or Omniglot)")
@@ -102,7 +109,8 @@ class MANNTrainer(Trainer):
     def play(self, env: Any, learn: bool) -> tuple[torch.Tensor, OnlineScores]:
         """One trial in every environment of ``env``: the mean cross-entropy (with its graph when ``learn``) and
         the answers' scores."""
-        obs = env.reset()
+        real = torch.get_default_dtype()  # the network's precision
+        obs = env.reset().to(real)
         state = self.model.initial_state(env.num_envs, self.device)
         losses, correct, labels = [], [], []
         with torch.set_grad_enabled(learn):
@@ -113,7 +121,7 @@ class MANNTrainer(Trainer):
                 losses.append(F.cross_entropy(logits, label))
                 correct.append(step.reward)
                 labels.append(label)
-                obs = step.obs
+                obs = step.obs.to(real)
         labels = torch.stack(labels, 1)
         return torch.stack(losses).mean(), OnlineScores(torch.stack(correct, 1).float(), shown_before(labels))
 
@@ -134,6 +142,7 @@ class MANNTrainer(Trainer):
         check_finite("the MANN loss", loss)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        self.parallel.average_gradients(self.optimizer)
         if cfg.max_grad_norm > 0:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.max_grad_norm)
         self.optimizer.step()
@@ -172,13 +181,19 @@ class MANNTrainer(Trainer):
 
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict[str, Any]:
-        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "env": self.env.state_dict(), "best": self.best}
+        env = self.env.state_dict()
+        if self.parallel.active:  # every process's environments: the run resumes with any number of processes
+            env = join_env_states(self.parallel.gather_objects(env))
+        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(), "env": env,
+                "best": self.best}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
-        self.env.load_state_dict(state["env"])
+        env = state["env"]
+        if env.get("num_envs") != self.env.num_envs:  # saved by another number of processes
+            env = split_env_state(env, self.part)
+        self.env.load_state_dict(env)
         self.best = float(state.get("best", self.best))
 
 

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from metarl.rl.heads import Draw, draw_whole
 from metarl.rl.sac import mlp
 
 MIN_VARIANCE = 1e-7
@@ -113,8 +114,9 @@ def kl_to_prior(mean: torch.Tensor, var: torch.Tensor) -> torch.Tensor:
     return 0.5 * (var + mean.square() - 1.0 - var.log()).sum(-1)
 
 
-def sample_posterior(mean: torch.Tensor, var: torch.Tensor, generator: torch.Generator | None = None
-                     ) -> torch.Tensor:
-    """z = mean + sqrt(var) * noise, differentiable in ``mean`` and ``var`` (the reparameterisation trick)."""
-    noise = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
+def sample_posterior(mean: torch.Tensor, var: torch.Tensor, generator: torch.Generator | None = None,
+                     draw: Draw | None = None) -> torch.Tensor:
+    """z = mean + sqrt(var) * noise, differentiable in ``mean`` and ``var`` (the reparameterisation trick);
+    ``draw``: see :meth:`metarl.rl.heads.ActionHead.sample`."""
+    noise = (draw or draw_whole)(torch.randn, mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
     return mean + var.sqrt() * noise

@@ -14,6 +14,12 @@ Each iteration, for ``tasks_per_iteration`` training tasks at once (one batched 
 
 then ``gradient_steps`` times: ``meta_batch`` tasks, a context batch from each task's latest collection and an
 actor-critic batch from its whole replay, one SAC step with z (and the KL) for the encoder.
+
+Data-parallel (``torchrun``): each process steps its contiguous share of the collecting tasks, and every process
+adds the gathered transitions of all of them to its replay, so the replays stay identical; each gradient step
+splits the ``meta_batch`` tasks, and the gradients of the critics, actor, temperature and encoder are averaged.
+Every random number is drawn for the whole batch and sliced (:meth:`~metarl.training.parallel.Parallel.draw`).
+Rank 0 alone runs the validation trials.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import torch
 from metarl.agents.pearl.config import PEARLConfig
 from metarl.agents.pearl.encoder import ContextEncoder, kl_to_prior, sample_posterior
 
+from metarl.engine import join_env_states, split_env_state
 from metarl.errors import ConfigError
 from metarl.registry import make
 from metarl.rl.replay import TaskReplay
@@ -46,6 +53,7 @@ class PEARLTrainer(Trainer):
 
     agent = "pearl"
     config_type = PEARLConfig
+    data_parallel = True
     metrics = ("charts/adapted_return", "charts/first_episode_return")
     seed_streams = {"env": 0, "model": 1, "tasks": 2, "picks": 3, "sampling": 4}
     """Random streams: the collecting environments, the networks' initialisation, the bank of training tasks,
@@ -54,8 +62,11 @@ class PEARLTrainer(Trainer):
     def __init__(self, config: PEARLConfig) -> None:
         super().__init__(config)
         cfg = self.config = config
-        self.env = make(cfg.env, num_envs=cfg.tasks_per_iteration, device=self.device, seed=self.stream_seed("env"),
-                        check=False, **cfg.env_kwargs)
+        self.part = self.parallel.shard(cfg.tasks_per_iteration, "tasks_per_iteration")
+        """This process's collecting environments of the ``tasks_per_iteration`` (all of them in one process)."""
+        self.parallel.shard(cfg.meta_batch, "meta_batch")  # both split evenly, checked up front
+        self.env = make(cfg.env, num_envs=self.part.stop - self.part.start, device=self.device,
+                        seed=self.stream_seed("env"), check=False, first_env=self.part.start, **cfg.env_kwargs)
         obs_space, action_space = self.env.single_observation_space, self.env.single_action_space
         if not isinstance(obs_space, gymnasium.spaces.Box) or len(obs_space.shape) != 1:
             raise ConfigError(f"{cfg.env}: PEARL needs a flat Box observation space, got {obs_space}")
@@ -77,9 +88,9 @@ class PEARLTrainer(Trainer):
             torch.manual_seed(int(torch.randint(0, 2**62, (), generator=model)))
             self.encoder = ContextEncoder(self.context_width, cfg.latent, cfg.encoder_hidden).to(self.device)
         self.encoder_optimizer = torch.optim.Adam(self.encoder.parameters(), lr=cfg.lr)
-        specs = {"obs": ((self.obs_size,), torch.float32), "action": ((self.action_size,), torch.float32),
-                 "reward": ((), torch.float32), "critic_reward": ((), torch.float32),
-                 "next_obs": ((self.obs_size,), torch.float32), "terminated": ((), torch.float32)}
+        real = torch.get_default_dtype()  # the learner's precision
+        specs = {"obs": ((self.obs_size,), real), "action": ((self.action_size,), real), "reward": ((), real),
+                 "critic_reward": ((), real), "next_obs": ((self.obs_size,), real), "terminated": ((), real)}
         self.replay = TaskReplay(cfg.train_tasks, cfg.buffer_capacity, specs, self.device)
         context_capacity = max(cfg.initial_steps, cfg.prior_steps + cfg.posterior_steps, 1)
         self.context = TaskReplay(cfg.train_tasks, context_capacity, specs, self.device)
@@ -110,44 +121,48 @@ class PEARLTrainer(Trainer):
     def _collect(self, index: torch.Tensor, steps: int, posterior: bool, into_context: bool) -> torch.Tensor:
         """``steps`` steps (whole trajectories) on each training task ``index`` (K,); returns their mean return.
 
-        Each trajectory fills a (horizon, K) rollout on the device and goes to the replay in one write.
+        Each trajectory fills a (horizon, K) rollout on the device (gathered from every process's share of the
+        tasks) and goes to the replay in one write.
         """
-        env, cfg = self.env, self.config
+        env, cfg, world, real = self.env, self.config, self.parallel, torch.get_default_dtype()
         trajectories = -(-steps // env.horizon)
         total = torch.zeros((), device=self.device)
         rows = index.repeat(env.horizon)  # time-major, the order of the flattened rollout
+        own = index[self.part]
         for _ in range(trajectories):
             if posterior:
-                batch = self.context.sample(index, cfg.context_size, self.sampler)
+                batch = self.context.sample(own, cfg.context_size, self.sampler, draw=world.draw)
                 with torch.no_grad():
-                    z = sample_posterior(*self.encoder.posterior(self.batch_context(batch)), self.sampler)
+                    z = sample_posterior(*self.encoder.posterior(self.batch_context(batch)), self.sampler,
+                                         draw=world.draw)
             else:
-                z = torch.randn(index.shape[0], cfg.latent, generator=self.sampler, device=self.device)
-            rollout = Rollout(env.horizon, index.shape[0], self.replay.specs, self.device)
-            alive = torch.ones(index.shape[0], dtype=torch.bool, device=self.device)
-            mask = torch.empty(env.horizon, index.shape[0], dtype=torch.bool, device=self.device)
-            obs = env.reset(task=self.task_rows(index))
+                z = world.draw(torch.randn, (own.shape[0], cfg.latent), generator=self.sampler, device=self.device)
+            rollout = Rollout(env.horizon, own.shape[0], self.replay.specs, self.device)
+            alive = torch.ones(own.shape[0], dtype=torch.bool, device=self.device)
+            mask = torch.empty(env.horizon, own.shape[0], dtype=torch.bool, device=self.device)
+            obs = env.reset(task=self.task_rows(own)).to(real)
             for t in range(env.horizon):
-                action = self.sac.act(self.policy_input(obs, z), self.sampler)
-                step = env.step(scale_action(action, self.low, self.high))
+                action = self.sac.act(self.policy_input(obs, z), self.sampler, draw=world.draw)
+                step = env.step(scale_action(action, self.low, self.high).to(self.low.dtype))
                 critic_reward = env.dense_reward if cfg.critic_reward == "dense" else step.reward
-                rollout.put(t, obs=obs, action=action, reward=step.reward, critic_reward=critic_reward,
+                rollout.put(t, obs=obs, action=action, reward=step.reward, critic_reward=critic_reward,  # as ``real``
                             next_obs=step.final_obs, terminated=step.terminated)
                 mask[t] = alive
                 alive = alive & ~step.episode_end
-                obs = step.obs
-            flat = {name: value.flatten(0, 1) for name, value in rollout.data.items()}
+                obs = step.obs.to(real)
+            mask = world.gather(mask, 1)
+            flat = {name: world.gather(value, 1).flatten(0, 1) for name, value in rollout.data.items()}
             self.replay.add(rows, mask.flatten(), **flat)
             if into_context:
                 self.context.add(rows, mask.flatten(), **flat)
-            total = total + (rollout["reward"] * mask).sum()
+            total = total + (flat["reward"] * mask.flatten()).sum()
             self.global_step += index.shape[0] * env.horizon
         return total / (index.shape[0] * trajectories)
 
     def _initial_collection(self) -> None:
         cfg, K = self.config, self.config.tasks_per_iteration
         for start in range(0, cfg.train_tasks, K):
-            index = torch.arange(start, start + K, device=self.device) % cfg.train_tasks
+            index = torch.arange(start, start + K, device=self.device) % cfg.train_tasks  # collected by every process
             self._collect(index, cfg.initial_steps, posterior=False, into_context=True)
 
     # ------------------------------------------------------------------ one iteration
@@ -171,26 +186,28 @@ class PEARLTrainer(Trainer):
         scalars = {f"losses/{k}": float(v) / cfg.gradient_steps for k, v in sums.items()}
         check_finite("the critic loss", torch.tensor(scalars["losses/critic_loss"]))
         scalars.update({f"charts/collect_return_{k}": float(v) for k, v in returns.items()})
-        if cfg.eval_every and (self.iteration + 1) % cfg.eval_every == 0:
+        if cfg.eval_every and (self.iteration + 1) % cfg.eval_every == 0 and self.parallel.is_main:
             scalars.update(self._evaluation_scalars())
         return scalars
 
     def _gradient_step(self) -> dict[str, torch.Tensor]:
-        cfg = self.config
+        cfg, world = self.config, self.parallel
         index = torch.randint(0, cfg.train_tasks, (cfg.meta_batch,), generator=self.picks).to(self.device)
-        context = self.batch_context(self.context.sample(index, cfg.context_size, self.sampler))
-        batch = self.replay.sample(index, cfg.batch_size, self.sampler)
+        index = index[world.shard(cfg.meta_batch, "meta_batch")]  # this process's tasks
+        context = self.batch_context(self.context.sample(index, cfg.context_size, self.sampler, draw=world.draw))
+        batch = self.replay.sample(index, cfg.batch_size, self.sampler, draw=world.draw)
         mean, var = self.encoder.posterior(context)
-        z = sample_posterior(mean, var, self.sampler)
-        kl = kl_to_prior(mean, var).sum()
+        z = sample_posterior(mean, var, self.sampler, draw=world.draw)
+        kl = kl_to_prior(mean, var).sum()  # over this process's tasks; the averaged gradient is the sum's over all
         flat = {k: v.flatten(0, 1) for k, v in batch.items()}
         features = z.unsqueeze(1).expand(-1, cfg.batch_size, -1).flatten(0, 1)
         self.encoder_optimizer.zero_grad(set_to_none=True)
         out = self.sac.update(flat["obs"], flat["action"], flat["critic_reward"], flat["next_obs"],
-                              flat["terminated"], features=features, aux_loss=cfg.kl_weight * kl,
-                              generator=self.sampler)
+                              flat["terminated"], features=features, aux_loss=cfg.kl_weight * kl * world.size,
+                              generator=self.sampler, draw=world.draw, average=world.average_gradients)
+        world.average_gradients(self.encoder_optimizer)
         self.encoder_optimizer.step()
-        out["kl"] = kl.detach() / cfg.meta_batch
+        out["kl"] = kl.detach() / index.shape[0]
         out["posterior_variance"] = var.detach().mean()
         return out
 
@@ -231,7 +248,12 @@ class PEARLTrainer(Trainer):
         return {"sac": self.sac.state_dict(), "optimizers": self.sac.optimizers_state(),
                 "encoder": self.encoder.state_dict(), "encoder_optimizer": self.encoder_optimizer.state_dict(),
                 "replay": self.replay.state_dict(), "context": self.context.state_dict(),
-                "picks": self.picks.get_state(), "sampling": self.sampler.get_state(), "env": self.env.state_dict()}
+                "picks": self.picks.get_state(), "sampling": self.sampler.get_state(), "env": self._env_state()}
+
+    def _env_state(self) -> dict[str, Any]:
+        """Every process's collecting environments: the run resumes with any number of processes."""
+        env = self.env.state_dict()
+        return join_env_states(self.parallel.gather_objects(env)) if self.parallel.active else env
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.sac.load_state_dict(state["sac"])
@@ -242,4 +264,7 @@ class PEARLTrainer(Trainer):
         self.context.load_state_dict(state["context"])
         self.picks.set_state(state["picks"].cpu())
         self.sampler.set_state(state["sampling"].cpu())
-        self.env.load_state_dict(state["env"])
+        env = state["env"]
+        if env.get("num_envs") != self.env.num_envs:  # saved by another number of processes
+            env = split_env_state(env, self.part)
+        self.env.load_state_dict(env)

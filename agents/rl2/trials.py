@@ -74,7 +74,7 @@ class TrialPPOTrainer(Trainer):
         self.value_stats = RunningMeanStd(self.device)
         self.iterations = math.ceil(cfg.total_steps / (self.steps * cfg.num_envs))
         B, dev = self.env.num_envs, self.device
-        self.obs = self.env.reset()
+        self.obs = self.env.reset().to(torch.get_default_dtype())  # the learner's precision
         self.previous = torch.zeros_like(self.obs)
         self.recurrent = self.model.initial_state(B, dev)
         self.trial_start = torch.ones(B, dtype=torch.bool, device=dev)
@@ -120,11 +120,12 @@ class TrialPPOTrainer(Trainer):
         """One rollout: (steps, recurrent state at each chunk start, value after the last step, statistics)."""
         env, model, B, dev = self.env, self.model, self.env.num_envs, self.device
         episodes, trial_steps = env.episodes, env.trial_steps
-        action_shape, action_dtype = model.head.action_shape, torch.long if model.head.discrete else torch.float32
+        real = torch.get_default_dtype()  # the learner's precision (float64 where a run sets it as the default)
+        action_shape, action_dtype = model.head.action_shape, torch.long if model.head.discrete else real
         fields = {
-            "obs": ((self.inputs.size(self.obs.shape[1]),), torch.float32), "start": ((), torch.bool),
-            "action": (action_shape, action_dtype), "logprob": ((), torch.float32), "value": ((), torch.float32),
-            "reward": ((), torch.float32), "trial_end": ((), torch.bool), **self.extra_fields()}
+            "obs": ((self.inputs.size(self.obs.shape[1]),), real), "start": ((), torch.bool),
+            "action": (action_shape, action_dtype), "logprob": ((), real), "value": ((), real),
+            "reward": ((), real), "trial_end": ((), torch.bool), **self.extra_fields()}
         rollout = Rollout(self.steps, B, fields, dev)
         chunk_states = torch.zeros(self.steps // self.bptt, *self.recurrent.shape, device=dev)
         sums = {"trials": torch.zeros((), device=dev), "trial_return": torch.zeros((), device=dev),
@@ -141,6 +142,7 @@ class TrialPPOTrainer(Trainer):
             logprob = model.head.log_prob(params, action)
             self.record_before(rollout, t)
             step = env.step(action)
+            step = step._replace(obs=step.obs.to(real), reward=step.reward.to(real))
             rollout.put(t, obs=inputs, start=start, action=action, logprob=logprob, value=value, reward=step.reward,
                         trial_end=step.trial_end)
             self.record(rollout, t, step)
@@ -152,7 +154,7 @@ class TrialPPOTrainer(Trainer):
             track["episode_return"] += reward
             index = track["episode_index"].clamp(max=episodes - 1)
             sums["episode_return"].index_put_((index,), track["episode_return"] * episode_end, accumulate=True)
-            sums["episodes"].index_put_((index,), episode_end.float(), accumulate=True)
+            sums["episodes"].index_put_((index,), episode_end.to(real), accumulate=True)
             track["episode_return"] = track["episode_return"] * ~episode_end
             track["episode_index"] = (track["episode_index"] + episode_end).masked_fill_(trial_end, 0)
             sums["trials"] += trial_end.sum()

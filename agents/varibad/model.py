@@ -165,8 +165,9 @@ class Decoder(nn.Module):
 
     def _action(self, action: torch.Tensor) -> torch.Tensor:
         if self.discrete:
-            return nn.functional.one_hot(action.long(), self.actions).float()
-        return action.reshape(*action.shape[: action.dim() - self.action_dims], self.actions).float()
+            return nn.functional.one_hot(action.long(), self.actions).to(torch.get_default_dtype())
+        flat = action.reshape(*action.shape[: action.dim() - self.action_dims], self.actions)
+        return flat.to(torch.get_default_dtype())
 
     def reward(self, z: torch.Tensor, obs: torch.Tensor, action: torch.Tensor, next_obs: torch.Tensor
                ) -> torch.Tensor:

@@ -5,6 +5,10 @@ with the encoder's belief, detached, as the policy's input. After the PPO epochs
 train the encoder and decoder on the same rollout: for ``elbo_samples`` belief steps t of each trial, a
 latent sampled from q(m | tau_{:t}) decodes every reward (and next observation) of the trial, past and future;
 the KL term pulls each belief toward the one before it (the first toward N(0, I)).
+
+Data-parallel (``torchrun``): each process steps its shard of the environments; PPO learns from the gathered
+rollout as in RL², and the ELBO of each process's own environments (latent noise drawn for all of them and sliced)
+gives a gradient averaged over the processes.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ class VariBADTrainer(TrialPPOTrainer):
 
     agent = "varibad"
     config_type = VariBADConfig
+    data_parallel = True
     seed_streams = {**TrialPPOTrainer.seed_streams, "latent": 2}
     """Random streams: those of the trial-PPO step and the ELBO's belief steps and latent samples (on the device)."""
 
@@ -53,7 +58,7 @@ class VariBADTrainer(TrialPPOTrainer):
         return self.model.policy_parameters()
 
     def extra_fields(self) -> dict[str, tuple[tuple[int, ...], torch.dtype]]:
-        return {"next_obs": ((self.inputs.obs_size,), torch.float32)}
+        return {"next_obs": ((self.inputs.obs_size,), torch.get_default_dtype())}
 
     def record(self, rollout: Rollout, t: int, step: Any) -> None:
         rollout.put(t, next_obs=step.final_obs[:, : self.inputs.obs_size])  # before an inner episode's reset
@@ -61,23 +66,28 @@ class VariBADTrainer(TrialPPOTrainer):
     # ------------------------------------------------------------------ the ELBO
     def after_ppo(self, rollout: Rollout, chunk_states: torch.Tensor) -> dict[str, float]:
         stats: dict[str, list[torch.Tensor]] = {"reconstruction": [], "state_reconstruction": [], "kl": []}
+        world = self.parallel
+        own = {name: value[:, self.part] for name, value in rollout.data.items()}  # this process's environments
+        state = chunk_states[0][:, self.part]
         for _ in range(self.config.vae_updates):
-            loss, parts = self._elbo_loss(rollout, chunk_states[0])
+            loss, parts = self._elbo_loss(own, state)
             check_finite("the VAE loss", loss)
             self.vae_optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            world.average_gradients(self.vae_optimizer)
             self.vae_optimizer.step()
             for key, value in parts.items():
                 stats[key].append(value)
         scalars = {f"losses/vae_{key}": float(torch.stack(values).mean()) for key, values in stats.items() if values}
         with torch.no_grad():
-            mean, logvar, _ = self.model.encode(rollout["obs"], chunk_states[0], rollout["start"])
+            mean, logvar, _ = self.model.encode(own["obs"], state, own["start"])
+            mean, logvar = world.gather(mean, 1), world.gather(logvar, 1)  # every process's environments
             kl = self._step_kl(mean, logvar, rollout["start"])
             self.model.update_input_stats(rollout["obs"], mean, logvar)  # what the next rollout's policy reads
         entropy = gaussian_entropy(logvar)
         step = self._trial_step(rollout["start"]).flatten()
         count = torch.zeros(self.env.trial_steps, device=self.device).index_add_(0, step, torch.ones_like(step,
-                                                                                 dtype=torch.float32))
+                                                                                 dtype=entropy.dtype))
         per_step = {name: torch.zeros_like(count).index_add_(0, step, value.flatten()) / count.clamp(min=1)
                     for name, value in (("entropy", entropy), ("kl", kl))}
         self.last_belief = {name: value.cpu() for name, value in per_step.items()}
@@ -100,18 +110,21 @@ class VariBADTrainer(TrialPPOTrainer):
         prior_logvar = torch.where(fresh, 0.0, torch.cat([torch.zeros_like(logvar[:1]), logvar[:-1]]))
         return gaussian_kl(mean, logvar, prior_mean, prior_logvar)
 
-    def _elbo_loss(self, rollout: Rollout, state: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """The negative ELBO of the rollout's trials (mean over environments and belief steps) and its parts."""
+    def _elbo_loss(self, rollout: dict[str, torch.Tensor], state: torch.Tensor
+                   ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """The negative ELBO of the rollout's trials (mean over environments and belief steps) and its parts;
+        ``rollout`` holds this process's environments (all of them in one process)."""
         cfg, model, obs_size = self.config, self.model, self.inputs.obs_size
         inputs, start = rollout["obs"], rollout["start"]
         mean, logvar, _ = model.encode(inputs, state, start)
         steps = inputs.shape[0]
         count = steps if cfg.elbo_samples == 0 else min(cfg.elbo_samples, steps)
         chosen = torch.randperm(steps, generator=self.latent_noise, device=self.device)[:count]
-        noise = torch.randn((count, *mean.shape[1:]), generator=self.latent_noise, device=self.device)
+        noise = self.parallel.draw(torch.randn, (count, *mean.shape[1:]), 1, generator=self.latent_noise,
+                                   device=self.device)
         z = (mean[chosen] + (0.5 * logvar[chosen]).exp() * noise).unsqueeze(1)  # (K, 1, B, L)
         trial = start.long().cumsum(0)
-        same = (trial[chosen].unsqueeze(1) == trial.unsqueeze(0)).float()  # (K, T, B): decode its own trial only
+        same = (trial[chosen].unsqueeze(1) == trial.unsqueeze(0)).to(mean.dtype)  # (K, T, B): decode its own trial only
         obs, action = inputs[..., :obs_size].unsqueeze(0), rollout["action"].unsqueeze(0)
         predicted = model.decoder.reward(z, obs, action, rollout["next_obs"].unsqueeze(0))
         reconstruction = ((predicted - rollout["reward"]).square() * same).sum(1).mean()

@@ -135,7 +135,7 @@ class ChildProcess(LearningProcess):
             pick = self.data.fit_start[task.pool].unsqueeze(1) + (u * size).long().clamp_(max=size - 1)
         else:
             pick = rows.gather(1, (u * rows.shape[1]).long().clamp_(max=rows.shape[1] - 1))
-        return self.data.x[pick], self.data.y[pick]
+        return self.data.x[pick].to(torch.get_default_dtype()), self.data.y[pick]  # children: default dtype
 
     def eval_set(self, task: Task) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """The eval part of each task's pool (its first ``eval_size`` images when that is set): inputs ``(B, K, 64)``,
@@ -152,14 +152,14 @@ class ChildProcess(LearningProcess):
         valid = offsets < sizes.unsqueeze(1)
         index = (d.eval_start[pools].unsqueeze(1) + offsets).clamp(max=d.x.shape[0] - 1)
         if pools.shape[0] == 1 and task.batch_size != 1:
-            return d.x[index[0]], d.y[index[0]], valid[0]
-        return d.x[index], d.y[index], valid
+            return d.x[index[0]].to(torch.get_default_dtype()), d.y[index[0]], valid[0]
+        return d.x[index].to(torch.get_default_dtype()), d.y[index], valid
 
     def init_normal(self, task: Task, salt: int, shape: tuple[int, ...]) -> torch.Tensor:
         """Standard normal values ``(B, *shape)`` from each task's ``init_key`` (independent of B)."""
         size = int(np.prod(shape))
         z = mrandom.normal_from_uniform(mrandom.lanes(mrandom.combine(task.init_key, salt), size))
-        return z.view(-1, *shape)
+        return z.view(-1, *shape).to(torch.get_default_dtype())
 
     # ------------------------------------------------------------------ training and scoring
     def fit(self, task: Task, params: Params, forward: Forward, loss_fn: LossFn | None = None,

@@ -52,13 +52,13 @@ class MetaKDProcess(ChildProcess):
 
     def teacher(self) -> torch.Tensor:
         """The fixed teacher's flat weights ``((64 + 1) * 10,)``: full-batch gradient descent on the training pool's
-        whole fit part (``teacher_steps`` steps), computed once per device."""
+        whole fit part (``teacher_steps`` steps), computed once per device and dtype."""
         steps, lr = int(self.config["teacher_steps"]), 0.5
-        key = (str(self.device), steps, lr)
+        key = (str(self.device), steps, lr, torch.get_default_dtype())
         if key not in _TEACHERS:
             d, split = self.data, SPLITS["train"]
             rows = slice(int(d.fit_start[split]), int(d.fit_start[split] + d.fit_size[split]))
-            x, y = d.x[rows], d.y[rows]
+            x, y = d.x[rows].to(torch.get_default_dtype()), d.y[rows]
             weight = torch.zeros(d.features, d.classes, device=self.device, requires_grad=True)
             bias = torch.zeros(d.classes, device=self.device, requires_grad=True)
             with torch.enable_grad():
@@ -97,8 +97,10 @@ class MetaKDProcess(ChildProcess):
         return params, linear_forward, failed
 
     def baselines(self) -> dict[str, torch.Tensor]:
-        """Plain knowledge distillation from the fixed teacher (the zero action)."""
-        return {"plain KD": torch.zeros(self.action_size)}
+        """Plain knowledge distillation from the fixed teacher (the zero action), and from the same teacher with
+        its weights halved (softer targets: the one-parameter change a meta-trained teacher can at least find)."""
+        softer = (-0.5 * self.teacher()).clamp(-self.bound, self.bound).cpu()
+        return {"plain KD": torch.zeros(self.action_size), "plain KD, teacher x0.5": softer}
 
 
 class MetaKD(ChildTrainingEnv):

@@ -15,11 +15,10 @@ import dataclasses
 import gymnasium
 import numpy as np
 import torch
-from metarl.envs.gridworld.board import Board, room_walls, split_items
+from metarl.envs.gridworld.board import room_walls, split_items
+from metarl.envs.gridworld.family import GridFamily
 
 from metarl import random as mrandom
-from metarl.engine import BatchedEnv
-from metarl.errors import BadArgumentError
 from metarl.params import Param
 from metarl.tasks import Task
 
@@ -34,7 +33,7 @@ class KeyDoorTask(Task):
     places: torch.Tensor
 
 
-class KeyToDoor(BatchedEnv):
+class KeyToDoor(GridFamily):
     """Pick up the key, then walk into the door; the places stay the same for the whole trial.
 
     Example:
@@ -59,8 +58,7 @@ class KeyToDoor(BatchedEnv):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         size = self.config["size"]
-        self.board = Board(room_walls(size), pad=self.config["view"] // 2, device=self.device)
-        self._window = self.board.centred_view(self.config["view"])
+        self._make_board(room_walls(size))
         self._padded = torch.zeros(size * size, dtype=torch.int64, device=self.device)
         coords = self.board.coordinates(self.board.free_cells)
         self._inner = coords[:, 0] * size + coords[:, 1]  # room index of every free cell
@@ -70,11 +68,6 @@ class KeyToDoor(BatchedEnv):
         self._pairs = {split: rows[rows // count != rows % count].to(self.device) for split, rows in pairs.items()}
         self._cell = self.board.free_cells[torch.zeros(self.num_envs, dtype=torch.int64, device=self.device)]
         self._has_key = torch.zeros(self.num_envs, dtype=torch.bool, device=self.device)
-
-    def _trial_shape(self) -> tuple[int, int]:
-        if self.config["view"] % 2 == 0:
-            raise BadArgumentError(f"{self.id}: 'view' must be odd, got {self.config['view']}")
-        return self.config["horizon"], self.config["episodes"]
 
     def _spaces(self) -> tuple[gymnasium.Space, gymnasium.Space]:
         width = 3 * self.config["view"] ** 2 + 1

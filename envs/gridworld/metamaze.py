@@ -16,11 +16,10 @@ import dataclasses
 import gymnasium
 import numpy as np
 import torch
-from metarl.envs.gridworld.board import Board, maze_walls, split_items
+from metarl.envs.gridworld.board import maze_walls, split_items
+from metarl.envs.gridworld.family import GridFamily
 
 from metarl import random as mrandom
-from metarl.engine import BatchedEnv
-from metarl.errors import BadArgumentError
 from metarl.params import Param
 from metarl.tasks import Task
 
@@ -35,7 +34,7 @@ class MazeTask(Task):
     goal: torch.Tensor
 
 
-class MetaMaze(BatchedEnv):
+class MetaMaze(GridFamily):
     """A fixed maze, a hidden goal per trial; reward on each visit, then a jump to a random free cell.
 
     Example:
@@ -62,8 +61,8 @@ class MetaMaze(BatchedEnv):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        size, view = self.config["size"], self.config["view"]
-        self.board = board = Board(maze_walls(size), pad=view // 2, device=self.device)
+        size = self.config["size"]
+        board = self._make_board(maze_walls(size))
         # The agent's place is a free-cell index ("spot"), kept as spot * 8 so that spot * 8 + action indexes both
         # the move table and the observation table (action 4: none yet): a step is a few lookups.
         cells = len(board.free_cells)
@@ -76,7 +75,7 @@ class MetaMaze(BatchedEnv):
         self._next, self._spot_of = moves.view(-1), spot_of
         self._centre = int(spot_of[board.cell(size // 2 + 1, size // 2 + 1)]) * 8
         self._goal_cells = board.coordinates(board.free_cells) - 1  # (row, column) in the maze of each spot
-        window = board.wall[board.free_cells[:, None] + board.centred_view(view)[None]].float()  # (F, view^2)
+        window = board.wall[board.free_cells[:, None] + self._window[None]].float()  # (F, view^2)
         actions = torch.eye(8, 4, device=self.device)  # rows 4-7: no action yet
         table = torch.cat([window[:, None, :].expand(cells, 8, -1), actions[None].expand(cells, 8, 4),
                            torch.zeros(cells, 8, 2, device=self.device)], dim=2)  # last reward, time: per step
@@ -88,12 +87,11 @@ class MetaMaze(BatchedEnv):
         self._time_scale = 1.0 / self.config["horizon"]
         self._goal_task: MazeTask | None = None
 
-    def _trial_shape(self) -> tuple[int, int]:
-        if self.config["size"] % 4 != 1 or self.config["view"] % 2 == 0:
-            raise BadArgumentError(f"{self.id}: 'size' must be 4 * k + 1 (5, 9, 13, ...: other sizes put a wall on "
-                                   f"the centre, where the agent starts) and 'view' odd, got {self.config['size']} "
-                                   f"and {self.config['view']}")
-        return self.config["horizon"], self.config["episodes"]
+    def _layout_error(self) -> str | None:
+        if self.config["size"] % 4 != 1:
+            return (f"'size' must be 4 * k + 1 (5, 9, 13, ...: other sizes put a wall on the centre, where the agent "
+                    f"starts), got {self.config['size']}")
+        return None
 
     def _spaces(self) -> tuple[gymnasium.Space, gymnasium.Space]:
         width = self.config["view"] ** 2 + 6

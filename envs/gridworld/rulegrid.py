@@ -19,11 +19,10 @@ import gymnasium
 import numpy as np
 import torch
 from metarl.envs.gridworld import rules as R
-from metarl.envs.gridworld.board import Board, lattice_cells, room_walls
+from metarl.envs.gridworld.board import lattice_cells, room_walls
+from metarl.envs.gridworld.family import GridFamily
 
 from metarl import random as mrandom
-from metarl.engine import BatchedEnv
-from metarl.errors import BadArgumentError
 from metarl.params import Param
 from metarl.tasks import Task
 
@@ -53,7 +52,7 @@ class RuleTask(Task):
     layout: torch.Tensor
 
 
-class RuleGrid(BatchedEnv):
+class RuleGrid(GridFamily):
     """Reach a visible goal in a room whose production rules are hidden; rules persist over a trial's episodes.
 
     Example:
@@ -82,10 +81,9 @@ class RuleGrid(BatchedEnv):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         walls = room_walls(self.config["size"], self.config["rooms"])
-        self.board = Board(walls, pad=self.config["view"] - 1, device=self.device)
+        self._make_board(walls, egocentric=True)
         self._slots = self.board.cells(lattice_cells(walls))
         self._base = (self.board.wall.to(torch.uint8) * R.WALL)
-        self._ego = self.board.egocentric_view(self.config["view"])
         self._features = tile_features(self.device)
         self._turn = torch.tensor(_TURN, device=self.device)
         self._goal_kinds = torch.eye(3, device=self.device)
@@ -93,18 +91,16 @@ class RuleGrid(BatchedEnv):
         self._grid = self._base.expand(self.num_envs, -1).clone()
         self._cell, self._facing, self._pocket = zeros + int(self._slots[0]), zeros.clone(), zeros.clone()
 
-    def _trial_shape(self) -> tuple[int, int]:
-        size, rooms, view = self.config["size"], self.config["rooms"], self.config["view"]
-        if view % 2 == 0:
-            raise BadArgumentError(f"{self.id}: 'view' must be odd, got {view}")
+    def _layout_error(self) -> str | None:
+        size, rooms = self.config["size"], self.config["rooms"]
         if rooms not in (1, 4) or (rooms == 4 and size % 4 != 1):
-            raise BadArgumentError(f"{self.id}: 'rooms' must be 1 or 4, and 4 rooms need a size of 4 * k + 1 "
-                                   f"(9, 13, 17, ...), got rooms={rooms}, size={size}")
+            return (f"'rooms' must be 1 or 4, and 4 rooms need a size of 4 * k + 1 (9, 13, 17, ...), got "
+                    f"rooms={rooms}, size={size}")
         needed = R.sizes(self.config["level"])[1] + 1
         if len(lattice_cells(room_walls(size, rooms))) < needed:
-            raise BadArgumentError(f"{self.id}: level {self.config['level']!r} places {needed} things; size {size} "
-                                   "has too few places: use a larger 'size'")
-        return self.config["horizon"], self.config["episodes"]
+            return (f"level {self.config['level']!r} places {needed} things; size {size} has too few places: use a "
+                    "larger 'size'")
+        return None
 
     def _spaces(self) -> tuple[gymnasium.Space, gymnasium.Space]:
         width = (self.config["view"] ** 2 + 3) * _FEATURES + 3
@@ -207,7 +203,7 @@ class RuleGrid(BatchedEnv):
         return reward, done
 
     def _observe(self) -> torch.Tensor:
-        seen = self._grid.gather(1, self._cell[:, None] + self._ego.index_select(0, self._facing)).long()
+        seen = self._grid.gather(1, self._cell[:, None] + self._window.index_select(0, self._facing)).long()
         goal = self.task.goal
         parts = [self._features.index_select(0, seen.view(-1)).view(self.num_envs, -1),
                  self._features.index_select(0, self._pocket),

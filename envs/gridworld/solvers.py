@@ -209,7 +209,7 @@ class RuleExplorer(_RuleWalker):
 
     def act(self, obs: torch.Tensor) -> torch.Tensor:
         env = self.env
-        cells = env.cell[:, None] + env._ego.index_select(0, env.facing)
+        cells = env.cell[:, None] + env._window.index_select(0, env.facing)
         self.memory.scatter_(1, cells, env.grid.gather(1, cells).long())
         self.memory.scatter_(1, env.cell[:, None], R.FLOOR)
         self.first = torch.where(self.first == 255, self.memory, self.first)

@@ -162,7 +162,7 @@ class MLPClassifier(Optimizee):
             >>> mlp.logits(torch.zeros(3, mlp.size), torch.zeros(5, 64)).shape
             torch.Size([3, 5, 10])
         """
-        B, offset, h = theta.shape[0], 0, x
+        B, offset, h = theta.shape[0], 0, x.to(theta.dtype)  # data in the parameters' precision
         for i, (a, b) in enumerate(zip(self.sizes[:-1], self.sizes[1:], strict=False)):
             weight = theta[:, offset : offset + a * b].view(B, a, b)
             bias = theta[:, offset + a * b : offset + a * b + b].unsqueeze(1)

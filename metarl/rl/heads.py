@@ -23,7 +23,13 @@ Draw = Callable[..., torch.Tensor]
 """``draw(sample, shape, **kwargs)``: random numbers of ``shape`` from a sampler such as ``torch.rand``."""
 
 
-def _draw(sample: Callable[..., torch.Tensor], shape: Sequence[int], **kwargs: Any) -> torch.Tensor:
+def draw_whole(sample: Callable[..., torch.Tensor], shape: Sequence[int], **kwargs: Any) -> torch.Tensor:
+    """The :data:`Draw` of one process: ``sample(shape, **kwargs)``, all of it.
+
+    Example:
+        >>> draw_whole(torch.zeros, (2, 3)).shape
+        torch.Size([2, 3])
+    """
     return sample(tuple(shape), **kwargs)
 
 
@@ -75,7 +81,7 @@ class ActionHead(nn.Module):
         data-parallel process passes :meth:`metarl.training.parallel.Parallel.draw` to keep row i's numbers
         independent of the split.
         """
-        draw = draw or _draw
+        draw = draw or draw_whole
         if self.bernoulli:
             uniform = draw(torch.rand, params.shape, generator=generator, device=params.device)
             return (uniform < torch.sigmoid(params)).long().reshape(*params.shape[:-1], *self.action_shape)

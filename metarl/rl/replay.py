@@ -19,6 +19,7 @@ from typing import Any
 import torch
 
 from metarl.errors import BadArgumentError, CheckpointError
+from metarl.rl.heads import Draw, draw_whole
 
 Specs = Mapping[str, tuple[tuple[int, ...], torch.dtype]]
 
@@ -85,17 +86,19 @@ class TaskReplay:
         self.position = self.position.index_fill(0, task, 0)
 
     def sample(self, task: torch.Tensor, batch: int, generator: torch.Generator | None = None,
-               recent: int | None = None) -> dict[str, torch.Tensor]:
+               recent: int | None = None, draw: Draw | None = None) -> dict[str, torch.Tensor]:
         """``batch`` transitions drawn uniformly, with replacement, for each task of ``task`` (M,): (M, batch, ...).
 
         With ``recent`` only each task's newest ``recent`` transitions are drawn from (PEARL's context from the
-        latest collection). A task with nothing stored yields its zero slot: check :attr:`size` first.
+        latest collection). A task with nothing stored yields its zero slot: check :attr:`size` first. ``draw``
+        makes the uniforms (a data-parallel process's :meth:`~metarl.training.parallel.Parallel.draw` with ``task``
+        its share of the tasks).
         """
         task = task.to(self.device, torch.int64)
         held = self.size[task]
         if recent is not None:
             held = held.clamp(max=int(recent))
-        u = torch.rand(task.shape[0], batch, generator=generator, device=self.device)
+        u = (draw or draw_whole)(torch.rand, (task.shape[0], batch), generator=generator, device=self.device)
         back = (u * held.unsqueeze(1)).long()  # 0 = newest
         slot = (self.position[task].unsqueeze(1) - 1 - back) % self.capacity
         rows = task.unsqueeze(1).expand_as(slot)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from metarl.errors import BadArgumentError
+from metarl.rl.heads import Draw, draw_whole
 
 LOG_STD_RANGE = (-20.0, 2.0)
 
@@ -66,15 +67,19 @@ class SquashedGaussianActor(nn.Module):
         mean, log_std = self.net(obs).chunk(2, -1)
         return mean, log_std.clamp(*LOG_STD_RANGE)
 
-    def sample(self, obs: torch.Tensor, generator: torch.Generator | None = None, deterministic: bool = False
-               ) -> tuple[torch.Tensor, torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
-        """(action in [-1, 1], its log-density, (mean, log std)); ``deterministic``: tanh(mean), density of it."""
+    def sample(self, obs: torch.Tensor, generator: torch.Generator | None = None, deterministic: bool = False,
+               draw: Draw | None = None) -> tuple[torch.Tensor, torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        """(action in [-1, 1], its log-density, (mean, log std)); ``deterministic``: tanh(mean), density of it.
+
+        ``draw`` makes the noise (a data-parallel process's :meth:`~metarl.training.parallel.Parallel.draw`, so that
+        row i gets the same numbers whatever the split)."""
         mean, log_std = self(obs)
         if deterministic:
             pre = mean
             noise = torch.zeros_like(mean)
         else:
-            noise = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
+            noise = (draw or draw_whole)(torch.randn, mean.shape, generator=generator, device=mean.device,
+                                         dtype=mean.dtype)
             pre = mean + log_std.exp() * noise  # reparameterised: gradients reach mean and log_std
         log_prob = (-0.5 * noise.square() - log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
         # log|d tanh(u)/du| = log(1 - tanh(u)^2) = 2 (log 2 - u - softplus(-2u)), stable for large |u|
@@ -136,22 +141,28 @@ class SAC(nn.Module):
     def alpha(self) -> torch.Tensor:
         return self.log_alpha.detach().exp()
 
-    def act(self, obs: torch.Tensor, generator: torch.Generator | None = None, deterministic: bool = False
-            ) -> torch.Tensor:
+    def act(self, obs: torch.Tensor, generator: torch.Generator | None = None, deterministic: bool = False,
+            draw: Draw | None = None) -> torch.Tensor:
         """Actions in [-1, 1] for ``obs`` (features already appended), without gradient."""
         with torch.no_grad():
-            return self.actor.sample(obs, generator, deterministic)[0]
+            return self.actor.sample(obs, generator, deterministic, draw)[0]
 
     def update(self, obs: torch.Tensor, action: torch.Tensor, reward: torch.Tensor, next_obs: torch.Tensor,
                terminated: torch.Tensor, features: torch.Tensor | None = None, aux_loss: torch.Tensor | None = None,
-               generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+               generator: torch.Generator | None = None, draw: Draw | None = None,
+               average: Callable[[torch.optim.Optimizer], None] | None = None) -> dict[str, torch.Tensor]:
         """One gradient step of the critics (plus ``aux_loss``), the actor and the temperature on N transitions.
 
         ``obs``/``next_obs`` (N, D), ``action`` (N, A) in [-1, 1], ``reward``/``terminated`` (N,) (only a terminal
         state stops the bootstrap, never a time limit), ``features`` (N, F) appended to both observations. Callers
         that train a module producing ``features`` or ``aux_loss`` zero its gradients before and step its optimizer
         after. Returns detached scalar tensors (no host sync): losses, Q, entropy, alpha.
+
+        Data-parallel processes pass their share of the rows, ``draw`` (:meth:`~metarl.training.parallel.Parallel.draw`)
+        and ``average`` (:meth:`~metarl.training.parallel.Parallel.average_gradients`), called on each optimizer
+        before its step: every loss is a mean over rows, so the averaged gradients are those of all the rows.
         """
+        average = average or (lambda optimizer: None)
         if features is not None:
             fixed = features.detach()
             critic_obs, actor_obs, next_obs = (torch.cat([obs, features], -1), torch.cat([obs, fixed], -1),
@@ -160,16 +171,17 @@ class SAC(nn.Module):
             critic_obs = actor_obs = obs
         alpha = self.alpha
         with torch.no_grad():
-            next_action, next_log_prob, _ = self.actor.sample(next_obs, generator)
+            next_action, next_log_prob, _ = self.actor.sample(next_obs, generator, draw=draw)
             target_q = torch.min(*self.target(next_obs, next_action)) - alpha * next_log_prob
-            backup = self.reward_scale * reward + self.gamma * (1.0 - terminated.float()) * target_q
+            backup = self.reward_scale * reward + self.gamma * (1.0 - terminated.to(target_q.dtype)) * target_q
         q1, q2 = self.critic(critic_obs, action)
         critic_loss = F.mse_loss(q1, backup) + F.mse_loss(q2, backup)
         self.critic_optimizer.zero_grad(set_to_none=True)
         (critic_loss if aux_loss is None else critic_loss + aux_loss).backward()
+        average(self.critic_optimizer)
         self.critic_optimizer.step()
 
-        new_action, log_prob, (mean, log_std) = self.actor.sample(actor_obs, generator)
+        new_action, log_prob, (mean, log_std) = self.actor.sample(actor_obs, generator, draw=draw)
         self.critic.requires_grad_(False)  # the actor's loss must not move the critics
         q_new = torch.min(*self.critic(actor_obs, new_action))
         self.critic.requires_grad_(True)
@@ -178,6 +190,7 @@ class SAC(nn.Module):
             actor_loss = actor_loss + self.policy_reg * (mean.square().mean() + log_std.square().mean())
         self.actor_optimizer.zero_grad(set_to_none=True)
         actor_loss.backward()
+        average(self.actor_optimizer)
         self.actor_optimizer.step()
 
         out = {"critic_loss": critic_loss.detach(), "actor_loss": actor_loss.detach(), "q": q1.detach().mean(),
@@ -186,6 +199,7 @@ class SAC(nn.Module):
             alpha_loss = -(self.log_alpha * (log_prob.detach() + self.target_entropy)).mean()
             self.alpha_optimizer.zero_grad(set_to_none=True)
             alpha_loss.backward()
+            average(self.alpha_optimizer)
             self.alpha_optimizer.step()
             out["alpha_loss"] = alpha_loss.detach()
         with torch.no_grad():
