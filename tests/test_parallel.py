@@ -202,3 +202,21 @@ def test_an_agent_that_does_not_split_its_batch_refuses_several_processes(monkey
     with pytest.raises(ConfigError, match="the one-process agent does not train data-parallel; run it as one process"):
         OneProcess(TrainConfig(device="cpu"))
     assert all(trainer_class(name).data_parallel for name in agent_names())
+
+
+if __name__ == "__main__":  # python tests/test_parallel.py: the table of every case's difference
+    import tempfile
+
+    todo = cases()
+    with tempfile.TemporaryDirectory() as tmp:
+        together_all = par.launch(train_all, 2, todo, tmp)[0]
+        print(f"{'case':28s} {'agent':18s} {'max |a-b| / max |b|':>20s} {'|a-b| / |b|':>12s} {'parameters':>10s}")
+        for case, (agent, settings) in todo.items():
+            together = together_all[case]
+            if isinstance(together, str):
+                print(f"{case:28s} {agent:18s} failed: {together}")
+                continue
+            alone = train(agent, settings, tmp)
+            a, b = (torch.cat([v[k].reshape(-1) for k in alone]) for v in (together, alone))
+            print(f"{case:28s} {agent:18s} {difference(together, alone):20.2e} "
+                  f"{float((a - b).norm() / b.norm()):12.2e} {b.numel():10d}")

@@ -97,8 +97,10 @@ class MetaKDProcess(ChildProcess):
         return params, linear_forward, failed
 
     def baselines(self) -> dict[str, torch.Tensor]:
-        """Plain knowledge distillation from the fixed teacher (the zero action)."""
-        return {"plain KD": torch.zeros(self.action_size)}
+        """Plain knowledge distillation from the fixed teacher (the zero action), and from the same teacher with
+        its weights halved (softer targets: the one-parameter change a meta-trained teacher can at least find)."""
+        softer = (-0.5 * self.teacher()).clamp(-self.bound, self.bound).cpu()
+        return {"plain KD": torch.zeros(self.action_size), "plain KD, teacher x0.5": softer}
 
 
 class MetaKD(ChildTrainingEnv):
