@@ -60,7 +60,9 @@ VARIANTS = {"maml-rl-ppo": ("maml-rl", {"outer": "ppo"}),
             "pearl-learned-alpha": ("pearl", {"target_entropy": -2.0, "critic_reward": "dense",
                                               "context_next_obs": True, "env_kwargs": {
                                                   "horizon": 4, "reward": "sparse", "goals": "semicircle"}}),
-            "pretrain-glyphs": ("pretrain", {**CASES["protonet"].settings, "meta_batch": 2, "norm": "layer"})}
+            "pretrain-glyphs": ("pretrain", {**CASES["protonet"].settings, "meta_batch": 2, "norm": "layer"}),
+            "pretrain-glyphs-batch-norm": ("pretrain", {**CASES["protonet"].settings, "meta_batch": 2,
+                                                        "norm": "batch"})}
 
 
 def cases() -> dict[str, tuple[str, dict[str, Any]]]:

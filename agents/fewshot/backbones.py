@@ -36,15 +36,40 @@ Norm = Literal["batch", "layer", "none"]
 NORMS: tuple[str, ...] = ("batch", "layer", "none")
 
 
+class GlobalBatchNorm2d(nn.BatchNorm2d):
+    """Batch normalisation without running statistics that, while :attr:`world` is set to an active data-parallel
+    world, normalises with the statistics of the whole global batch (every process's images), so that a batch split
+    over N processes trains exactly as in one. Unset (the default, and always at evaluation), it is ``BatchNorm2d``.
+
+    Example:
+        >>> norm = GlobalBatchNorm2d(3, track_running_stats=False)
+        >>> x = torch.randn(4, 3, 5, 5)
+        >>> torch.allclose(norm(x), nn.functional.batch_norm(x, None, None, norm.weight, norm.bias, True), atol=1e-6)
+        True
+    """
+
+    world = None
+    """The data-parallel world (:class:`metarl.training.parallel.Parallel`) whose global batch sets the statistics."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.world is None or not self.world.active or not self.training:
+            return super().forward(x)
+        moments = self.world.sum_with_gradients(torch.stack([x.sum((0, 2, 3)), x.square().sum((0, 2, 3))]))
+        count = self.world.sum(torch.tensor(float(x.numel() // x.shape[1]), dtype=x.dtype))
+        mean = moments[0] / count
+        scale = torch.rsqrt(moments[1] / count - mean.square() + self.eps) * self.weight
+        return (x - mean[:, None, None]) * scale[:, None, None] + self.bias[:, None, None]
+
+
 def norm_layer(kind: str, channels: int) -> nn.Module:
     """The normalisation of a conv block: ``"batch"`` (per-call statistics), ``"layer"`` or ``"none"``.
 
     Example:
         >>> type(norm_layer("layer", 8)).__name__, type(norm_layer("batch", 8)).__name__
-        ('GroupNorm', 'BatchNorm2d')
+        ('GroupNorm', 'GlobalBatchNorm2d')
     """
     if kind == "batch":
-        return nn.BatchNorm2d(channels, track_running_stats=False)
+        return GlobalBatchNorm2d(channels, track_running_stats=False)
     if kind == "layer":
         return nn.GroupNorm(1, channels)
     if kind == "none":

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from metarl.agents.fewshot.backbones import FewShotNet
+from metarl.agents.fewshot.backbones import FewShotNet, GlobalBatchNorm2d
 from metarl.agents.fewshot.base import EpisodicTrainer
 from metarl.agents.fewshot.config import PretrainConfig
 from metarl.agents.fewshot.scoring import adaptation_scores, scored_steps
@@ -59,7 +59,7 @@ class PretrainTrainer(EpisodicTrainer):
             x, y = self.env.sample_images(count, split="train", generator=self.episode_generator, device=self.device,
                                           part=self.part(count))
             x = x.to(torch.get_default_dtype())
-            out = self.net(x)
+            out = self.globally_normalised(x)
             loss = F.cross_entropy(out, y)
             scores = (out.detach().argmax(-1) == y).float()
         else:
@@ -69,6 +69,18 @@ class PretrainTrainer(EpisodicTrainer):
             loss, scores = errors.mean(), errors.detach().flatten(1).mean(1)
         self.update(loss)
         return self.train_scalars(loss, scores)
+
+    def globally_normalised(self, x: torch.Tensor) -> torch.Tensor:
+        """The network's output on this process's share of the images, batch-normalised with the statistics of the
+        whole global batch, so that training under torchrun equals training in one process."""
+        norms = [m for m in self.net.modules() if isinstance(m, GlobalBatchNorm2d)]
+        for norm in norms:
+            norm.world = self.parallel
+        try:
+            return self.net(x)
+        finally:
+            for norm in norms:
+                norm.world = None
 
     def initial_head(self) -> Params:
         """The head fine-tuning starts from: zeros for classification, the trained one for regression."""

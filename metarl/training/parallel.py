@@ -141,6 +141,18 @@ class Parallel:
         self._all_reduce(out)
         return out
 
+    def sum_with_gradients(self, value: torch.Tensor) -> torch.Tensor:
+        """The sum of ``value`` over processes, differentiable: the backward pass sums every process's gradient into
+        each process's ``value`` (for statistics of the global batch inside a model, such as batch normalisation)."""
+        if not self.active:
+            return value
+        from torch.distributed.nn.functional import all_reduce
+
+        self._count(value.numel() * value.element_size())
+        out: list[torch.Tensor] = []
+        self._guard(lambda: out.append(all_reduce(value)))
+        return out[0]
+
     def gather(self, value: torch.Tensor, dim: int = 0) -> torch.Tensor:
         """Every process's ``value`` (all of one shape) concatenated along ``dim`` in rank order: the global batch."""
         if not self.active:
