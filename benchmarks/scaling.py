@@ -43,6 +43,16 @@ AGENTS = {
     "varibad": ("varibad_goalgrid.yaml", {}),
     "controller": ("controller_architecture_digits.yaml", {}),
     "mann": ("mann_glyphs.yaml", {}),
+    "fomaml": ("fomaml_sinusoid.yaml", {"meta_batch": 32}),
+    "reptile": ("reptile_sinusoid.yaml", {"meta_batch": 32}),
+    "pretrain": ("pretrain_sinusoid.yaml", {"meta_batch": 32}),
+    "versa": ("versa_sinusoid.yaml", {"meta_batch": 32}),
+    "learned-teacher": ("learned_teacher_digits_mlp.yaml", {}),
+    "matchingnet": ("matchingnet_glyphs_5w1s.yaml", {"meta_batch": 8}),
+    "relationnet": ("relationnet_glyphs_5w1s.yaml", {"meta_batch": 8}),
+    "gnn": ("gnn_glyphs_5w1s.yaml", {"meta_batch": 8}),
+    "metanet": ("metanet_glyphs_5w1s.yaml", {"meta_batch": 8}),
+    "meta-sgd": ("meta-sgd_glyphs_5w1s.yaml", {}),
 }
 """Agent -> (recipe, overrides): the recipes' own settings, with batches that split in two."""
 GPU_LINKS = {"NVLink (one node)": (100e9, 10e-6), "InfiniBand 100 Gb/s (between nodes)": (12e9, 20e-6)}
