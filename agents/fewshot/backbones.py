@@ -55,7 +55,7 @@ class GlobalBatchNorm2d(nn.BatchNorm2d):
         if self.world is None or not self.world.active or not self.training:
             return super().forward(x)
         moments = self.world.sum_with_gradients(torch.stack([x.sum((0, 2, 3)), x.square().sum((0, 2, 3))]))
-        count = self.world.sum(torch.tensor(float(x.numel() // x.shape[1]), dtype=x.dtype))
+        count = x.numel() // x.shape[1] * self.world.size  # shards are equal: an uneven split is refused
         mean = moments[0] / count
         scale = torch.rsqrt(moments[1] / count - mean.square() + self.eps) * self.weight
         return (x - mean[:, None, None]) * scale[:, None, None] + self.bias[:, None, None]
