@@ -27,6 +27,9 @@ class MANNConfig(TrainConfig):
     total_steps: int = 5_000_000
     num_envs: int = 16
     """Trials per update (the paper's batch of 16 episodes)."""
+    image_size: int = 20
+    """Side of the images the network sees: larger images are average-pooled to this (the paper's 20 x 20
+    Omniglot; 0 keeps them as the family renders them)."""
     hidden: int = 200
     """Units of the LSTM controller."""
     memory_slots: int = 128
@@ -52,7 +55,7 @@ class MANNConfig(TrainConfig):
         check_ranges(self, at_least={"num_envs": 1, "hidden": 1, "memory_slots": 2, "memory_width": 1,
                                      "read_heads": 1, "validate_every": 1, "validation_trials": 2},
                      positive=("lr",), unit=("usage_decay",))
-        check_ranges(self, at_least={"max_grad_norm": 0.0})
+        check_ranges(self, at_least={"max_grad_norm": 0.0, "image_size": 0})
 
 
 __all__ = ["MANNConfig"]
