@@ -66,3 +66,9 @@ def test_images_are_pooled_to_the_configured_side(tmp_path):
     inputs = trainer.inputs(observations)
     assert inputs.shape == (3, 2, 51) and torch.allclose(inputs[..., :49], torch.ones(3, 2, 49))
     assert torch.equal(inputs[..., 49:], observations[..., trainer.pixels:]), "the previous label is kept"
+
+
+def test_key_strength_sets_the_starting_sharpness_of_the_reads():
+    net = MANN(inputs=6, classes=2, hidden=8, slots=5, width=3, heads=1, key_strength=11.0)
+    beta = 1.0 + torch.nn.functional.softplus(net.strength.bias)
+    assert torch.allclose(beta, torch.tensor([11.0]))

@@ -9,7 +9,8 @@ From its output every head emits a key ``k_t`` (tanh), a key strength and a writ
 - **read**: weights ``softmax(beta * cosine(k_t, M_{t-1}(i)))`` over the memory slots, read vector
   ``r_t = sum_i w^r_t(i) M_{t-1}(i)``. The read is of the memory before this step's write, so it finds
   earlier items; the paper's softmax of the plain cosine has no ``beta``, which over 128 slots is nearly
-  uniform, so a learned strength ``beta >= 1`` (as in the Neural Turing Machine) sharpens it.
+  uniform, so a learned strength ``beta >= 1`` (as in the Neural Turing Machine) sharpens it; ``key_strength``
+  sets its starting value (the bias of its layer; the default initialisation starts it near 1.7).
 - **write** (LRUA): weights ``w^w_t = sigmoid(alpha) w^r_{t-1} + (1 - sigmoid(alpha)) w^lu_{t-1}``, where
   ``w^lu`` marks the ``read_heads`` least-used slots; the least-used slot is erased, then
   ``M_t(i) = M_{t-1}(i) + sum_heads w^w_t(i) k_t``.
@@ -20,6 +21,7 @@ The class logits come from ``[h_t, r_t]``.
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import torch
@@ -55,7 +57,7 @@ class MANN(nn.Module):
     """
 
     def __init__(self, inputs: int, classes: int, hidden: int = 200, slots: int = 128, width: int = 40,
-                 heads: int = 4, usage_decay: float = 0.95) -> None:
+                 heads: int = 4, usage_decay: float = 0.95, key_strength: float = 0.0) -> None:
         super().__init__()
         self.hidden, self.slots, self.width, self.heads, self.usage_decay = hidden, slots, width, heads, usage_decay
         self.project = nn.Linear(inputs, 4 * hidden)
@@ -68,6 +70,9 @@ class MANN(nn.Module):
         self.keys = nn.Linear(hidden, heads * width)
         self.strength = nn.Linear(hidden, heads)
         self.gate = nn.Linear(hidden, heads)
+        if key_strength > 1.0:  # start the strength there: beta = 1 + softplus(bias) for a zero output
+            with torch.no_grad():
+                self.strength.bias.fill_(math.log(math.expm1(key_strength - 1.0)))
         self.out = nn.Linear(hidden + heads * width, classes)
 
     def initial_state(self, batch: int, device: torch.device | str = "cpu") -> MemoryState:

@@ -106,7 +106,7 @@ class MANNTrainer(Trainer):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.stream_seed("model"))
             self.model = MANN(self.shape[0] * self.shape[1] + self.ways, self.ways, cfg.hidden, cfg.memory_slots,
-                              cfg.memory_width, cfg.read_heads, cfg.usage_decay).to(self.device)
+                              cfg.memory_width, cfg.read_heads, cfg.usage_decay, cfg.key_strength).to(self.device)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
         self.best = -math.inf
 
