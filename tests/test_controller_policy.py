@@ -3,10 +3,10 @@ determinism and the refusal of checkpoints written with one shared head (exact r
 
 import pytest
 import torch
-
-import metarl
 from metarl.agents.controller import ControllerConfig, ControllerTrainer
 from metarl.agents.controller.policy import DecisionPolicy
+
+import metarl
 from metarl.errors import BadArgumentError, CheckpointError
 from metarl.training.checkpoint import load_checkpoint, save_checkpoint
 
