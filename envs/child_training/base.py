@@ -91,6 +91,13 @@ class ChildProcess(LearningProcess):
         return self.choices > 0
 
     @property
+    def decision_types(self) -> tuple[str, ...]:
+        """The kind of each decision (``(decisions,)`` names): decisions of one kind share what their choice index
+        means, those of different kinds do not (a controller gives each kind its own output head). One kind unless
+        the family says otherwise."""
+        return ("choice",) * self.decisions
+
+    @property
     def width(self) -> int:
         """Values stored per environment in ``ChildState.choices``."""
         return self.decisions if self.discrete else self.action_size
