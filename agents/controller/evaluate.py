@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 import torch
+from metarl.agents.controller.policy import observation
 
 from metarl.rl.heads import Draw
 from metarl.stats import mean_ci95, paired_interval
@@ -36,7 +37,7 @@ def decide(policy: Any, process: Any, tasks: Task, generator: torch.Generator | 
     state, obs_seen, actions = process.start(tasks), [], []
     reward = torch.zeros(tasks.batch_size, device=process.device)
     for k in range(process.decisions):
-        obs = process.observe(state, tasks).to(torch.get_default_dtype())  # in the controller's precision
+        obs = observation(policy, process, state, tasks).to(torch.get_default_dtype())  # the controller's precision
         if fixed is not None:
             value = fixed.to(process.device).expand(tasks.batch_size, -1)
             action = value[:, k].long() if process.discrete else value
@@ -77,7 +78,7 @@ def greedy_choices(trainer: Any) -> torch.Tensor:
     process, state = trainer.process, trainer.process.start(task)
     with torch.no_grad():
         for _ in range(process.decisions):
-            action = trainer.policy.mode(trainer.policy(process.observe(state, task)))
+            action = trainer.policy.mode(trainer.policy(observation(trainer.policy, process, state, task)))
             state = state._replace(choices=_record(process, state, action), decision=state.decision + 1)
     return state.choices[0].cpu()
 
