@@ -170,7 +170,8 @@ def main() -> None:
     if args.json:
         Path(args.json).write_text(json.dumps({"family": family, "recipe": args.recipe, "per_seed": per_seed,
                                                "differences": rows, "targets": verdicts,
-                                               "child_trainings": trainer.global_step, "selection_trainings": selection, "train_cpu_s": train_cpu,
+                                               "child_trainings": trainer.global_step,
+                                               "selection_trainings": selection, "train_cpu_s": train_cpu,
                                                "random_search_cpu_s": search_cpu}, indent=1))
 
 
