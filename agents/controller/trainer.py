@@ -75,7 +75,8 @@ class ControllerTrainer(Trainer):
             torch.manual_seed(self.stream_seed("model"))
             if process.discrete:  # one output head per decision type (agents/controller/policy.py)
                 self.policy: MLPPolicy = DecisionPolicy(process.observation_size, process.choices,
-                                                        process.decision_types, hidden=(cfg.hidden,))
+                                                        process.decision_types, hidden=(cfg.hidden,),
+                                                        history=cfg.history)
             else:
                 self.policy = MLPPolicy(process.observation_size, self.env.single_action_space,
                                         hidden=(cfg.hidden,), activation="tanh", init_log_std=cfg.init_log_std)
