@@ -58,3 +58,26 @@ def test_architecture_baselines_are_valid_decisions_and_described():
     for name, choices in process.baselines().items():
         assert choices.shape == (process.decisions,) and int(choices.max()) < process.choices
         assert process.describe(choices).count(">") == process.layers - 1, name
+
+
+def test_meta_kd_changes_the_teachers_output_or_all_its_weights():
+    env, process = process_of("metarl/MetaKD-v0", steps=2, batch_size=8, teacher_steps=20)
+    assert env.single_action_space.shape == (11,) and process.baselines()["plain KD, teacher x0.5"][0] < 0
+    x = process.data.x[:5].float()
+    shifted = torch.zeros(1, 11)
+    shifted[0, 1 + 3] = 0.5  # class 3's offset (the first value is the log scale)
+    moved = process.teacher_forward(shifted)(None, x) - process.teacher_forward(torch.zeros(1, 11))(None, x)
+    assert torch.allclose(moved[..., 3], torch.full_like(moved[..., 3], 0.5)) and moved[..., :3].abs().max() < 1e-6
+    weights = process_of("metarl/MetaKD-v0", change="weights", teacher_steps=20)[0]
+    assert weights.single_action_space.shape == (650,)
+
+
+def test_the_scale_free_held_out_loss_ignores_how_confident_a_child_is():
+    env, process = process_of("metarl/MetaKD-v0", teacher_steps=20)
+    tasks = env.sample_tasks(2, torch.Generator().manual_seed(0), split="train")
+    params, forward, _ = process.child(tasks, torch.zeros(2, 11))
+    sharper = lambda p, x: 3.0 * forward(p, x) + 1.0  # noqa: E731
+    raw, free = process.score(tasks, params, forward), process.score(tasks, params, forward, logit_scale=3.0)
+    assert not torch.allclose(raw[1], process.score(tasks, params, sharper)[1])
+    assert torch.allclose(free[1], process.score(tasks, params, sharper, logit_scale=3.0)[1], atol=1e-5)
+    assert torch.equal(free[0], raw[0])

@@ -43,3 +43,32 @@ def test_it_answers_through_the_online_view_and_learns_the_labels_it_reveals(tmp
     env.reset()
     assert torch.equal(scores.seen, shown_before(env.task.label)), "the targets are the labels the trials showed"
     assert scores.correct.shape == (5, 6) and torch.isfinite(loss)
+
+
+def test_a_trial_at_once_matches_step_by_step():
+    torch.manual_seed(0)
+    net = MANN(inputs=6, classes=3, hidden=8, slots=5, width=3, heads=2)
+    xs = torch.rand(4, 2, 6)
+    logits, state = net(xs)
+    stepped = net.initial_state(2)
+    for t in range(4):
+        out, stepped = net.step(xs[t], stepped)
+        assert torch.allclose(out, logits[t], atol=1e-6)
+    assert torch.allclose(state.memory, stepped.memory, atol=1e-6)
+
+
+def test_images_are_pooled_to_the_configured_side(tmp_path):
+    config = MANNConfig(env_kwargs={"ways": 2, "instances": 2}, num_envs=2, hidden=8, memory_slots=4,
+                        memory_width=4, read_heads=1, image_size=7, device="cpu", logdir=str(tmp_path))
+    trainer = MANNTrainer(config)
+    assert trainer.model.project.in_features == 7 * 7 + 2
+    observations = torch.cat([torch.ones(3, 2, trainer.pixels), torch.eye(2).expand(3, 2, 2)], -1)
+    inputs = trainer.inputs(observations)
+    assert inputs.shape == (3, 2, 51) and torch.allclose(inputs[..., :49], torch.ones(3, 2, 49))
+    assert torch.equal(inputs[..., 49:], observations[..., trainer.pixels:]), "the previous label is kept"
+
+
+def test_key_strength_sets_the_starting_sharpness_of_the_reads():
+    net = MANN(inputs=6, classes=2, hidden=8, slots=5, width=3, heads=1, key_strength=11.0)
+    beta = 1.0 + torch.nn.functional.softplus(net.strength.bias)
+    assert torch.allclose(beta, torch.tensor([11.0]))

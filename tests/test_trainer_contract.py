@@ -174,6 +174,7 @@ ERRORS = [  # (agent, settings, words): every agent's own checks, beside the sha
     ("versa", {"samples": 0}, "'samples' must be at least 1"),
     ("mann", {"read_heads": 0}, "'read_heads' must be at least 1"),
     ("mann", {"usage_decay": 1.5}, "'usage_decay' must lie in"),
+    ("mann", {"key_strength": 0.5}, "'key_strength' must be above 1"),
     ("mann", {"env": "metarl/BernoulliBandit-v0", "env_kwargs": {}}, "no online classification view"),
     ("learned-optimizer", {"estimator": "sgd"}, "'estimator' must be one of"),
     ("learned-optimizer", {"objective": "final_error"}, "cannot be differentiated"),

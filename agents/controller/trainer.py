@@ -24,6 +24,7 @@ from typing import Any
 import torch
 from metarl.agents.controller.config import ControllerConfig
 from metarl.agents.controller.evaluate import decide, format_report, held_out
+from metarl.agents.controller.policy import DecisionPolicy
 from torch.nn.utils import parameters_to_vector
 
 from metarl.errors import ConfigError
@@ -39,7 +40,9 @@ EVAL_SEED = 12345
 
 
 class ControllerTrainer(Trainer):
-    """Meta-trains an :class:`~metarl.rl.mlp.MLPPolicy` over the decisions of a child-training family.
+    """Meta-trains a policy over the decisions of a child-training family: for a discrete family a
+    :class:`~metarl.agents.controller.policy.DecisionPolicy` (one output head per decision type), for a continuous
+    one an :class:`~metarl.rl.mlp.MLPPolicy` with a Gaussian head over the whole action.
 
     Example:
         >>> trainer = ControllerTrainer(ControllerConfig(env_kwargs={"layers": 1, "steps": 5}, tasks=2, samples=2))
@@ -70,8 +73,13 @@ class ControllerTrainer(Trainer):
         self.process = process
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.stream_seed("model"))
-            self.policy = MLPPolicy(process.observation_size, self.env.single_action_space, hidden=(cfg.hidden,),
-                                    activation="tanh", init_log_std=cfg.init_log_std).to(self.device)
+            if process.discrete:  # one output head per decision type (agents/controller/policy.py)
+                self.policy: MLPPolicy = DecisionPolicy(process.observation_size, process.choices,
+                                                        process.decision_types, hidden=(cfg.hidden,))
+            else:
+                self.policy = MLPPolicy(process.observation_size, self.env.single_action_space,
+                                        hidden=(cfg.hidden,), activation="tanh", init_log_std=cfg.init_log_std)
+            self.policy.to(self.device)
         self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=cfg.lr)
         self.task_generator = self.generator("tasks")
         self.noise = self.generator("noise")
@@ -195,6 +203,11 @@ class ControllerTrainer(Trainer):
                 "task_generator": self.task_generator.get_state(), "noise": self.noise.get_state()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        mine, theirs = self.policy.head.linear.weight.shape, state["policy"]["head.linear.weight"].shape
+        if mine != theirs:
+            raise ValueError(f"the checkpoint's controller has an output layer of {theirs[0]} logits, this one "
+                             f"{mine[0]} ({len(getattr(self.policy, 'heads', ()))} heads, one per decision type); "
+                             "it was written before the controller had one head per decision type")
         self.policy.load_state_dict(state["policy"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.task_generator.set_state(state["task_generator"].cpu())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from metarl.errors import ConfigError
 from metarl.training.config import check_ranges
 from metarl.training.loop import TrainConfig
 
@@ -27,6 +28,9 @@ class MANNConfig(TrainConfig):
     total_steps: int = 5_000_000
     num_envs: int = 16
     """Trials per update (the paper's batch of 16 episodes)."""
+    image_size: int = 20
+    """Side of the images the network sees: larger images are average-pooled to this (the paper's 20 x 20
+    Omniglot; 0 keeps them as the family renders them)."""
     hidden: int = 200
     """Units of the LSTM controller."""
     memory_slots: int = 128
@@ -37,6 +41,9 @@ class MANNConfig(TrainConfig):
     """Read heads, each with its own key; writes go to the least-used or last-read rows (LRUA)."""
     usage_decay: float = 0.95
     """Decay of the memory usage per step (the paper's gamma)."""
+    key_strength: float = 0.0
+    """Starting key strength beta of the reads (> 1; 0: the layer's default initialisation, beta near 1.7, with
+    which 128 slots are read almost uniformly)."""
     lr: float = 1e-3
     """Adam's learning rate."""
     max_grad_norm: float = 10.0
@@ -52,7 +59,10 @@ class MANNConfig(TrainConfig):
         check_ranges(self, at_least={"num_envs": 1, "hidden": 1, "memory_slots": 2, "memory_width": 1,
                                      "read_heads": 1, "validate_every": 1, "validation_trials": 2},
                      positive=("lr",), unit=("usage_decay",))
-        check_ranges(self, at_least={"max_grad_norm": 0.0})
+        check_ranges(self, at_least={"max_grad_norm": 0.0, "image_size": 0, "key_strength": 0.0})
+        if 0.0 < self.key_strength <= 1.0:
+            raise ConfigError(f"'key_strength' must be above 1 (or 0 for the default initialisation), got "
+                              f"{self.key_strength}")
 
 
 __all__ = ["MANNConfig"]

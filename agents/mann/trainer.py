@@ -5,7 +5,9 @@ observation (the image and the one-hot label of the previous image), answers wit
 label, and the environment steps. The label of step t arrives in the observation after it (the final
 observation of the step), and the loss is the cross-entropy of step t's logits to that label, over the
 whole trial (Santoro et al. 2016 train on the labels the same way); backpropagation runs through the
-50 steps of the trial and the memory.
+50 steps of the trial and the memory. The view's observations do not depend on the answers, so a trial's
+observations are gathered first and the network then runs over them step by step (its answer at step t
+sees observations 0..t only); an answer is right when it equals the label, the reward the view gives.
 
 Data-parallel (``torchrun``): each process plays its contiguous share of the ``num_envs`` trials and the
 gradients are averaged; a checkpoint holds every process's environments.
@@ -98,10 +100,13 @@ class MANNTrainer(Trainer):
                               "(use metarl/Glyphs-v0 or Omniglot)")
         self.ways = int(self.env.single_action_space.n)
         self.pixels = int(self.env.single_observation_space.shape[0]) - self.ways
+        shape = tuple(int(n) for n in self.env.image_shape)
+        self.shape = (cfg.image_size,) * 2 if 0 < cfg.image_size < max(shape) else shape
+        """Shape of the images the network sees."""
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.stream_seed("model"))
-            self.model = MANN(self.pixels + self.ways, self.ways, cfg.hidden, cfg.memory_slots, cfg.memory_width,
-                              cfg.read_heads, cfg.usage_decay).to(self.device)
+            self.model = MANN(self.shape[0] * self.shape[1] + self.ways, self.ways, cfg.hidden, cfg.memory_slots,
+                              cfg.memory_width, cfg.read_heads, cfg.usage_decay, cfg.key_strength).to(self.device)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
         self.best = -math.inf
 
@@ -110,20 +115,26 @@ class MANNTrainer(Trainer):
         """One trial in every environment of ``env``: the mean cross-entropy (with its graph when ``learn``) and
         the answers' scores."""
         real = torch.get_default_dtype()  # the network's precision
-        obs = env.reset().to(real)
-        state = self.model.initial_state(env.num_envs, self.device)
-        losses, correct, labels = [], [], []
+        observations, labels = [env.reset()], []
+        blank = torch.zeros(env.num_envs, dtype=torch.long, device=self.device)
+        for _ in range(env.trial_steps):
+            step = env.step(blank)  # the answers change no observation
+            labels.append(step.final_obs[:, self.pixels:].argmax(-1))  # the answer, shown after the step
+            observations.append(step.obs)
+        labels = torch.stack(labels)  # (T, B)
         with torch.set_grad_enabled(learn):
-            for _ in range(env.trial_steps):
-                logits, state = self.model.step(obs, state)
-                step = env.step(logits.detach().argmax(-1))
-                label = step.final_obs[:, self.pixels:].argmax(-1)  # the answer, shown after the step
-                losses.append(F.cross_entropy(logits, label))
-                correct.append(step.reward)
-                labels.append(label)
-                obs = step.obs.to(real)
-        labels = torch.stack(labels, 1)
-        return torch.stack(losses).mean(), OnlineScores(torch.stack(correct, 1).float(), shown_before(labels))
+            logits, _ = self.model(self.inputs(torch.stack(observations[:-1]).to(real)))
+            loss = F.cross_entropy(logits.flatten(0, 1), labels.flatten())
+        correct = (logits.detach().argmax(-1) == labels).T.float()
+        return loss, OnlineScores(correct, shown_before(labels.T))
+
+    def inputs(self, observations: torch.Tensor) -> torch.Tensor:
+        """The network's inputs ``(..., pixels + ways)``: the image pooled to ``image_size``, the previous label."""
+        image, label = observations[..., :self.pixels], observations[..., self.pixels:]
+        if self.shape != tuple(self.env.image_shape):
+            image = F.adaptive_avg_pool2d(image.reshape(-1, 1, *self.env.image_shape), self.shape)
+            image = image.reshape(*label.shape[:-1], -1)
+        return torch.cat([image, label], -1)
 
     def evaluate(self, trials: int = 1000, split: str = "test", seed: int = 0) -> OnlineScores:
         """One trial on each of ``trials`` tasks of ``split`` (the same tasks for the same seed)."""

@@ -39,6 +39,11 @@ class ArchitectureProcess(ChildProcess):
         self.decisions = 3 * self.layers
         self.hidden = max(WIDTHS)
 
+    @property
+    def decision_types(self) -> tuple[str, ...]:
+        """Operation, width and skip, layer after layer."""
+        return ("operation", "width", "skip") * self.layers
+
     def decode(self, choices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(operation, width, skip) indices, each ``(B, layers)``, of decisions ``(B, 3 * layers)``.
 

@@ -47,6 +47,11 @@ class AugmentProcess(ChildProcess):
         self.decisions = self.subpolicies * 2 * 3
         self.hidden = int(self.config["hidden"])
 
+    @property
+    def decision_types(self) -> tuple[str, ...]:
+        """Operation, probability and magnitude, for each operation of each sub-policy."""
+        return ("operation", "probability", "magnitude") * (2 * self.subpolicies)
+
     def describe(self, choices: torch.Tensor) -> str:
         """A policy (decisions ``(K,)``) in words.
 

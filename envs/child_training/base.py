@@ -91,6 +91,13 @@ class ChildProcess(LearningProcess):
         return self.choices > 0
 
     @property
+    def decision_types(self) -> tuple[str, ...]:
+        """The kind of each decision (``(decisions,)`` names): decisions of one kind share what their choice index
+        means, those of different kinds do not (a controller gives each kind its own output head). One kind unless
+        the family says otherwise."""
+        return ("choice",) * self.decisions
+
+    @property
     def width(self) -> int:
         """Values stored per environment in ``ChildState.choices``."""
         return self.decisions if self.discrete else self.action_size
@@ -195,12 +202,20 @@ class ChildProcess(LearningProcess):
             velocity = [torch.where(_rows(failed, v), torch.zeros_like(v), v) for v in velocity]
         return params, failed
 
-    def score(self, task: Task, params: Params, forward: Forward) -> tuple[torch.Tensor, torch.Tensor]:
-        """(accuracy (B,), mean cross-entropy (B,)) of each child on the eval part of its pool."""
+    def score(self, task: Task, params: Params, forward: Forward, logit_scale: float = 0.0
+              ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(accuracy (B,), mean cross-entropy (B,)) of each child on the eval part of its pool.
+
+        With ``logit_scale`` > 0 the cross-entropy is scale-free: each logit vector is centred and rescaled to that
+        root-mean-square first, so a child cannot lower it by growing more confident without ranking better.
+        """
         x, y, valid = self.eval_set(task)
         logits = forward(params, x)
         y, valid = y.expand(logits.shape[:2]), valid.expand(logits.shape[:2])
         correct = (logits.argmax(-1) == y).float() * valid
+        if logit_scale > 0:
+            logits = logits - logits.mean(-1, keepdim=True)
+            logits = logit_scale * logits * logits.square().mean(-1, keepdim=True).clamp(min=1e-12).rsqrt()
         loss = F.cross_entropy(logits.transpose(1, 2), y, reduction="none") * valid
         return correct.sum(1) / valid.sum(1), loss.sum(1) / valid.sum(1)
 
@@ -217,11 +232,12 @@ class ChildProcess(LearningProcess):
 
     def held_out_loss(self, task: Task, choices: torch.Tensor) -> torch.Tensor:
         """Held-out cross-entropy (B,) of children trained with continuous decisions ``choices (B, K)``,
-        differentiable with respect to them through every training step (families with ``differentiable``)."""
+        differentiable with respect to them through every training step (families with ``differentiable``); a
+        family with a ``held_out_scale`` setting above 0 scores the logits scale-free (:meth:`score`)."""
         if not self.differentiable:
             raise NotImplementedError(f"{type(self).__name__} children cannot be differentiated through")
         params, forward, _ = self.child(task, choices, differentiable=True)
-        return self.score(task, params, forward)[1]
+        return self.score(task, params, forward, float(self.config.get("held_out_scale", 0.0)))[1]
 
     @abc.abstractmethod
     def baselines(self) -> dict[str, torch.Tensor]:

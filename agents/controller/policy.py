@@ -1,0 +1,67 @@
+"""The controller's policy over a discrete family's decisions: one output head per decision type.
+
+A discrete child-training family makes a sequence of decisions of different kinds (an architecture's operation,
+width and skip per layer; an augmentation's operation, probability and magnitude per operation) that share one
+``Discrete(choices)`` action space, and it names the kind of each decision (``process.decision_types``). Index k
+of one kind has nothing to do with index k of another (operation 4 is shear-x, probability 4 is 4/7), so one
+shared output layer ties them: a choice that pays as an operation raises its logit as a probability and a
+magnitude too. Like the NAS controller's one softmax classifier per decision, the policy here has a body shared by
+all decisions and one linear head per decision type, picked by the decision index the observation carries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import gymnasium
+import torch
+import torch.nn.functional as F
+
+from metarl.errors import BadArgumentError
+from metarl.rl.mlp import MLPPolicy
+
+
+class DecisionPolicy(MLPPolicy):
+    """An :class:`~metarl.rl.mlp.MLPPolicy` over ``Discrete(choices)`` with one head per decision type.
+
+    ``decision_types`` names the kind of each of the K decisions; the observation's first K values are the one-hot
+    index of the decision being made (the child-training families' observation). The heads are one linear layer of
+    ``types * choices`` outputs, so :meth:`per_task_forward` (ES populations) and every distribution method of
+    :class:`MLPPolicy` work unchanged on the selected ``(..., choices)`` logits.
+
+    Example:
+        >>> policy = DecisionPolicy(7, 4, ("operation", "width", "skip"), hidden=(8,))
+        >>> policy.heads
+        ('operation', 'width', 'skip')
+        >>> obs = torch.cat([torch.eye(3), torch.zeros(3, 4)], 1)   # decisions 0, 1, 2, no previous choice
+        >>> policy(obs).shape
+        torch.Size([3, 4])
+    """
+
+    def __init__(self, obs_size: int, choices: int, decision_types: Sequence[str], hidden: Sequence[int] = (64,),
+                 activation: str = "tanh") -> None:
+        if not decision_types or obs_size < len(decision_types):
+            raise BadArgumentError(f"a decision policy needs at least one decision type and an observation that "
+                                   f"starts with the one-hot decision index; got {len(decision_types)} decisions "
+                                   f"and an observation of {obs_size}")
+        heads = tuple(dict.fromkeys(decision_types))
+        super().__init__(obs_size, gymnasium.spaces.Discrete(len(heads) * choices), hidden, activation)
+        self.heads, self.choices, self.decisions = heads, choices, len(decision_types)
+        kind = torch.tensor([heads.index(t) for t in decision_types])
+        self.register_buffer("types", F.one_hot(kind, len(heads)).float(), persistent=False)  # (K, heads)
+
+    def _select(self, out: torch.Tensor, obs: torch.Tensor) -> torch.Tensor:
+        """The logits ``(..., choices)`` of each row's own head among ``out (..., heads * choices)``."""
+        which = obs[..., : self.decisions].to(self.types.dtype) @ self.types  # (..., heads), one-hot
+        return (out.unflatten(-1, (len(self.heads), self.choices)) * which.unsqueeze(-1).to(out.dtype)).sum(-2)
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        """Logits ``(..., choices)`` of the head of each row's decision type."""
+        return self._select(super().forward(obs), obs)
+
+    def per_task_forward(self, params: dict[str, torch.Tensor], obs: torch.Tensor) -> torch.Tensor:
+        """:meth:`forward` with task t's parameters ``params[name][t]`` on ``obs[t]`` (see :class:`MLPPolicy`)."""
+        return self._select(super().per_task_forward(params, obs), obs)
+
+
+__all__ = ["DecisionPolicy"]

@@ -1,0 +1,78 @@
+"""The controller's per-decision-type output heads: which head a decision reads, their shapes, ES populations,
+determinism and the refusal of checkpoints written with one shared head (exact resume is in the trainer contract)."""
+
+import pytest
+import torch
+from metarl.agents.controller import ControllerConfig, ControllerTrainer
+from metarl.agents.controller.policy import DecisionPolicy
+
+import metarl
+from metarl.errors import BadArgumentError, CheckpointError
+from metarl.training.checkpoint import load_checkpoint, save_checkpoint
+
+
+def observations(decisions: int, choices: int) -> torch.Tensor:
+    """The observation of every decision index with no previous choice."""
+    return torch.cat([torch.eye(decisions), torch.zeros(decisions, choices + 1)], 1)
+
+
+def test_each_decision_reads_the_head_of_its_type_only():
+    torch.manual_seed(0)
+    policy = DecisionPolicy(6 + 5, 4, ("operation", "width", "skip") * 2, hidden=(8,))
+    assert policy.heads == ("operation", "width", "skip") and policy.head.linear.out_features == 12
+    obs = observations(6, 4)
+    before = policy(obs)
+    assert before.shape == (6, 4)
+    with torch.no_grad():
+        policy.head.linear.bias[4:8] += 1.0  # the width head's choices only
+    changed = (policy(obs) - before).abs().sum(1) > 0
+    assert changed.tolist() == [False, True, False, False, True, False]
+
+
+def test_per_task_forward_of_a_population_matches_forward():
+    policy = DecisionPolicy(3 + 5, 4, ("a", "b", "a"), hidden=(8,))
+    params = {name: p.detach().expand(2, *p.shape) for name, p in policy.named_parameters()}
+    obs = observations(3, 4)
+    together = policy.per_task_forward(params, obs.expand(2, 3, 8))
+    assert together.shape == (2, 3, 4) and torch.allclose(together[1], policy(obs), atol=1e-6)
+
+
+def test_a_policy_without_decisions_is_refused():
+    with pytest.raises(BadArgumentError, match="decision type"):
+        DecisionPolicy(3, 4, (), hidden=(8,))
+
+
+@pytest.mark.parametrize("env_id, kwargs, kinds", [
+    ("metarl/ArchitectureSearch-v0", {"layers": 2}, 3), ("metarl/Augment-v0", {"subpolicies": 1}, 3),
+])
+def test_discrete_families_name_a_type_for_every_decision(env_id, kwargs, kinds):
+    process = metarl.make(env_id, num_envs=1, seed=0, **kwargs).process
+    assert len(process.decision_types) == process.decisions and len(set(process.decision_types)) == kinds
+
+
+def small(tmp_path, **extra):
+    return ControllerTrainer(ControllerConfig(env="metarl/Augment-v0", env_kwargs={"subpolicies": 1, "steps": 2,
+                                                                                   "eval_size": 16},
+                                              tasks=2, samples=2, hidden=4, logdir=str(tmp_path), **extra))
+
+
+def test_the_same_seed_gives_the_same_heads_and_updates(tmp_path):
+    a, b = small(tmp_path / "a"), small(tmp_path / "b")
+    assert a.policy.head.linear.out_features == 3 * 8
+    a.train_iteration(), b.train_iteration()
+    for (name, x), y in zip(a.policy.state_dict().items(), b.policy.state_dict().values(), strict=True):
+        assert torch.equal(x, y), name
+
+
+def test_a_checkpoint_with_one_shared_head_is_refused_with_a_clear_error(tmp_path):
+    trainer = small(tmp_path, run_name="run")
+    trainer.fit(max_iterations=1, progress=False)
+    payload = load_checkpoint(tmp_path / "run")
+    shared = payload["state"]["policy"]
+    shared["head.linear.weight"], shared["head.linear.bias"] = shared["head.linear.weight"][:8], shared[
+        "head.linear.bias"][:8]
+    old = tmp_path / "old.pt"
+    save_checkpoint(old, agent="controller", config=payload["config"], progress=payload["progress"],
+                    state=payload["state"], data=payload["data"])
+    with pytest.raises(CheckpointError, match="one head per decision type"):
+        ControllerTrainer.resume(old)
