@@ -16,6 +16,7 @@ Usage:
     python benchmarks/controller.py --recipe controller_architecture_digits.yaml --max-minutes 8
     python benchmarks/controller.py --recipe controller_learned_loss_es.yaml --max-minutes 5 --json loss.json
     python benchmarks/controller.py --recipe controller_augment_digits.yaml --set total_steps=6400  # a longer run
+    python benchmarks/controller.py --recipe controller_architecture_digits.yaml --set total_steps=1280 --select 40
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from pathlib import Path
 
 import torch
 from metarl.agents.controller import ControllerTrainer
-from metarl.agents.controller.evaluate import decide, greedy_choices
+from metarl.agents.controller.evaluate import decide, greedy_choices, policy_choices
 
 from metarl.stats import paired_interval
 from metarl.training.recipes import benchmark_values, recipe_trainer, timed_fit
@@ -53,11 +54,18 @@ def train(args: argparse.Namespace) -> tuple[ControllerTrainer, float]:
     return trainer, timed_fit(trainer, 60.0 * args.max_minutes, progress=not args.no_progress)
 
 
-def random_search(trainer: ControllerTrainer, trainings: int, chunk: int = 32) -> tuple[torch.Tensor, float]:
+def random_search(trainer: ControllerTrainer, trainings: int) -> tuple[torch.Tensor, float]:
     """The best of ``trainings / tasks`` uniformly random decisions, each scored on ``tasks`` fresh training tasks."""
     process, per = trainer.process, trainer.config.tasks
     generator = torch.Generator().manual_seed(trainer.config.seed + 777)
     candidates = torch.randint(0, process.choices, (max(1, trainings // per), process.decisions), generator=generator)
+    return best_of(trainer, candidates, generator)
+
+
+def best_of(trainer: ControllerTrainer, candidates: torch.Tensor, generator: torch.Generator, chunk: int = 32
+            ) -> tuple[torch.Tensor, float]:
+    """The best of decisions ``candidates (N, K)``, each scored on ``tasks`` fresh training-split tasks."""
+    process, per = trainer.process, trainer.config.tasks
     scores = []
     for first in range(0, candidates.shape[0], chunk):
         block = candidates[first : first + chunk]
@@ -107,6 +115,9 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="a recipe value on top (a resumed run takes only total_steps and checkpoint_every)")
     parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--select", type=int, default=0, metavar="N",
+                        help="the controller's decision is the best of N it samples, each scored on `tasks` training "
+                             "tasks (as random search scores its candidates); random search gets those trainings too")
     args = parser.parse_args()
 
     start_cpu, start_wall = cpu_seconds(), time.perf_counter()
@@ -114,10 +125,17 @@ def main() -> None:
     train_cpu = cpu_seconds() - start_cpu
     family, process = trainer.env.family, trainer.process
     decisions: dict[str, torch.Tensor | None] = {"controller": greedy_choices(trainer)}
-    search_cpu = 0.0
+    search_cpu, selection = 0.0, args.select * trainer.config.tasks
+    if args.select:  # the controller's decision: the best of its samples, within the budget random search gets
+        before = cpu_seconds()
+        generator = torch.Generator().manual_seed(trainer.config.seed + 555)
+        decisions["controller greedy"] = decisions["controller"]
+        decisions["controller"], _ = best_of(trainer, policy_choices(trainer, args.select, generator), generator)
+        print(f"selection among {args.select} sampled decisions: {selection} child trainings, "
+              f"{cpu_seconds() - before:.0f} CPU s")
     if process.discrete:
         before = cpu_seconds()
-        decisions["random search"], _ = random_search(trainer, trainer.global_step)
+        decisions["random search"], _ = random_search(trainer, trainer.global_step + selection)
         search_cpu = cpu_seconds() - before
         name, choices = best_baseline(trainer, args.tasks)
         decisions["best hand-designed"] = choices
@@ -125,12 +143,13 @@ def main() -> None:
     decisions.update(process.baselines())
     if process.discrete:
         decisions["random"] = None
-    for name in ("controller", "random search"):
+    for name in ("controller", "controller greedy", "random search"):
         if name in decisions and hasattr(process, "describe"):
             print(f"{name}: {process.describe(decisions[name])}")
     per_seed = evaluate(trainer, decisions, args)
     mine = torch.tensor(per_seed["controller"])
-    print(f"\n{trainer.config.env}: {trainer.global_step:,} child trainings ({trainer.config.estimator}), "
+    print(f"\n{trainer.config.env}: {trainer.global_step:,} child trainings ({trainer.config.estimator}) + "
+          f"{selection} to select, "
           f"{seconds / 60:.1f} min wall of training in total, {train_cpu:.0f} CPU s in this invocation; random "
           f"search {search_cpu:.0f} CPU s; {args.seeds} seeds x {args.tasks} held-out tasks")
     print(f"  {'method':24s} {'accuracy %':>11s} {'controller - method (pp, 95% over seeds)':>42s}")
@@ -151,7 +170,8 @@ def main() -> None:
     if args.json:
         Path(args.json).write_text(json.dumps({"family": family, "recipe": args.recipe, "per_seed": per_seed,
                                                "differences": rows, "targets": verdicts,
-                                               "child_trainings": trainer.global_step, "train_cpu_s": train_cpu,
+                                               "child_trainings": trainer.global_step,
+                                               "selection_trainings": selection, "train_cpu_s": train_cpu,
                                                "random_search_cpu_s": search_cpu}, indent=1))
 
 

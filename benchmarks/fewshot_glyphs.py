@@ -9,7 +9,8 @@ beside the Omniglot numbers published for each method (Glyphs is a different dat
 reference point, not a target), the training speed of each learner in episodes per second beside MAML's,
 and VERSA's expected calibration error. Target: the best learner reaches 90% on 5-way 1-shot.
 ``--omniglot ROOT`` trains and scores on Omniglot read from ``ROOT`` instead (see
-``metarl.envs.glyphs.register_omniglot``).
+``metarl.envs.glyphs.register_omniglot``). ``--resume`` continues each run from its checkpoint under
+``--logdir`` (its ``--cpu-minutes`` then add to the earlier calls'; the speed counts this call's episodes).
 
 Usage:
     python benchmarks/fewshot_glyphs.py                                  # 11 learners x 3 settings
@@ -28,7 +29,7 @@ from pathlib import Path
 import torch
 from metarl.envs.glyphs.omniglot import OMNIGLOT_ACCURACY, OMNIGLOT_COLUMNS
 
-from metarl.training.recipes import load_config
+from metarl.training.recipes import load_config, recipe_trainer
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 LEARNERS = ["maml", "fomaml", "reptile", "protonet", "matchingnet", "pretrain", "relationnet", "gnn", "metanet",
@@ -56,7 +57,8 @@ def run(learner: str, setting: str, args: argparse.Namespace) -> dict:
     if args.omniglot:
         values["env"] = "metarl/Omniglot-v0"
     cls, config = load_config(path, values, agent=learner)
-    trainer = cls(config)
+    trainer = recipe_trainer(path, values, cls) if args.resume else cls(config)
+    earlier = trainer.global_step
     start, cpu = time.perf_counter(), time.process_time()
     fit(trainer, args)
     seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu
@@ -68,8 +70,10 @@ def run(learner: str, setting: str, args: argparse.Namespace) -> dict:
     return {"learner": learner, "setting": setting, "recipe": file, "accuracy": scores.means[-1],
             "ci95": scores.ci95[-1], "accuracy_by_step": scores.means, "episodes": args.episodes,
             "training_episodes": trainer.global_step, "iterations": trainer.iteration, "minutes": seconds / 60,
-            "cpu_minutes": cpu_seconds / 60, "episodes_per_second": trainer.global_step / max(seconds, 1e-9),
-            "episodes_per_cpu_second": trainer.global_step / max(cpu_seconds, 1e-9),
+            "cpu_minutes": cpu_seconds / 60,
+            "episodes_per_second": (trainer.global_step - earlier) / max(seconds, 1e-9),
+            "episodes_per_cpu_second": (trainer.global_step - earlier) / max(cpu_seconds, 1e-9),
+            "earlier_episodes": earlier,
             "eval_minutes": (time.perf_counter() - start) / 60,
             "eval_cpu_seconds_per_episode": eval_cpu / args.episodes, "device": str(trainer.device),
             "threads": torch.get_num_threads(), **getattr(trainer, "last_calibration", {}),
@@ -138,6 +142,7 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--logdir", default="runs/fewshot-glyphs")
     parser.add_argument("--json", help="also write the results here")
+    parser.add_argument("--resume", action="store_true", help="continue each run from its checkpoint in --logdir")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args()
     if args.omniglot:
@@ -152,7 +157,8 @@ def main() -> None:
             r = run(learner, setting, args)
             results.append(r)
             print(f"{learner} {setting} ({r['recipe']}): {100 * r['accuracy']:.2f}% ± {100 * r['ci95']:.2f}% after "
-                  f"{r['training_episodes']:,} training episodes in {r['minutes']:.1f} min "
+                  f"{r['training_episodes']:,} training episodes ({r['earlier_episodes']:,} before this call) in "
+                  f"{r['minutes']:.1f} min "
                   f"({r['cpu_minutes']:.1f} CPU) "
                   f"(evaluation {r['eval_minutes']:.1f} min, "
                   f"{r['eval_cpu_seconds_per_episode']:.3f} CPU s per episode)",

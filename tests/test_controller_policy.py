@@ -76,3 +76,28 @@ def test_a_checkpoint_with_one_shared_head_is_refused_with_a_clear_error(tmp_pat
                     state=payload["state"], data=payload["data"])
     with pytest.raises(CheckpointError, match="one head per decision type"):
         ControllerTrainer.resume(old)
+
+
+def test_with_history_the_controller_sees_every_earlier_choice():
+    from metarl.agents.controller.policy import observation
+
+    process = metarl.make("metarl/ArchitectureSearch-v0", num_envs=1, seed=0, layers=1).process
+    policy = DecisionPolicy(process.observation_size, 4, process.decision_types, hidden=(4,), history=True)
+    tasks = metarl.make("metarl/ArchitectureSearch-v0", num_envs=1, seed=0, layers=1).sample_tasks(
+        2, torch.Generator().manual_seed(0), split="train")
+    state = process.start(tasks)
+    state, _, _ = process.advance(state, torch.tensor([2, 1]), tasks)
+    state, _, _ = process.advance(state, torch.tensor([3, 3]), tasks)
+    obs = observation(policy, process, state, tasks)
+    assert obs.shape == (2, process.observation_size + 3 * 5) == (2, policy.body[0].in_features)
+    history = obs[:, process.observation_size:].view(2, 3, 5)
+    assert history.argmax(-1).tolist() == [[3, 4, 0], [2, 4, 0]]  # choice + 1; 0: not made yet
+    assert torch.equal(observation(None, process, state, tasks), process.observe(state, tasks))
+
+
+def test_an_annealed_entropy_bonus_falls_linearly_to_zero(tmp_path):
+    trainer = small(tmp_path, entropy_coef=0.1, entropy_anneal=True, total_steps=8)
+    assert trainer._entropy_weight() == pytest.approx(0.1)
+    trainer.train_iteration()  # 4 child trainings
+    assert trainer._entropy_weight() == pytest.approx(0.05)
+    assert small(tmp_path, entropy_coef=0.1, total_steps=8)._entropy_weight() == pytest.approx(0.1)

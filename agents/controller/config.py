@@ -36,6 +36,9 @@ class ControllerConfig(TrainConfig):
     """reinforce, ppo: decisions sampled per task (at least 2: each one's baseline is the mean of the others)."""
     hidden: int = 64
     """Width of the controller's hidden layer."""
+    history: bool = False
+    """Discrete families: the controller also sees every earlier choice (one-hot each), not only the previous one,
+    so a decision can depend on the whole partial design (a layer's skip on its operation)."""
     init_log_std: float = -2.0
     """Continuous families: log standard deviation of the initial Gaussian over the action."""
     lr: float = 0.01
@@ -44,6 +47,9 @@ class ControllerConfig(TrainConfig):
     """Gradient norm clip."""
     entropy_coef: float = 0.0
     """reinforce, ppo: weight of the entropy bonus of the decisions."""
+    entropy_anneal: bool = False
+    """reinforce, ppo: lower the entropy bonus linearly to 0 at ``total_steps``, so the policy explores early and has
+    committed (what it samples is what its greedy decision picks) by the end."""
     ppo_epochs: int = 4
     """ppo: Adam steps per batch of decisions."""
     clip: float = 0.2

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 import torch
+from metarl.agents.controller.policy import observation
 
 from metarl.rl.heads import Draw
 from metarl.stats import mean_ci95, paired_interval
@@ -36,7 +37,7 @@ def decide(policy: Any, process: Any, tasks: Task, generator: torch.Generator | 
     state, obs_seen, actions = process.start(tasks), [], []
     reward = torch.zeros(tasks.batch_size, device=process.device)
     for k in range(process.decisions):
-        obs = process.observe(state, tasks).to(torch.get_default_dtype())  # in the controller's precision
+        obs = observation(policy, process, state, tasks).to(torch.get_default_dtype())  # the controller's precision
         if fixed is not None:
             value = fixed.to(process.device).expand(tasks.batch_size, -1)
             action = value[:, k].long() if process.discrete else value
@@ -73,13 +74,27 @@ def held_out(trainer: Any, tasks: int, split: str, seed: int) -> dict[str, torch
 
 def greedy_choices(trainer: Any) -> torch.Tensor:
     """The controller's greedy decisions ``(W,)`` (its observation does not depend on the task)."""
-    task = trainer.env.sample_tasks(1, trainer.generator("tasks", seed=0), split="test")
-    process, state = trainer.process, trainer.process.start(task)
+    return policy_choices(trainer)[0]
+
+
+def policy_choices(trainer: Any, count: int = 1, generator: torch.Generator | None = None) -> torch.Tensor:
+    """``count`` decisions ``(count, W)`` of the controller without training children: sampled with ``generator``,
+    greedy without (NAS keeps the best of the architectures its controller samples; see benchmarks/controller.py).
+
+    Example:
+        >>> from metarl.agents.controller import ControllerConfig, ControllerTrainer
+        >>> trainer = ControllerTrainer(ControllerConfig(env_kwargs={"layers": 1, "steps": 1}, hidden=4))
+        >>> policy_choices(trainer, 5, torch.Generator().manual_seed(0)).shape
+        torch.Size([5, 3])
+    """
+    task = trainer.env.sample_tasks(count, trainer.generator("tasks", seed=0), split="test")
+    process, state, policy = trainer.process, trainer.process.start(task), trainer.policy
     with torch.no_grad():
         for _ in range(process.decisions):
-            action = trainer.policy.mode(trainer.policy(process.observe(state, task)))
+            out = policy(observation(policy, process, state, task).to(torch.get_default_dtype()))
+            action = policy.mode(out) if generator is None else policy.sample(out, generator)
             state = state._replace(choices=_record(process, state, action), decision=state.decision + 1)
-    return state.choices[0].cpu()
+    return state.choices.cpu()
 
 
 def _record(process: Any, state: Any, action: torch.Tensor) -> torch.Tensor:
@@ -112,4 +127,4 @@ def format_report(trainer: Any, results: Mapping[str, torch.Tensor], tasks: int,
     return lines
 
 
-__all__ = ["Decisions", "decide", "format_report", "greedy_choices", "held_out"]
+__all__ = ["Decisions", "decide", "format_report", "greedy_choices", "held_out", "policy_choices"]

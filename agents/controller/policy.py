@@ -12,6 +12,7 @@ all decisions and one linear head per decision type, picked by the decision inde
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import gymnasium
 import torch
@@ -27,7 +28,8 @@ class DecisionPolicy(MLPPolicy):
     ``decision_types`` names the kind of each of the K decisions; the observation's first K values are the one-hot
     index of the decision being made (the child-training families' observation). The heads are one linear layer of
     ``types * choices`` outputs, so :meth:`per_task_forward` (ES populations) and every distribution method of
-    :class:`MLPPolicy` work unchanged on the selected ``(..., choices)`` logits.
+    :class:`MLPPolicy` work unchanged on the selected ``(..., choices)`` logits. With ``history`` the policy also
+    sees every earlier choice (:func:`observation`), as the NAS controller's LSTM does, not only the previous one.
 
     Example:
         >>> policy = DecisionPolicy(7, 4, ("operation", "width", "skip"), hidden=(8,))
@@ -39,14 +41,15 @@ class DecisionPolicy(MLPPolicy):
     """
 
     def __init__(self, obs_size: int, choices: int, decision_types: Sequence[str], hidden: Sequence[int] = (64,),
-                 activation: str = "tanh") -> None:
+                 activation: str = "tanh", history: bool = False) -> None:
         if not decision_types or obs_size < len(decision_types):
             raise BadArgumentError(f"a decision policy needs at least one decision type and an observation that "
                                    f"starts with the one-hot decision index; got {len(decision_types)} decisions "
                                    f"and an observation of {obs_size}")
         heads = tuple(dict.fromkeys(decision_types))
-        super().__init__(obs_size, gymnasium.spaces.Discrete(len(heads) * choices), hidden, activation)
-        self.heads, self.choices, self.decisions = heads, choices, len(decision_types)
+        extra = len(decision_types) * (choices + 1) if history else 0
+        super().__init__(obs_size + extra, gymnasium.spaces.Discrete(len(heads) * choices), hidden, activation)
+        self.heads, self.choices, self.decisions, self.history = heads, choices, len(decision_types), history
         kind = torch.tensor([heads.index(t) for t in decision_types])
         self.register_buffer("types", F.one_hot(kind, len(heads)).float(), persistent=False)  # (K, heads)
 
@@ -64,4 +67,16 @@ class DecisionPolicy(MLPPolicy):
         return self._select(super().per_task_forward(params, obs), obs)
 
 
-__all__ = ["DecisionPolicy"]
+def observation(policy: object, process: Any, state: Any, tasks: Any) -> torch.Tensor:
+    """The observation ``(B, D)`` the controller ``policy`` decides on: the family's own (one-hot decision index and
+    previous choice), followed, for a :class:`DecisionPolicy` with ``history``, by the one-hot of each decision made
+    so far (``choices + 1`` values per decision, the first meaning "not made yet")."""
+    obs = process.observe(state, tasks)
+    if not getattr(policy, "history", False):
+        return obs
+    made = torch.arange(process.decisions, device=obs.device) < state.decision.unsqueeze(1)
+    index = torch.where(made, state.choices.long() + 1, torch.zeros_like(made, dtype=torch.long))
+    return torch.cat([obs, F.one_hot(index, process.choices + 1).flatten(1).to(obs.dtype)], 1)
+
+
+__all__ = ["DecisionPolicy", "observation"]
