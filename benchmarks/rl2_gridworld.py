@@ -7,7 +7,8 @@ random, explore-then-plan and oracle solvers on the same tasks, with the trainin
 trials of training tasks, which shows how much of a shortfall is generalisation to unseen tasks. The targets, on
 the held-out tasks:
 
-- KeyToDoor and MetaMaze: RL² above explore-then-plan;
+- KeyToDoor and MetaMaze: RL² above explore-then-plan (``metamaze`` holds goal cells out of training;
+  ``metamaze-gymnax`` draws every trial's goal from every cell, as gymnax does);
 - RuleGrid (rule sets drawn anew each episode, and kept for the trial): RL²'s return rises within a trial on
   held-out rule sets (last episode above the first, 95%).
 
@@ -30,7 +31,8 @@ from metarl.training import command_line_values
 from metarl.training.recipes import recipe_trainer, timed_fit
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
-SETTINGS = {"keytodoor": "rl2_keytodoor.yaml", "metamaze": "rl2_metamaze.yaml", "rulegrid": "rl2_rulegrid.yaml",
+SETTINGS = {"keytodoor": "rl2_keytodoor.yaml", "metamaze": "rl2_metamaze.yaml",
+            "metamaze-gymnax": "rl2_metamaze_gymnax.yaml", "rulegrid": "rl2_rulegrid.yaml",
             "rulegrid-places": "rl2_rulegrid_places.yaml"}
 
 

@@ -93,3 +93,11 @@ def test_with_history_the_controller_sees_every_earlier_choice():
     history = obs[:, process.observation_size:].view(2, 3, 5)
     assert history.argmax(-1).tolist() == [[3, 4, 0], [2, 4, 0]]  # choice + 1; 0: not made yet
     assert torch.equal(observation(None, process, state, tasks), process.observe(state, tasks))
+
+
+def test_an_annealed_entropy_bonus_falls_linearly_to_zero(tmp_path):
+    trainer = small(tmp_path, entropy_coef=0.1, entropy_anneal=True, total_steps=8)
+    assert trainer._entropy_weight() == pytest.approx(0.1)
+    trainer.train_iteration()  # 4 child trainings
+    assert trainer._entropy_weight() == pytest.approx(0.05)
+    assert small(tmp_path, entropy_coef=0.1, total_steps=8)._entropy_weight() == pytest.approx(0.1)

@@ -156,3 +156,12 @@ def test_places_are_kept_for_the_trial_unless_shuffled(shuffle):
     act(env, RIGHT, RIGHT, RIGHT)  # the first episode ends; the second starts
     again = (env.grid.clone(), env.cell.clone())
     assert (torch.equal(first[0], again[0]) and torch.equal(first[1], again[1])) == (shuffle == 0)
+
+
+@pytest.mark.parametrize("goals, disjoint", [("split", True), ("all", False)])
+def test_metamaze_goal_splits(goals, disjoint):
+    keys = torch.arange(512, dtype=torch.int64)
+    cells = {split: {tuple(g) for g in metarl.make("metarl/MetaMaze-v0", num_envs=1, goals=goals)
+                     .tasks_from_keys(keys, split).goal.tolist()} for split in ("train", "test")}
+    assert (not cells["train"] & cells["test"]) == disjoint
+    assert len(cells["train"] | cells["test"]) == (65 if not disjoint else len(cells["train"]) + len(cells["test"]))

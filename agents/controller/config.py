@@ -47,6 +47,9 @@ class ControllerConfig(TrainConfig):
     """Gradient norm clip."""
     entropy_coef: float = 0.0
     """reinforce, ppo: weight of the entropy bonus of the decisions."""
+    entropy_anneal: bool = False
+    """reinforce, ppo: lower the entropy bonus linearly to 0 at ``total_steps``, so the policy explores early and has
+    committed (what it samples is what its greedy decision picks) by the end."""
     ppo_epochs: int = 4
     """ppo: Adam steps per batch of decisions."""
     clip: float = 0.2

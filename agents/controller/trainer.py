@@ -128,13 +128,19 @@ class ControllerTrainer(Trainer):
                                 "losses/clip_fraction": float(pg.clip_fraction)})
             else:  # REINFORCE: the sum over a sample's decisions of log-probability times its advantage
                 loss = -(log_prob * per_decision).sum() / N
-            loss = loss - cfg.entropy_coef * entropy
+            loss = loss - self._entropy_weight() * entropy
             check_finite("the controller's loss", loss)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             scalars["losses/gradient_norm"] = self._step()
         scalars["losses/entropy"] = float(entropy.detach())
         return self._run_scalars(run.returns, run.failed, scalars)
+
+    def _entropy_weight(self) -> float:
+        cfg = self.config
+        if not cfg.entropy_anneal:
+            return cfg.entropy_coef
+        return cfg.entropy_coef * max(0.0, 1.0 - self.global_step / cfg.total_steps)
 
     def _es(self) -> dict[str, float]:
         cfg = self.config

@@ -28,7 +28,9 @@ from metarl.tasks import Task
 class MazeTask(Task):
     """``goal`` (B, 2): the goal's (row, column) in the maze, int64.
 
-    Splits deal the goal cells out by a fixed hash (20% test, 10% validation): test goals are never trained on.
+    With ``goals="split"`` (the default) the splits deal the goal cells out by a fixed hash (20% test, 10%
+    validation), so test goals are never trained on; with ``goals="all"`` (gymnax's setting) every split draws its
+    goals from every free cell, and the splits differ only in their keys.
     """
 
     goal: torch.Tensor
@@ -53,6 +55,8 @@ class MetaMaze(GridFamily):
         "horizon": Param(200, low=1, high=100_000, doc="steps per inner episode"),
         "episodes": Param(1, low=1, high=100_000, doc="inner episodes per trial"),
         "reward": Param(10.0, low=-1e6, high=1e6, doc="reward on reaching the goal"),
+        "goals": Param("split", choices=("split", "all"),
+                       doc="'split': the splits hold disjoint goal cells; 'all': each draws from every cell"),
     }
     task_type = MazeTask
     uniforms_per_step = 1
@@ -80,7 +84,11 @@ class MetaMaze(GridFamily):
         table = torch.cat([window[:, None, :].expand(cells, 8, -1), actions[None].expand(cells, 8, 4),
                            torch.zeros(cells, 8, 2, device=self.device)], dim=2)  # last reward, time: per step
         self._table = table.reshape(cells * 8, -1)
-        self._goals = {split: rows.to(self.device) for split, rows in split_items(cells, salt=0x3A2E).items()}
+        if self.config["goals"] == "all":
+            every = torch.arange(cells, device=self.device)
+            self._goals = {split: every for split in ("train", "validation", "test")}
+        else:
+            self._goals = {split: rows.to(self.device) for split, rows in split_items(cells, salt=0x3A2E).items()}
         self._spot = torch.full((self.num_envs,), self._centre, dtype=torch.int64, device=self.device)
         self._row = self._spot + 4
         self._reward = torch.zeros(self.num_envs, device=self.device)
