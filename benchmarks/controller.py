@@ -54,8 +54,9 @@ def train(args: argparse.Namespace) -> tuple[ControllerTrainer, float]:
     return trainer, timed_fit(trainer, 60.0 * args.max_minutes, progress=not args.no_progress)
 
 
-def random_search(trainer: ControllerTrainer, trainings: int) -> tuple[torch.Tensor, float]:
-    """The best of ``trainings / tasks`` uniformly random decisions, each scored on ``tasks`` fresh training tasks."""
+def random_search(trainer: ControllerTrainer, trainings: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The best of ``trainings / tasks`` uniformly random decisions, each scored on ``tasks`` fresh training tasks,
+    and every candidate's score."""
     process, per = trainer.process, trainer.config.tasks
     generator = torch.Generator().manual_seed(trainer.config.seed + 777)
     candidates = torch.randint(0, process.choices, (max(1, trainings // per), process.decisions), generator=generator)
@@ -63,8 +64,9 @@ def random_search(trainer: ControllerTrainer, trainings: int) -> tuple[torch.Ten
 
 
 def best_of(trainer: ControllerTrainer, candidates: torch.Tensor, generator: torch.Generator, chunk: int = 32
-            ) -> tuple[torch.Tensor, float]:
-    """The best of decisions ``candidates (N, K)``, each scored on ``tasks`` fresh training-split tasks."""
+            ) -> tuple[torch.Tensor, torch.Tensor]:
+    """The best of decisions ``candidates (N, K)``, each scored on ``tasks`` fresh training-split tasks, and the
+    scores ``(N,)``."""
     process, per = trainer.process, trainer.config.tasks
     scores = []
     for first in range(0, candidates.shape[0], chunk):
@@ -74,7 +76,7 @@ def best_of(trainer: ControllerTrainer, candidates: torch.Tensor, generator: tor
         accuracy, _ = process.train_children(tasks, choices)
         scores.append(accuracy.view(-1, per).mean(1).cpu())
     scores = torch.cat(scores)
-    return candidates[scores.argmax()].float(), float(scores.max())
+    return candidates[scores.argmax()].float(), scores
 
 
 def best_baseline(trainer: ControllerTrainer, tasks: int) -> tuple[str, torch.Tensor]:
@@ -135,8 +137,11 @@ def main() -> None:
               f"{cpu_seconds() - before:.0f} CPU s")
     if process.discrete:
         before = cpu_seconds()
-        decisions["random search"], _ = random_search(trainer, trainer.global_step + selection)
+        decisions["random search"], scores = random_search(trainer, trainer.global_step + selection)
         search_cpu = cpu_seconds() - before
+        quartiles = " / ".join(f"{100 * q:.1f}" for q in scores.quantile(torch.tensor([0.25, 0.5, 0.75, 0.9])))
+        print(f"random search's {scores.numel()} candidates on training tasks: quartiles and 90th percentile "
+              f"{quartiles}%, best {100 * scores.max():.2f}%")
         name, choices = best_baseline(trainer, args.tasks)
         decisions["best hand-designed"] = choices
         print(f"best hand-designed on validation tasks: {name}")

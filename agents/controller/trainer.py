@@ -24,7 +24,7 @@ from typing import Any
 import torch
 from metarl.agents.controller.config import ControllerConfig
 from metarl.agents.controller.evaluate import decide, format_report, held_out
-from metarl.agents.controller.policy import DecisionPolicy
+from metarl.agents.controller.policy import DecisionPolicy, RecurrentDecisionPolicy
 from torch.nn.utils import parameters_to_vector
 
 from metarl.errors import ConfigError
@@ -74,9 +74,9 @@ class ControllerTrainer(Trainer):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.stream_seed("model"))
             if process.discrete:  # one output head per decision type (agents/controller/policy.py)
-                self.policy: MLPPolicy = DecisionPolicy(process.observation_size, process.choices,
-                                                        process.decision_types, hidden=(cfg.hidden,),
-                                                        history=cfg.history)
+                policy = RecurrentDecisionPolicy if cfg.controller == "lstm" else DecisionPolicy
+                self.policy: MLPPolicy = policy(process.observation_size, process.choices, process.decision_types,
+                                                hidden=(cfg.hidden,), history=cfg.history)
             else:
                 self.policy = MLPPolicy(process.observation_size, self.env.single_action_space,
                                         hidden=(cfg.hidden,), activation="tanh", init_log_std=cfg.init_log_std)
