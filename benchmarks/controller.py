@@ -17,6 +17,7 @@ Usage:
     python benchmarks/controller.py --recipe controller_learned_loss_es.yaml --max-minutes 5 --json loss.json
     python benchmarks/controller.py --recipe controller_augment_digits.yaml --set total_steps=6400  # a longer run
     python benchmarks/controller.py --recipe controller_architecture_digits.yaml --set total_steps=1280 --select 40
+    python benchmarks/controller.py --recipe controller_architecture_digits_deep.yaml --select 40 --select-from observed
 """
 
 from __future__ import annotations
@@ -79,6 +80,18 @@ def best_of(trainer: ControllerTrainer, candidates: torch.Tensor, generator: tor
     return candidates[scores.argmax()].float(), scores
 
 
+def best_observed(trainer: ControllerTrainer, count: int) -> torch.Tensor:
+    """The ``count`` distinct decisions ``(count, K)`` that scored best (mean accuracy over their children, one task
+    each) among those the controller's training already trained children with."""
+    choices, accuracy = trainer.observed_decisions()
+    if not len(accuracy):
+        raise SystemExit("--select-from observed: this run kept no scored decisions (a run of estimator reinforce or "
+                         "ppo, started with this version, keeps them in its checkpoints)")
+    unique, inverse = torch.unique(choices, dim=0, return_inverse=True)
+    mean = torch.zeros(len(unique)).scatter_reduce(0, inverse, accuracy, "mean", include_self=False)
+    return unique[mean.argsort(descending=True)[:count]]
+
+
 def best_baseline(trainer: ControllerTrainer, tasks: int) -> tuple[str, torch.Tensor]:
     """The family's baseline with the best mean accuracy on ``tasks`` validation-split tasks."""
     task = trainer.env.sample_tasks(tasks, trainer.generator("tasks", seed=99), split="validation")
@@ -120,6 +133,9 @@ def main() -> None:
     parser.add_argument("--select", type=int, default=0, metavar="N",
                         help="the controller's decision is the best of N it samples, each scored on `tasks` training "
                              "tasks (as random search scores its candidates); random search gets those trainings too")
+    parser.add_argument("--select-from", choices=("samples", "observed"), default="samples",
+                        help="--select's candidates: decisions the trained controller samples, or the best-scoring "
+                             "distinct decisions among those its training already trained children with")
     args = parser.parse_args()
 
     start_cpu, start_wall = cpu_seconds(), time.perf_counter()
@@ -132,9 +148,11 @@ def main() -> None:
         before = cpu_seconds()
         generator = torch.Generator().manual_seed(trainer.config.seed + 555)
         decisions["controller greedy"] = decisions["controller"]
-        decisions["controller"], _ = best_of(trainer, policy_choices(trainer, args.select, generator), generator)
-        print(f"selection among {args.select} sampled decisions: {selection} child trainings, "
-              f"{cpu_seconds() - before:.0f} CPU s")
+        candidates = (best_observed(trainer, args.select) if args.select_from == "observed"
+                      else policy_choices(trainer, args.select, generator))
+        decisions["controller"], scores = best_of(trainer, candidates, generator)
+        print(f"selection among {len(candidates)} {args.select_from} decisions: {selection} child trainings, "
+              f"{cpu_seconds() - before:.0f} CPU s; best {100 * scores.max():.2f}% on training tasks")
     if process.discrete:
         before = cpu_seconds()
         decisions["random search"], scores = random_search(trainer, trainer.global_step + selection)

@@ -129,3 +129,13 @@ def test_an_annealed_entropy_bonus_falls_linearly_to_zero(tmp_path):
     trainer.train_iteration()  # 4 child trainings
     assert trainer._entropy_weight() == pytest.approx(0.05)
     assert small(tmp_path, entropy_coef=0.1, total_steps=8)._entropy_weight() == pytest.approx(0.1)
+
+
+def test_the_scored_decisions_of_training_are_kept_across_a_resume(tmp_path):
+    trainer = small(tmp_path, run_name="run")
+    trainer.fit(max_iterations=2, progress=False)
+    choices, accuracy = trainer.observed_decisions()
+    assert choices.shape == (8, trainer.process.decisions) and accuracy.shape == (8,)
+    assert ((accuracy >= 0) & (accuracy <= 1)).all()
+    again = ControllerTrainer.resume(tmp_path / "run")
+    assert all(torch.equal(x, y) for x, y in zip(again.observed_decisions(), (choices, accuracy), strict=True))
