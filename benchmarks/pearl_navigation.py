@@ -60,15 +60,29 @@ def run_setting(name: str, args: argparse.Namespace) -> dict:
         Path(args.figures).mkdir(parents=True, exist_ok=True)
         entropy_figure(scores).savefig(Path(args.figures) / f"pearl_{name}.png", dpi=80)
     oracle = oracle_returns(trainer, args.trials, "test", 0)
+    explored = {k: float(evaluate_pearl(trainer, args.trials, split="test", seed=0, trajectories=k + 1,
+                                        exploration=k).returns[:, -1].mean()) for k in args.exploration}
     episodes = [mean_ci95(scores.returns[:, k].double()) for k in range(scores.returns.shape[1])]
     oracle_mean = float(oracle.double().mean())
     adapted = float(episodes[-1][0])
     target = oracle_mean * (1 + DENSE_MARGIN) if fraction is None else oracle_mean * fraction
     return {"setting": name, "episodes": [float(m) for m, _ in episodes], "ci95": [float(h) for _, h in episodes],
             "entropy": scores.entropy_at_episode_ends().tolist(), "oracle": oracle_mean, "adapted": adapted,
-            "target": target, "met": adapted >= target, "steps": trainer.global_step, "iterations": trainer.iteration,
+            "target": target, "met": adapted >= target, "after_exploration": explored,
+            "latent_spread": latent_spread(trainer), "steps": trainer.global_step, "iterations": trainer.iteration,
             "wall_minutes_total": spent / 60, "wall_minutes_now": wall / 60, "cpu_minutes_now": cpu / 60,
             "threads": torch.get_num_threads(), "device": str(trainer.device)}
+
+
+def latent_spread(trainer: PEARLTrainer) -> list[float]:
+    """Per-dimension standard deviation, over the training tasks, of the posterior mean given each task's context
+    (64 transitions): where it is far above the prior's 1, a z drawn from the prior stands for no task, and the
+    exploration episodes it drives say little about the goal."""
+    index = torch.arange(trainer.config.train_tasks, device=trainer.device)
+    with torch.no_grad():
+        batch = trainer.context.sample(index, 64, torch.Generator(trainer.device).manual_seed(0))
+        mean, _ = trainer.encoder.posterior(trainer.batch_context(batch))
+    return mean.std(0).tolist()
 
 
 def lines(r: dict) -> list[str]:
@@ -78,6 +92,10 @@ def lines(r: dict) -> list[str]:
     for k, (mean, half, entropy) in enumerate(zip(r["episodes"], r["ci95"], r["entropy"], strict=False)):
         out.append(f"  episode {k + 1}: {mean:8.2f} ± {half:.2f}   posterior entropy before it {entropy:6.2f} nats")
     out.append(f"  posterior entropy at the end of the trial {r['entropy'][-1]:.2f} nats")
+    for k, value in r["after_exploration"].items():
+        out.append(f"  diagnosis: one posterior episode after {k} exploration episode(s) (a prior z each): {value:.2f}")
+    spread = ", ".join(f"{v:.2f}" for v in r["latent_spread"])
+    out.append(f"  diagnosis: std over the training tasks of each dimension of the posterior mean {spread} (prior: 1)")
     out.append(f"  oracle (one episode, knows the goal) {r['oracle']:.2f}; target for the last episode "
                f"{r['target']:.2f}: {'MET' if r['met'] else 'NOT MET'}")
     return out
@@ -94,6 +112,8 @@ def main() -> None:
     parser.add_argument("--json", help="also write the results here")
     parser.add_argument("--figures", help="also save each setting's evaluation figure (return per episode, reward and "
                                           "posterior entropy per step) as FIGURES/pearl_SETTING.png")
+    parser.add_argument("--exploration", type=int, nargs="*", default=[1, 3, 10], metavar="K",
+                        help="also print the return of one posterior episode after K exploration episodes")
     parser.add_argument("--no-progress", action="store_true")
     parser.add_argument("--set", action="append", metavar="KEY=VALUE",
                         help="change a recipe value, e.g. --set gradient_steps=250 (repeatable)")

@@ -72,3 +72,17 @@ def test_critics_learn_from_the_dense_reward_while_the_context_sees_the_sparse_o
     trainer.train_iteration()
     held = trainer.replay.latest(torch.arange(3), 5)
     assert bool((held["critic_reward"] < 0).all()) and bool((held["reward"] >= 0).all())
+
+
+def test_each_exploration_episode_draws_its_own_z_from_the_prior_then_the_posterior_takes_over(tmp_path):
+    trainer = PEARLTrainer(PEARLConfig(**TINY, logdir=str(tmp_path)))
+    seen = []
+    act = trainer.policy_input
+    trainer.policy_input = lambda obs, z: seen.append(z.clone()) or act(obs, z)
+    evaluate_pearl(trainer, tasks=2, split="test", seed=0, trajectories=4, exploration=2)
+    z = torch.stack(seen).view(4, 5, 2, 3)  # episode, step, task, latent
+    assert torch.equal(z, z[:, :1].expand_as(z))  # one z per episode
+    assert all(not torch.equal(z[k, 0], z[k + 1, 0]) for k in range(3))  # a fresh draw for every episode
+    prior = OnlineBelief(2, 3, torch.device("cpu"))
+    generator = torch.Generator().manual_seed(0)
+    assert torch.equal(z[0, 0], prior.sample(generator)) and torch.equal(z[1, 0], prior.sample(generator))

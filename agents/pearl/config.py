@@ -88,7 +88,8 @@ class PEARLConfig(TrainConfig):
     eval_trajectories: int = 3
     """Trajectories (inner episodes) per evaluation trial."""
     exploration_trajectories: int = 1
-    """Evaluation trajectories with z from the prior before the posterior takes over (PEARL's num_exp_traj_eval)."""
+    """Evaluation trajectories, each with a fresh z from the prior, before the posterior takes over (PEARL's
+    num_exp_traj_eval)."""
     checkpoint_every: int = 5
 
     def __post_init__(self) -> None:

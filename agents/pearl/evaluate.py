@@ -1,9 +1,11 @@
 """PEARL's evaluation on held-out tasks: trials of ``eval_trajectories`` episodes, each starting from the prior.
 
-For the first ``exploration_trajectories`` episodes the actor acts on one z drawn from the prior (posterior
-sampling explores); from then on each episode draws a fresh z from the posterior given every transition of
-the trial so far, the belief being updated online after each step. The actor acts on the mean of its
-squashed Gaussian, as in the paper's evaluation. All tasks run at once, one batched environment per task.
+For the first ``exploration_trajectories`` episodes the actor acts on a z drawn afresh from the prior for each
+episode (posterior sampling explores; the paper's code likewise resamples z after every evaluation trajectory
+and infers the posterior only once the exploration trajectories are done); from then on each episode draws a
+fresh z from the posterior given every transition of the trial so far, the belief being updated online after
+each step. The actor acts on the mean of its squashed Gaussian, as in the paper's evaluation. All tasks run at
+once, one batched environment per task.
 """
 
 from __future__ import annotations
@@ -39,11 +41,13 @@ class PEARLScores:
 
 
 def evaluate_pearl(trainer: Any, tasks: int, split: str = "test", seed: int = 0,
-                   trajectories: int | None = None) -> PEARLScores:
+                   trajectories: int | None = None, exploration: int | None = None) -> PEARLScores:
     """Run one evaluation trial on each of ``tasks`` tasks of ``split`` (drawn from ``seed``) with ``trainer``'s
-    encoder and actor; nothing of the trainer's state (generators, environments) changes."""
+    encoder and actor; nothing of the trainer's state (generators, environments) changes. ``trajectories`` and
+    ``exploration`` replace the config's ``eval_trajectories`` and ``exploration_trajectories``."""
     cfg, device = trainer.config, trainer.device
     episodes = trajectories or cfg.eval_trajectories
+    exploring = cfg.exploration_trajectories if exploration is None else exploration
     env = make(cfg.env, num_envs=tasks, device=device, seed=seed, split=split, check=False, **cfg.env_kwargs)
     task = env.sample_tasks(tasks, torch.Generator().manual_seed(seed), split=split)
     generator = torch.Generator(device).manual_seed(seed)
@@ -53,11 +57,10 @@ def evaluate_pearl(trainer: Any, tasks: int, split: str = "test", seed: int = 0,
     step_reward = torch.zeros(tasks, episodes * horizon, device=device)
     entropy = torch.zeros(tasks, episodes * horizon + 1, device=device)
     entropy[:, 0] = belief.entropy()
-    z = belief.sample(generator)
+    prior = OnlineBelief(tasks, cfg.latent, device)
     with torch.no_grad():
         for episode in range(episodes):
-            if episode >= cfg.exploration_trajectories:
-                z = belief.sample(generator)
+            z = (prior if episode < exploring else belief).sample(generator)
             obs = env.reset(task=task)
             alive = torch.ones(tasks, dtype=torch.bool, device=device)
             for t in range(horizon):
