@@ -17,6 +17,7 @@ Usage:
     python benchmarks/controller.py --recipe controller_learned_loss_es.yaml --max-minutes 5 --json loss.json
     python benchmarks/controller.py --recipe controller_augment_digits.yaml --set total_steps=6400  # a longer run
     python benchmarks/controller.py --recipe controller_architecture_digits.yaml --set total_steps=1280 --select 40
+    python benchmarks/controller.py --recipe controller_architecture_digits_deep.yaml --select 40 --select-from observed
 """
 
 from __future__ import annotations
@@ -54,8 +55,9 @@ def train(args: argparse.Namespace) -> tuple[ControllerTrainer, float]:
     return trainer, timed_fit(trainer, 60.0 * args.max_minutes, progress=not args.no_progress)
 
 
-def random_search(trainer: ControllerTrainer, trainings: int) -> tuple[torch.Tensor, float]:
-    """The best of ``trainings / tasks`` uniformly random decisions, each scored on ``tasks`` fresh training tasks."""
+def random_search(trainer: ControllerTrainer, trainings: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The best of ``trainings / tasks`` uniformly random decisions, each scored on ``tasks`` fresh training tasks,
+    and every candidate's score."""
     process, per = trainer.process, trainer.config.tasks
     generator = torch.Generator().manual_seed(trainer.config.seed + 777)
     candidates = torch.randint(0, process.choices, (max(1, trainings // per), process.decisions), generator=generator)
@@ -63,8 +65,9 @@ def random_search(trainer: ControllerTrainer, trainings: int) -> tuple[torch.Ten
 
 
 def best_of(trainer: ControllerTrainer, candidates: torch.Tensor, generator: torch.Generator, chunk: int = 32
-            ) -> tuple[torch.Tensor, float]:
-    """The best of decisions ``candidates (N, K)``, each scored on ``tasks`` fresh training-split tasks."""
+            ) -> tuple[torch.Tensor, torch.Tensor]:
+    """The best of decisions ``candidates (N, K)``, each scored on ``tasks`` fresh training-split tasks, and the
+    scores ``(N,)``."""
     process, per = trainer.process, trainer.config.tasks
     scores = []
     for first in range(0, candidates.shape[0], chunk):
@@ -74,7 +77,19 @@ def best_of(trainer: ControllerTrainer, candidates: torch.Tensor, generator: tor
         accuracy, _ = process.train_children(tasks, choices)
         scores.append(accuracy.view(-1, per).mean(1).cpu())
     scores = torch.cat(scores)
-    return candidates[scores.argmax()].float(), float(scores.max())
+    return candidates[scores.argmax()].float(), scores
+
+
+def best_observed(trainer: ControllerTrainer, count: int) -> torch.Tensor:
+    """The ``count`` distinct decisions ``(count, K)`` that scored best (mean accuracy over their children, one task
+    each) among those the controller's training already trained children with."""
+    choices, accuracy = trainer.observed_decisions()
+    if not len(accuracy):
+        raise SystemExit("--select-from observed: this run kept no scored decisions (a run of estimator reinforce or "
+                         "ppo, started with this version, keeps them in its checkpoints)")
+    unique, inverse = torch.unique(choices, dim=0, return_inverse=True)
+    mean = torch.zeros(len(unique)).scatter_reduce(0, inverse, accuracy, "mean", include_self=False)
+    return unique[mean.argsort(descending=True)[:count]]
 
 
 def best_baseline(trainer: ControllerTrainer, tasks: int) -> tuple[str, torch.Tensor]:
@@ -92,11 +107,15 @@ def evaluate(trainer: ControllerTrainer, decisions: dict[str, torch.Tensor | Non
     process, per_seed = trainer.process, {name: [] for name in decisions}
     for s in range(args.seeds):
         task = trainer.env.sample_tasks(args.tasks, trainer.generator("tasks", seed=1000 + s), split="test")
+        scored: dict[tuple, float] = {}  # a decision two methods share (the best hand-designed) trains once
         for name, choices in decisions.items():
             if choices is None:
                 noise = torch.Generator().manual_seed(2000 + s)
                 choices = torch.randint(0, process.choices, (args.tasks, process.decisions), generator=noise).float()
-            per_seed[name].append(float(decide(None, process, task, None, fixed=choices).returns.mean()))
+            key = tuple(choices.flatten().tolist())
+            if key not in scored:
+                scored[key] = float(decide(None, process, task, None, fixed=choices).returns.mean())
+            per_seed[name].append(scored[key])
         print(f"  held-out seed {s + 1}/{args.seeds}: " + ", ".join(
             f"{name} {100 * values[-1]:.2f}" for name, values in per_seed.items()), flush=True)
     return per_seed
@@ -118,6 +137,9 @@ def main() -> None:
     parser.add_argument("--select", type=int, default=0, metavar="N",
                         help="the controller's decision is the best of N it samples, each scored on `tasks` training "
                              "tasks (as random search scores its candidates); random search gets those trainings too")
+    parser.add_argument("--select-from", choices=("samples", "observed"), default="samples",
+                        help="--select's candidates: decisions the trained controller samples, or the best-scoring "
+                             "distinct decisions among those its training already trained children with")
     args = parser.parse_args()
 
     start_cpu, start_wall = cpu_seconds(), time.perf_counter()
@@ -130,13 +152,18 @@ def main() -> None:
         before = cpu_seconds()
         generator = torch.Generator().manual_seed(trainer.config.seed + 555)
         decisions["controller greedy"] = decisions["controller"]
-        decisions["controller"], _ = best_of(trainer, policy_choices(trainer, args.select, generator), generator)
-        print(f"selection among {args.select} sampled decisions: {selection} child trainings, "
-              f"{cpu_seconds() - before:.0f} CPU s")
+        candidates = (best_observed(trainer, args.select) if args.select_from == "observed"
+                      else policy_choices(trainer, args.select, generator))
+        decisions["controller"], scores = best_of(trainer, candidates, generator)
+        print(f"selection among {len(candidates)} {args.select_from} decisions: {selection} child trainings, "
+              f"{cpu_seconds() - before:.0f} CPU s; best {100 * scores.max():.2f}% on training tasks")
     if process.discrete:
         before = cpu_seconds()
-        decisions["random search"], _ = random_search(trainer, trainer.global_step + selection)
+        decisions["random search"], scores = random_search(trainer, trainer.global_step + selection)
         search_cpu = cpu_seconds() - before
+        quartiles = " / ".join(f"{100 * q:.1f}" for q in scores.quantile(torch.tensor([0.25, 0.5, 0.75, 0.9])))
+        print(f"random search's {scores.numel()} candidates on training tasks: quartiles and 90th percentile "
+              f"{quartiles}%, best {100 * scores.max():.2f}%")
         name, choices = best_baseline(trainer, args.tasks)
         decisions["best hand-designed"] = choices
         print(f"best hand-designed on validation tasks: {name}")

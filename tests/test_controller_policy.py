@@ -4,10 +4,10 @@ determinism and the refusal of checkpoints written with one shared head (exact r
 import pytest
 import torch
 from metarl.agents.controller import ControllerConfig, ControllerTrainer
-from metarl.agents.controller.policy import DecisionPolicy
+from metarl.agents.controller.policy import DecisionPolicy, RecurrentDecisionPolicy
 
 import metarl
-from metarl.errors import BadArgumentError, CheckpointError
+from metarl.errors import BadArgumentError, CheckpointError, ConfigError
 from metarl.training.checkpoint import load_checkpoint, save_checkpoint
 
 
@@ -16,11 +16,22 @@ def observations(decisions: int, choices: int) -> torch.Tensor:
     return torch.cat([torch.eye(decisions), torch.zeros(decisions, choices + 1)], 1)
 
 
-def test_each_decision_reads_the_head_of_its_type_only():
+def with_history(obs: torch.Tensor, choices: int) -> torch.Tensor:
+    """``obs`` followed by an empty history (no decision made), the layout a policy with history reads."""
+    return torch.cat([obs, torch.zeros(obs.shape[0], obs.shape[0] * (choices + 1))], 1)
+
+
+POLICIES = [pytest.param(DecisionPolicy, id="mlp"), pytest.param(RecurrentDecisionPolicy, id="lstm")]
+
+
+@pytest.mark.parametrize("policy_type", POLICIES)
+def test_each_decision_reads_the_head_of_its_type_only(policy_type):
     torch.manual_seed(0)
-    policy = DecisionPolicy(6 + 5, 4, ("operation", "width", "skip") * 2, hidden=(8,))
+    policy = policy_type(6 + 5, 4, ("operation", "width", "skip") * 2, hidden=(8,))
     assert policy.heads == ("operation", "width", "skip") and policy.head.linear.out_features == 12
     obs = observations(6, 4)
+    if policy_type is RecurrentDecisionPolicy:
+        obs = with_history(obs, 4)
     before = policy(obs)
     assert before.shape == (6, 4)
     with torch.no_grad():
@@ -35,6 +46,22 @@ def test_per_task_forward_of_a_population_matches_forward():
     obs = observations(3, 4)
     together = policy.per_task_forward(params, obs.expand(2, 3, 8))
     assert together.shape == (2, 3, 4) and torch.allclose(together[1], policy(obs), atol=1e-6)
+
+
+def test_the_recurrent_controller_sees_the_choices_made_before_a_decision_and_none_after():
+    torch.manual_seed(0)
+    policy = RecurrentDecisionPolicy(3 + 5, 4, ("a", "b", "a"), hidden=(8,))
+    obs = with_history(observations(3, 4), 4).repeat(2, 1)
+    made = obs[:, 8:].view(6, 3, 5)
+    made[:, :, 0] = 1.0
+    made[3:, 0] = torch.tensor([0.0, 0, 0, 1, 0])  # rows 3-5: the first decision made differently
+    out = policy(obs)
+    assert torch.equal(out[0], out[3]) and not torch.allclose(out[1], out[4]) and not torch.allclose(out[2], out[5])
+
+
+def test_the_recurrent_controller_refuses_a_population():
+    with pytest.raises(ConfigError, match="reinforce or ppo"):
+        ControllerConfig(controller="lstm", estimator="es")
 
 
 def test_a_policy_without_decisions_is_refused():
@@ -56,8 +83,9 @@ def small(tmp_path, **extra):
                                               tasks=2, samples=2, hidden=4, logdir=str(tmp_path), **extra))
 
 
-def test_the_same_seed_gives_the_same_heads_and_updates(tmp_path):
-    a, b = small(tmp_path / "a"), small(tmp_path / "b")
+@pytest.mark.parametrize("controller", ["mlp", "lstm"])
+def test_the_same_seed_gives_the_same_heads_and_updates(tmp_path, controller):
+    a, b = small(tmp_path / "a", controller=controller), small(tmp_path / "b", controller=controller)
     assert a.policy.head.linear.out_features == 3 * 8
     a.train_iteration(), b.train_iteration()
     for (name, x), y in zip(a.policy.state_dict().items(), b.policy.state_dict().values(), strict=True):
@@ -101,3 +129,13 @@ def test_an_annealed_entropy_bonus_falls_linearly_to_zero(tmp_path):
     trainer.train_iteration()  # 4 child trainings
     assert trainer._entropy_weight() == pytest.approx(0.05)
     assert small(tmp_path, entropy_coef=0.1, total_steps=8)._entropy_weight() == pytest.approx(0.1)
+
+
+def test_the_scored_decisions_of_training_are_kept_across_a_resume(tmp_path):
+    trainer = small(tmp_path, run_name="run")
+    trainer.fit(max_iterations=2, progress=False)
+    choices, accuracy = trainer.observed_decisions()
+    assert choices.shape == (8, trainer.process.decisions) and accuracy.shape == (8,)
+    assert ((accuracy >= 0) & (accuracy <= 1)).all()
+    again = ControllerTrainer.resume(tmp_path / "run")
+    assert all(torch.equal(x, y) for x, y in zip(again.observed_decisions(), (choices, accuracy), strict=True))

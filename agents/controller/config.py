@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Literal
 
+from metarl.errors import ConfigError
 from metarl.training.config import check_ranges
 from metarl.training.loop import TrainConfig
 
@@ -39,6 +40,10 @@ class ControllerConfig(TrainConfig):
     history: bool = False
     """Discrete families: the controller also sees every earlier choice (one-hot each), not only the previous one,
     so a decision can depend on the whole partial design (a layer's skip on its operation)."""
+    controller: Literal["mlp", "lstm"] = "mlp"
+    """Discrete families: mlp, a feed-forward body on the observation (with ``history``, on every earlier choice);
+    lstm, the NAS controller (Zoph & Le 2017), an LSTM of ``hidden`` units over the decision sequence fed each step's
+    previous choice (it always sees every earlier choice; not with ``es``)."""
     init_log_std: float = -2.0
     """Continuous families: log standard deviation of the initial Gaussian over the action."""
     lr: float = 0.01
@@ -69,3 +74,6 @@ class ControllerConfig(TrainConfig):
                                      "eval_tasks": 1},
                      positive=("lr", "max_grad_norm", "clip", "sigma"))
         check_ranges(self, at_least={"entropy_coef": 0.0})
+        if self.controller == "lstm" and self.estimator == "es":
+            raise ConfigError("controller 'lstm' has no population forward for estimator 'es': use reinforce or ppo, "
+                              "or controller 'mlp'")

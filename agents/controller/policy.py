@@ -17,8 +17,10 @@ from typing import Any
 import gymnasium
 import torch
 import torch.nn.functional as F
+from torch import nn
 
-from metarl.errors import BadArgumentError
+from metarl.errors import BadArgumentError, ConfigError
+from metarl.rl.heads import ActionHead
 from metarl.rl.mlp import MLPPolicy
 
 
@@ -67,6 +69,48 @@ class DecisionPolicy(MLPPolicy):
         return self._select(super().per_task_forward(params, obs), obs)
 
 
+class RecurrentDecisionPolicy(DecisionPolicy):
+    """The NAS controller of Zoph & Le (2017): an LSTM over the decision sequence, each step fed the choice made at
+    the step before, and one linear head per decision type on its output.
+
+    The policy stays a function of the observation (with :func:`observation`'s history, which it always reads): the
+    LSTM runs over the choices made so far, which the history holds, and the row's decision index picks the output.
+    So sampling, log-probabilities and checkpoints work as for :class:`DecisionPolicy`; ES populations
+    (:meth:`per_task_forward`) do not.
+
+    Example:
+        >>> policy = RecurrentDecisionPolicy(8, 4, ("operation", "width", "skip"), hidden=(8,))
+        >>> obs = torch.cat([torch.eye(3), torch.zeros(3, 5), F.one_hot(torch.tensor([[1, 0, 0], [1, 4, 0],
+        ...                  [1, 4, 2]]), 5).flatten(1).float()], 1)   # choices 0, 3, 1 made one after another
+        >>> policy(obs).shape
+        torch.Size([3, 4])
+    """
+
+    def __init__(self, obs_size: int, choices: int, decision_types: Sequence[str], hidden: Sequence[int] = (64,),
+                 activation: str = "tanh", history: bool = True) -> None:
+        width = hidden[-1] if hidden else 64
+        super().__init__(obs_size, choices, decision_types, hidden=(), history=True)
+        self.obs_size = obs_size
+        self.lstm = nn.LSTM(choices + 1, width, batch_first=True)
+        self.head = ActionHead(gymnasium.spaces.Discrete(len(self.heads) * choices), width)
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        """Logits ``(..., choices)``: the LSTM's output at each row's decision index, through that type's head."""
+        lead, K = obs.shape[:-1], self.decisions
+        rows = obs.reshape(-1, obs.shape[-1])
+        made = rows[:, self.obs_size:].view(-1, K, self.choices + 1)
+        start = torch.zeros_like(made[:, :1])
+        start[..., 0] = 1.0  # the first step's input: "no choice yet"
+        outputs, _ = self.lstm(torch.cat([start, made[:, :-1]], 1))  # step k sees the choice of step k - 1
+        index = rows[:, :K].argmax(-1)
+        features = outputs[torch.arange(rows.shape[0], device=obs.device), index].view(*lead, -1)
+        return self._select(self.head(features), obs)
+
+    def per_task_forward(self, params: dict[str, torch.Tensor], obs: torch.Tensor) -> torch.Tensor:
+        raise ConfigError("the recurrent controller has no population forward: train it with estimator reinforce or "
+                          "ppo, or use controller 'mlp' with es")
+
+
 def observation(policy: object, process: Any, state: Any, tasks: Any) -> torch.Tensor:
     """The observation ``(B, D)`` the controller ``policy`` decides on: the family's own (one-hot decision index and
     previous choice), followed, for a :class:`DecisionPolicy` with ``history``, by the one-hot of each decision made
@@ -79,4 +123,4 @@ def observation(policy: object, process: Any, state: Any, tasks: Any) -> torch.T
     return torch.cat([obs, F.one_hot(index, process.choices + 1).flatten(1).to(obs.dtype)], 1)
 
 
-__all__ = ["DecisionPolicy", "observation"]
+__all__ = ["DecisionPolicy", "RecurrentDecisionPolicy", "observation"]

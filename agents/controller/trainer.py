@@ -24,7 +24,7 @@ from typing import Any
 import torch
 from metarl.agents.controller.config import ControllerConfig
 from metarl.agents.controller.evaluate import decide, format_report, held_out
-from metarl.agents.controller.policy import DecisionPolicy
+from metarl.agents.controller.policy import DecisionPolicy, RecurrentDecisionPolicy
 from torch.nn.utils import parameters_to_vector
 
 from metarl.errors import ConfigError
@@ -74,9 +74,9 @@ class ControllerTrainer(Trainer):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.stream_seed("model"))
             if process.discrete:  # one output head per decision type (agents/controller/policy.py)
-                self.policy: MLPPolicy = DecisionPolicy(process.observation_size, process.choices,
-                                                        process.decision_types, hidden=(cfg.hidden,),
-                                                        history=cfg.history)
+                policy = RecurrentDecisionPolicy if cfg.controller == "lstm" else DecisionPolicy
+                self.policy: MLPPolicy = policy(process.observation_size, process.choices, process.decision_types,
+                                                hidden=(cfg.hidden,), history=cfg.history)
             else:
                 self.policy = MLPPolicy(process.observation_size, self.env.single_action_space,
                                         hidden=(cfg.hidden,), activation="tanh", init_log_std=cfg.init_log_std)
@@ -84,6 +84,7 @@ class ControllerTrainer(Trainer):
         self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=cfg.lr)
         self.task_generator = self.generator("tasks")
         self.noise = self.generator("noise")
+        self.observed: list[torch.Tensor] = []  # rows of (decisions..., accuracy): observed_decisions
 
     def run_label(self) -> str:
         return f"{self.env.family}__{self.agent}-{self.config.estimator}"
@@ -111,6 +112,7 @@ class ControllerTrainer(Trainer):
     def _policy_gradient(self) -> dict[str, float]:
         cfg = self.config
         run = decide(self.policy, self.process, self._tasks(cfg.samples), self.noise, draw=self.parallel.draw)
+        self.observed.append(torch.cat([run.choices, run.returns.unsqueeze(1)], 1).detach().cpu())
         advantages = leave_one_out_advantages(run.returns.view(-1, cfg.samples)).view(-1)
         K, N = run.actions.shape[:2]
         obs, actions = run.obs.flatten(0, 1), run.actions.flatten(0, 1)
@@ -135,6 +137,19 @@ class ControllerTrainer(Trainer):
             scalars["losses/gradient_norm"] = self._step()
         scalars["losses/entropy"] = float(entropy.detach())
         return self._run_scalars(run.returns, run.failed, scalars)
+
+    def observed_decisions(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Every decision ``(M, W)`` the ``reinforce`` and ``ppo`` iterations of this process trained a child with, and
+        the child's accuracy ``(M,)``: the architectures (or policies) the search has already scored, one task each.
+
+        Example:
+            >>> trainer = ControllerTrainer(ControllerConfig(env_kwargs={"layers": 1, "steps": 2}, tasks=2, samples=2))
+            >>> _ = trainer.train_iteration()
+            >>> [t.shape for t in trainer.observed_decisions()]
+            [torch.Size([4, 3]), torch.Size([4])]
+        """
+        rows = torch.cat(self.observed) if self.observed else torch.zeros(0, self.process.width + 1)
+        return rows[:, :-1], rows[:, -1]
 
     def _entropy_weight(self) -> float:
         cfg = self.config
@@ -207,7 +222,8 @@ class ControllerTrainer(Trainer):
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict[str, Any]:
         return {"policy": self.policy.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "task_generator": self.task_generator.get_state(), "noise": self.noise.get_state()}
+                "task_generator": self.task_generator.get_state(), "noise": self.noise.get_state(),
+                "observed": torch.cat(self.observed) if self.observed else torch.zeros(0, self.process.width + 1)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         mine, theirs = self.policy.head.linear.weight.shape, state["policy"]["head.linear.weight"].shape
@@ -219,3 +235,4 @@ class ControllerTrainer(Trainer):
         self.optimizer.load_state_dict(state["optimizer"])
         self.task_generator.set_state(state["task_generator"].cpu())
         self.noise.set_state(state["noise"].cpu())
+        self.observed = [state["observed"].cpu()] if "observed" in state else []  # older checkpoints kept none
