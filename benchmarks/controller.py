@@ -105,7 +105,7 @@ def evaluate(trainer: ControllerTrainer, decisions: dict[str, torch.Tensor | Non
              ) -> dict[str, list[float]]:
     """Per-seed mean held-out accuracy of every method (None: a uniformly random decision per task)."""
     process, per_seed = trainer.process, {name: [] for name in decisions}
-    for s in range(args.seeds):
+    for s in range(args.first_seed, args.first_seed + args.seeds):
         task = trainer.env.sample_tasks(args.tasks, trainer.generator("tasks", seed=1000 + s), split="test")
         scored: dict[tuple, float] = {}  # a decision two methods share (the best hand-designed) trains once
         for name, choices in decisions.items():
@@ -116,7 +116,7 @@ def evaluate(trainer: ControllerTrainer, decisions: dict[str, torch.Tensor | Non
             if key not in scored:
                 scored[key] = float(decide(None, process, task, None, fixed=choices).returns.mean())
             per_seed[name].append(scored[key])
-        print(f"  held-out seed {s + 1}/{args.seeds}: " + ", ".join(
+        print(f"  held-out seed {s + 1}/{args.first_seed + args.seeds}: " + ", ".join(
             f"{name} {100 * values[-1]:.2f}" for name, values in per_seed.items()), flush=True)
     return per_seed
 
@@ -128,6 +128,8 @@ def main() -> None:
     parser.add_argument("--max-minutes", type=float, default=10.0)
     parser.add_argument("--seeds", type=int, default=10, help="held-out task sets")
     parser.add_argument("--tasks", type=int, default=32, help="held-out tasks per set")
+    parser.add_argument("--first-seed", type=int, default=0,
+                        help="the first held-out task set (10: sets 11-20, fresh tasks for a confirmation run)")
     parser.add_argument("--logdir", default="runs/benchmarks")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--json", default=None)
