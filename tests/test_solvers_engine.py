@@ -5,7 +5,7 @@ import torch
 from metarl.envs.bandit import BernoulliBandit
 
 import metarl
-from metarl.solvers import solver_names, trial_returns
+from metarl.solvers import solver_names, solver_returns, solver_table, trial_returns
 
 CASES = [
     ("metarl/BernoulliBandit-v0", {"arms": 5, "pulls": 10}),
@@ -30,6 +30,18 @@ def test_informed_solvers_beat_random(env_id, kwargs):
     best = {"metarl/BernoulliBandit-v0": "ucb1", "metarl/TabularMDP-v0": "optimal", "metarl/Navigation2D-v0": "oracle"}
     gen = torch.Generator().manual_seed(0)
     assert trial_returns(env, best[env_id], gen).mean() > trial_returns(env, "random", gen).mean() + 0.5
+
+
+@pytest.mark.parametrize("env_id, kwargs", [("metarl/KeyToDoor-v0", {}), ("metarl/TabularMDP-v0", {"episodes": 2})])
+def test_every_row_of_the_solver_table_plays_the_tasks_an_agent_sees(env_id, kwargs):
+    """Pairing an agent's trial i with a solver's trial i needs every solver on the first tasks the seed deals."""
+    rows = {row["solver"]: row["mean"] for row in solver_table(env_id, 50, 3, "test", "cpu", **kwargs)}
+    for name, mean in rows.items():
+        fresh = metarl.make(env_id, num_envs=50, seed=3, split="test", **kwargs)
+        on_first_tasks = trial_returns(fresh, name, generator=torch.Generator().manual_seed(3)).double()
+        returns = solver_returns(env_id, name, 50, 3, "test", "cpu", **kwargs)
+        assert torch.equal(returns, on_first_tasks)
+        assert mean == pytest.approx(float(returns.mean()))
 
 
 def test_bandit_scores_match_published_small_setting():

@@ -126,8 +126,30 @@ def trial_returns(env: BatchedEnv, solver: str, generator: torch.Generator | Non
     return returns
 
 
+def solver_returns(env_id: str, solver: str, trials: int, seed: int, split: str, device: str,
+                   **kwargs: Any) -> torch.Tensor:
+    """The (trials,) trial returns of ``solver`` on the tasks an agent evaluated with the same ``seed`` sees.
+
+    Trial ``i`` is played on the same task as trial ``i`` of ``solver_table`` and of the agents' ``evaluate``, so
+    an agent's returns and these can be compared pair by pair.
+
+    Example:
+        >>> returns = solver_returns("metarl/BernoulliBandit-v0", "gittins", 100, 0, "test", "cpu", arms=5, pulls=10)
+        >>> returns.shape
+        torch.Size([100])
+    """
+    from metarl.registry import make
+
+    env = make(env_id, num_envs=trials, device=device, seed=seed, split=split, **kwargs)
+    return trial_returns(env, solver, generator=torch.Generator().manual_seed(seed)).double().cpu()
+
+
 def solver_table(env_id: str, trials: int, seed: int, split: str, device: str, **kwargs: Any) -> list[dict]:
-    """Mean trial return (with a 95% interval) of every reference solver on ``trials`` tasks."""
+    """Mean trial return (with a 95% interval) of every reference solver on the same ``trials`` tasks.
+
+    Each solver plays a freshly made environment, so every row is on the tasks an agent evaluated with ``seed``
+    sees (a second reset of one environment would deal the next tasks of its stream).
+    """
     from metarl.published import published_scores
     from metarl.registry import make
 
@@ -136,7 +158,7 @@ def solver_table(env_id: str, trials: int, seed: int, split: str, device: str, *
     rows = []
     for name in solver_names(env):
         start = time.perf_counter()
-        returns = trial_returns(env, name, generator=torch.Generator().manual_seed(seed)).double().cpu()
+        returns = solver_returns(env_id, name, trials, seed, split, device, **kwargs)
         mean, half = mean_ci95(returns)
         rows.append({"solver": name, "mean": float(mean), "ci95": float(half), "published": published.get(name),
                      "seconds": time.perf_counter() - start})
