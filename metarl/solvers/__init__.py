@@ -100,16 +100,37 @@ def solver_names(env: BatchedEnv) -> list[str]:
     return list(_SOLVERS.get(_family_name(env), {}))
 
 
+def make_solver(env: BatchedEnv, solver: str, generator: torch.Generator | None = None) -> Solver:
+    """The reference solver ``solver`` of ``env``'s family, acting on ``env`` from its current state on.
+
+    Make it after ``env.reset()``: solvers read the tasks and places of the trial they start in. Drive it with
+    ``act(obs)`` each step and, where it has one, ``observe(action, step)`` after the step.
+
+    Example:
+        >>> import metarl
+        >>> env = metarl.make("metarl/BernoulliBandit-v0", num_envs=3, seed=0)
+        >>> obs = env.reset()
+        >>> make_solver(env, "ucb1").act(obs).shape
+        torch.Size([3])
+    """
+    _check_solver(env, solver)
+    return _SOLVERS[_family_name(env)][solver](env, generator)
+
+
+def _check_solver(env: BatchedEnv, solver: str) -> None:
+    names = solver_names(env)
+    if solver not in names:
+        raise BadArgumentError(f"{env.id}: unknown solver {solver!r}; available: {names or 'none'}")
+
+
 def trial_returns(env: BatchedEnv, solver: str, generator: torch.Generator | None = None) -> torch.Tensor:
     """Run one trial in each of ``env``'s B environments with ``solver``; return the (B,) trial returns.
 
     The environment is reset first (each environment gets the next task of its stream).
     """
-    names = solver_names(env)
-    if solver not in names:
-        raise BadArgumentError(f"{env.id}: unknown solver {solver!r}; available: {names or 'none'}")
+    _check_solver(env, solver)  # an unknown name fails before the reset
     obs = env.reset()
-    policy = _SOLVERS[_family_name(env)][solver](env, generator)
+    policy = make_solver(env, solver, generator)
     observe = getattr(policy, "observe", None)
     returns = torch.zeros(env.num_envs, device=env.device)
     finished = torch.zeros(env.num_envs, dtype=torch.bool, device=env.device)
