@@ -13,7 +13,7 @@ from metarl.envs.gridworld.rulegrid import FORWARD, LEFT, PICK_UP, PUT_DOWN, RIG
 import metarl
 from metarl import random as mrandom
 from metarl.errors import BadArgumentError
-from metarl.solvers import trial_returns
+from metarl.solvers import make_solver, trial_returns
 
 KEY, BALL = R.FIRST_OBJECT, R.FIRST_OBJECT + 2 * len(R.COLOURS)  # red key, red ball
 BLUE_BOX, GREEN_DOOR = R.FIRST_OBJECT + 3 * len(R.COLOURS) + 2, R.FIRST_OBJECT + len(R.COLOURS) + 1
@@ -125,6 +125,21 @@ def test_metamaze_is_gymnax_setting():
     assert torch.equal(env.cell, torch.full((2,), env.board.cell(5, 5)))  # the centre
     assert env.horizon == 200 and env.episodes == 1
     assert torch.equal(obs[:, 9:13], torch.zeros(2, 4)) and torch.equal(obs[:, 13:], torch.zeros(2, 2))
+
+
+def test_metamaze_a_blocked_move_on_the_goal_reaches_it_and_the_oracle_takes_it():
+    """As in gymnax, standing on the goal after a move is reaching it, a move into a wall included: an agent that a
+    jump drops onto the goal reaches it in one step, and the oracle walks into the wall rather than off and back."""
+    env = metarl.make("metarl/MetaMaze-v0", num_envs=2, size=5, horizon=50, reward=1.0, goals="all", seed=0)
+    env.reset(task={"goal": torch.tensor([[0, 0], [0, 0]])})  # a corner: walls above and to the left
+    state = env.state_dict()
+    state["attributes"]["_spot"] = env.goal_spot().clone()
+    state["attributes"]["_row"] = env.goal_spot() + 4
+    env.load_state_dict(state)
+    assert torch.equal(env.cell, env.goal_cell)
+    action = make_solver(env, "oracle").act(None)  # the oracle reads the map and the goal, not the observation
+    assert set(action.tolist()) <= {0, 3}  # up or left: into the wall
+    assert env.step(action).reward.tolist() == [1.0, 1.0]
 
 
 @pytest.mark.parametrize("size", [7, 11])

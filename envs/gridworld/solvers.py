@@ -42,6 +42,17 @@ class _Walker:
         lost = distance.gather(1, cell[:, None]).squeeze(1) >= FAR
         return torch.where(lost, self.env.sample_actions(self.generator), action)
 
+    def stay_on(self, action: torch.Tensor, cell: torch.Tensor, goal: torch.Tensor) -> torch.Tensor:
+        """``action``, except where the walker stands on ``goal`` beside a wall: there, the move into the wall.
+
+        In MetaMaze (as in gymnax's) a move that a wall blocks leaves the agent where it is, and standing on the goal
+        after a move is reaching it: a walker dropped onto the goal by a jump reaches it in one step this way,
+        where stepping off and back takes two.
+        """
+        blocked = self.board.wall[cell[:, None] + self.board.moves[None, :]]
+        into_wall = blocked.float().argmax(1)
+        return torch.where((cell == goal) & blocked.any(1), into_wall, action)
+
 
 class MazeOracle(_Walker):
     """Walks the shortest path to the goal it is told, again after every jump."""
@@ -53,7 +64,8 @@ class MazeOracle(_Walker):
         self.distance = bfs_distance(self.open, goal, self.board.stride)
 
     def act(self, obs: torch.Tensor) -> torch.Tensor:
-        return downhill(self.distance, self.env.cell, self.board.moves)
+        cell = self.env.cell
+        return self.stay_on(downhill(self.distance, cell, self.board.moves), cell, self.env.goal_cell)
 
 
 class MazeExplorer(_Walker):
@@ -68,7 +80,8 @@ class MazeExplorer(_Walker):
     def act(self, obs: torch.Tensor) -> torch.Tensor:
         self.before = self.env.cell
         target = torch.where(self.found[:, None], self.goal, self.open & ~self.visited)
-        return self.towards(target, self.open, self.before)
+        known_goal = torch.where(self.found, self.goal.float().argmax(1), -1)
+        return self.stay_on(self.towards(target, self.open, self.before), self.before, known_goal)
 
     def observe(self, action: torch.Tensor, step) -> None:
         moved = self.before + self.board.moves[action]
