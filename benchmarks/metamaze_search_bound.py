@@ -26,10 +26,15 @@ from metarl.solvers import make_solver, solver_returns
 MAX_CELLS = 22
 
 
-def first_find_steps(env_kwargs: dict) -> np.ndarray:
+def start_index(env) -> int:
+    """Index among ``env.board.free_cells`` of the cell every trial starts on (the centre)."""
+    env.reset()
+    return int((env.board.free_cells == env.cell[0]).nonzero()[0, 0])
+
+
+def first_find_steps(env, env_kwargs: dict) -> np.ndarray:
     """Explore-then-plan's first-reward step (1-based) with the goal at each free cell, (cells,)."""
-    probe = metarl.make("metarl/MetaMaze-v0", num_envs=1, **env_kwargs)
-    cells = probe.board.coordinates(probe.board.free_cells) - 1
+    cells = env.board.coordinates(env.board.free_cells) - 1
     kwargs = {**env_kwargs, "horizon": 10 * len(cells) ** 2}
     env = metarl.make("metarl/MetaMaze-v0", num_envs=len(cells), **kwargs)
     obs = env.reset(task={"goal": cells})
@@ -46,9 +51,8 @@ def first_find_steps(env_kwargs: dict) -> np.ndarray:
     return found.numpy()
 
 
-def fastest_search(env_kwargs: dict) -> float:
-    """The least mean first-entry step over free cells of any walk from the start (the start itself at 0)."""
-    env = metarl.make("metarl/MetaMaze-v0", num_envs=1, **env_kwargs)
+def fastest_search(env, start: int) -> float:
+    """The least mean first-entry step over free cells of any walk from ``start`` (the start itself at 0)."""
     free, stride, n = env.board.free_cells, env.board.stride, len(env.board.free_cells)
     if n > MAX_CELLS:
         raise SystemExit(f"{n} free cells: the exact search covers at most {MAX_CELLS} (use --size 5)")
@@ -56,7 +60,6 @@ def fastest_search(env_kwargs: dict) -> float:
     sources = torch.zeros_like(passable)
     sources[torch.arange(n), free] = True
     distance = bfs_distance(passable, sources, stride)[:, free].numpy()
-    start = int(env._centre // 8)
     unreached = np.iinfo(np.int64).max
     best = np.full((1 << n, n), unreached, np.int64)
     best[1 << start, start] = 0
@@ -82,10 +85,11 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=5000, help="test trials for the oracle's visit rate")
     args = parser.parse_args()
     env_kwargs = {"size": args.size, "horizon": args.horizon, "reward": 1.0, "goals": "all", "view": args.view}
-    explorer = first_find_steps(env_kwargs)
-    start = int(metarl.make("metarl/MetaMaze-v0", num_envs=1, **env_kwargs)._centre // 8)
+    env = metarl.make("metarl/MetaMaze-v0", num_envs=1, **env_kwargs)
+    start = start_index(env)
+    explorer = first_find_steps(env, env_kwargs)
     explorer_mean = float(np.delete(explorer, start).sum()) / len(explorer)  # the start counts 0, as below
-    fastest = fastest_search(env_kwargs)
+    fastest = fastest_search(env, start)
     oracle = solver_returns("metarl/MetaMaze-v0", "oracle", args.trials, 0, "test", "cpu", **env_kwargs)
     rate = float(oracle.mean()) / args.horizon
     print(f"MetaMaze {args.size} x {args.size}, {len(explorer)} free cells, horizon {args.horizon}")
